@@ -1,0 +1,78 @@
+#pragma once
+// Ring identifiers. An Id is an unsigned integer below 2^m (m <= 160) kept as 20 big-endian
+// bytes, so that byte order is numeric order and every interval test is a comparison.
+#include <array>
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace chord {
+
+class Id {
+ public:
+  static constexpr std::size_t kBytes = 20;
+  static constexpr unsigned kMaxBits = 160;
+
+  constexpr Id() = default;
+  explicit Id(const std::array<std::uint8_t, kBytes>& bytes) : bytes_(bytes) {}
+  static Id from_uint(std::uint64_t v);
+  // 20 big-endian bytes; nullopt for any other length.
+  static std::optional<Id> from_bytes(std::string_view bytes);
+
+  const std::array<std::uint8_t, kBytes>& bytes() const { return bytes_; }
+  std::string to_bytes() const { return {reinterpret_cast<const char*>(bytes_.data()), kBytes}; }
+  // Value of the low 64 bits; ids of teaching rings fit in it.
+  std::uint64_t low64() const;
+
+  friend auto operator<=>(const Id&, const Id&) = default;
+  friend bool operator==(const Id&, const Id&) = default;
+
+ private:
+  std::array<std::uint8_t, kBytes> bytes_{};
+};
+
+struct IdHash {
+  std::size_t operator()(const Id& id) const noexcept {
+    // Ids are SHA-1 outputs: any 8 bytes are already uniformly spread.
+    std::size_t h = 0;
+    for (std::size_t i = Id::kBytes - sizeof(h); i < Id::kBytes; ++i) h = (h << 8) | id.bytes()[i];
+    return h;
+  }
+};
+
+// x in (a, b) on the ring; when a == b this is the whole ring but a.
+bool in_open(const Id& x, const Id& a, const Id& b);
+// x in (a, b] on the ring; when a == b this is the whole ring.
+bool in_half_open(const Id& x, const Id& a, const Id& b);
+
+// The identifier space of one ring: 2^bits ids.
+class Ring {
+ public:
+  explicit Ring(unsigned bits = Id::kMaxBits);
+  unsigned bits() const { return bits_; }
+
+  // SHA-1 of text, reduced mod 2^bits: a node's id from its URI, a key's id from the key.
+  Id hash(std::string_view text) const;
+  // Reduces an arbitrary 160-bit value mod 2^bits.
+  Id reduce(Id id) const;
+  bool contains(const Id& id) const { return reduce(id) == id; }
+  // (a + 2^k) mod 2^bits, k < bits.
+  Id add_pow2(const Id& a, unsigned k) const;
+  // Start of finger i (1-based, as in the paper): (n + 2^(i-1)) mod 2^bits.
+  Id finger_start(const Id& n, unsigned i) const { return add_pow2(n, i - 1); }
+
+  // Hex with ceil(bits/4) digits; short_hex keeps the leading 8 of them.
+  std::string hex(const Id& id) const;
+  std::string short_hex(const Id& id) const;
+  // Parses what hex() prints (any width up to the ring's); nullopt if not an id of this ring.
+  std::optional<Id> parse_hex(std::string_view text) const;
+
+ private:
+  unsigned bits_;
+};
+
+}  // namespace chord

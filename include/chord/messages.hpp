@@ -1,0 +1,155 @@
+#pragma once
+// Domain form of every message of chord.v1 (proto/chord/v1/chord.proto). The engine speaks
+// these; src/wire converts them to and from protobuf for the network transports.
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chord/id.hpp"
+
+namespace chord {
+
+struct NodeRef {
+  Id id;
+  std::string uri;
+  friend bool operator==(const NodeRef&, const NodeRef&) = default;
+};
+
+using Digest = std::array<std::uint8_t, 32>;  // SHA-256 of a value
+
+struct Empty {};
+
+// Answer of GetPredecessor: stabilize needs both the successor's predecessor and its
+// successor list, so one round trip carries both.
+struct Neighbors {
+  std::optional<NodeRef> predecessor;
+  std::vector<NodeRef> successors;
+};
+
+struct NotifyRequest {
+  NodeRef candidate;  // "I think I might be your predecessor"
+};
+
+// One step of an iterative find_successor.
+struct LookupStepRequest {
+  Id key_id;
+  // Nodes the caller found dead during this lookup: the asked node routes around them even if
+  // it has not noticed yet (bounded by the node's configuration).
+  std::vector<Id> exclude;
+};
+struct LookupStepReply {
+  // done: key_id is in (asked node, its successor]; nodes is the asked node's successor list,
+  // the owner first. Otherwise nodes are the asked node's closest preceding nodes of key_id,
+  // the closest first, for the caller to try in order.
+  bool done = false;
+  std::vector<NodeRef> nodes;
+};
+
+struct LookupRequest {
+  std::string key;              // hashed by the node when key_id is absent
+  std::optional<Id> key_id;
+};
+struct LookupReply {
+  Id key_id;
+  NodeRef owner;
+  std::vector<NodeRef> successors;  // the owner's successors as the answering node knew them
+  std::uint32_t hops = 0;           // remote lookup steps taken
+  std::vector<NodeRef> path;        // nodes asked, the access node first
+};
+
+struct LeaveRequest {
+  NodeRef leaving;
+  std::optional<NodeRef> predecessor;  // the leaving node's, for its successor
+  std::vector<NodeRef> successors;     // the leaving node's, for its predecessor
+};
+
+struct FingerEntry {
+  std::uint32_t index = 0;  // 1-based, as in the paper
+  Id start;
+  NodeRef node;
+};
+
+struct NodeInfo {
+  NodeRef self;
+  std::uint32_t bits = 0;
+  std::optional<NodeRef> predecessor;
+  std::vector<NodeRef> successors;
+  std::vector<FingerEntry> fingers;  // only the entries that differ from the one before
+  std::uint64_t keys = 0;
+  std::uint64_t bytes = 0;
+  std::string transport;
+};
+
+// Why a value is being stored or fetched, which decides what the receiver does with it.
+enum class Role : std::uint8_t {
+  client = 0,   // from a user: the access node finds the owner and forwards
+  primary = 1,  // to the owner: store and replicate to the next k-1 successors
+  replica = 2,  // to a successor of the owner: store only
+  handoff = 3,  // ownership moved (join, leave): store only; the receiver replicates later
+};
+
+struct ValueMeta {
+  std::string key;
+  Id key_id;
+  std::uint64_t size = 0;
+  Digest sha256{};
+};
+
+struct StoreRequest {
+  ValueMeta meta;
+  Role role = Role::client;
+};
+struct StoreReply {
+  NodeRef owner;
+  std::uint64_t bytes = 0;
+  Digest sha256{};
+  std::uint32_t copies = 0;  // how many nodes hold it now
+};
+
+struct FetchRequest {
+  std::string key;
+  std::optional<Id> key_id;
+  Role role = Role::client;
+  std::uint64_t offset = 0;
+  std::optional<std::uint64_t> length;  // absent: to the end
+};
+struct FetchReply {
+  ValueMeta meta;
+  NodeRef holder;  // the node the bytes came from
+};
+
+struct DeleteRequest {
+  std::string key;
+  std::optional<Id> key_id;
+  Role role = Role::client;
+};
+struct DeleteReply {
+  NodeRef owner;
+  bool existed = false;
+};
+
+struct KeyDigest {
+  Id key_id;
+  Digest sha256{};
+  friend bool operator==(const KeyDigest&, const KeyDigest&) = default;
+};
+// The owner offers what it holds; the replica answers with what it lacks or holds differently.
+struct SyncRequest {
+  NodeRef owner;
+  std::vector<KeyDigest> keys;
+};
+struct SyncReply {
+  std::vector<Id> missing;
+};
+
+struct ListKeysRequest {
+  std::uint32_t limit = 0;  // 0: the node's bound
+};
+struct ListKeysReply {
+  std::vector<ValueMeta> keys;
+  bool truncated = false;
+};
+
+}  // namespace chord

@@ -1,0 +1,150 @@
+#pragma once
+// chord::Node: one Chord node. It keeps the paper's state (predecessor, successor list,
+// finger table), runs stabilize / notify / fix_fingers / check_predecessor, answers its peers'
+// calls from its own state, stores the keys it owns and replicates them on its successors.
+// It reaches peers only through a Connector, so it runs unchanged over every transport.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "chord/finger_table.hpp"
+#include "chord/service.hpp"
+#include "chord/store.hpp"
+
+namespace chord {
+
+struct NodeConfig {
+  unsigned successors = 16;  // r, the length of the successor list
+  unsigned replicas = 3;     // k: a key lives on its owner and the next k-1 successors
+  std::chrono::milliseconds stabilize_interval{500};
+  std::chrono::milliseconds fix_fingers_interval{500};
+  std::chrono::milliseconds check_predecessor_interval{1000};
+  std::chrono::milliseconds replicate_interval{2000};
+  std::chrono::milliseconds rpc_timeout{2000};
+  std::chrono::milliseconds suspect_for{5000};  // how long a failed peer is routed around
+  std::size_t chunk_bytes = 1 << 20;
+  std::uint64_t max_value_bytes = 4ull << 30;
+  std::size_t max_key_bytes = 4096;
+  std::uint32_t max_list_keys = 10000;
+  unsigned lookup_candidates = 4;  // closest preceding nodes offered per lookup step
+  unsigned max_exclude = 64;       // dead nodes a lookup step request may name
+  // Every this many replica rounds, a successor is offered the full key list even if nothing
+  // changed here: it may have restarted empty.
+  unsigned full_sync_every = 10;
+};
+
+class Node final : public ChordService, public std::enable_shared_from_this<Node> {
+ public:
+  Node(asio::any_io_executor executor, Ring ring, NodeRef self, NodeConfig config,
+       Connector& connector, std::unique_ptr<Store> store, std::string transport = "inproc");
+  ~Node() override;
+
+  // --- lifecycle ---
+  // Joins the ring that known_uri belongs to, or creates a new ring when there is none.
+  asio::awaitable<Result<void>> join(std::optional<std::string> known_uri);
+  // Runs the periodic tasks on timers until stop() or leave().
+  void start();
+  // Stops the periodic tasks; the ring sees a crash.
+  void stop();
+  // Graceful leave: hands every key to the successor and tells predecessor and successor.
+  asio::awaitable<Result<void>> leave();
+
+  // --- the paper's periodic tasks (public so that a simulator can run them in rounds) ---
+  asio::awaitable<void> stabilize();
+  asio::awaitable<void> fix_fingers();
+  asio::awaitable<void> check_predecessor();
+  // Owner side of replication: the next k-1 successors hold every key this node owns.
+  asio::awaitable<void> maintain_replicas();
+
+  // Iterative lookup from this node: owner of key_id, hops and path.
+  asio::awaitable<Result<LookupReply>> find_successor(Id key_id);
+
+  // --- state ---
+  const NodeRef& self() const { return self_; }
+  const Ring& ring() const { return ring_; }
+  const NodeConfig& config() const { return config_; }
+  const std::optional<NodeRef>& predecessor() const { return predecessor_; }
+  const SuccessorList& successors() const { return successors_; }
+  const FingerTable& fingers() const { return fingers_; }
+  const Store& store() const { return *store_; }
+  bool joined() const { return joined_; }
+  const asio::any_io_executor& executor() const { return executor_; }
+  // Routing state computed outside the protocol (the simulator's ideal ring). fingers[i-1] is
+  // finger i.
+  void install_routing(std::optional<NodeRef> predecessor, const std::vector<NodeRef>& successors,
+                       const std::vector<NodeRef>& fingers);
+
+  // --- ChordService: what peers and clients call ---
+#define CHORD_OVERRIDE_RPC(fn, Name, Req, Rep) \
+  asio::awaitable<Result<Rep>> fn(const Req& req, Timeout timeout) override;
+  CHORD_UNARY_RPCS(CHORD_OVERRIDE_RPC)
+#undef CHORD_OVERRIDE_RPC
+  asio::awaitable<Result<StoreReply>> store(const StoreRequest& req, ChunkSource& chunks,
+                                            Timeout timeout) override;
+  asio::awaitable<Result<FetchReply>> fetch(const FetchRequest& req, ChunkSink& sink,
+                                            Timeout timeout) override;
+
+ private:
+  // Routing
+  LookupStepReply step(const Id& key_id, const std::vector<Id>& exclude) const;
+  std::vector<NodeRef> closest_preceding_nodes(const Id& key_id, unsigned count,
+                                               const std::vector<Id>& exclude) const;
+  Result<std::shared_ptr<ChordService>> peer(const NodeRef& node);
+  void peer_failed(const NodeRef& node, const Error& error);
+  void peer_answered(const NodeRef& node);
+  bool suspected(const Id& id) const;
+  std::optional<NodeRef> first_unsuspected(const std::vector<NodeRef>& nodes) const;
+  std::vector<NodeRef> replica_targets() const;
+
+  // Storage
+  Result<Id> key_id_of(const std::string& key, const std::optional<Id>& key_id) const;
+  Result<void> check_meta(const ValueMeta& meta) const;
+  asio::awaitable<Result<void>> store_local(const ValueMeta& meta, ChunkSource& chunks);
+  asio::awaitable<Result<StoreReply>> store_as_owner(const ValueMeta& meta, ChunkSource& chunks);
+  asio::awaitable<Result<void>> push_value(const NodeRef& target, const Id& key_id, Role role);
+  asio::awaitable<Result<FetchReply>> fetch_local(const FetchRequest& req, const Id& key_id,
+                                                  ChunkSink& sink);
+  asio::awaitable<void> hand_off(std::optional<NodeRef> old_predecessor, NodeRef new_predecessor);
+
+  void spawn(asio::awaitable<void> task);
+  asio::awaitable<void> periodic(std::chrono::milliseconds interval,
+                                 asio::awaitable<void> (Node::*task)());
+
+  asio::any_io_executor executor_;
+  Ring ring_;
+  NodeRef self_;
+  std::string tag_;  // short id for log lines
+  NodeConfig config_;
+  Connector& connector_;
+  std::unique_ptr<Store> store_;
+  std::string transport_;
+
+  std::optional<NodeRef> predecessor_;
+  SuccessorList successors_;
+  FingerTable fingers_;
+  unsigned next_finger_ = 1;
+  std::unordered_map<Id, std::chrono::steady_clock::time_point, IdHash> suspected_;
+
+  struct SyncStamp {
+    std::uint64_t store_version = 0;
+    Id predecessor;
+    unsigned rounds = 0;
+  };
+  std::unordered_map<Id, SyncStamp, IdHash> synced_;
+
+  bool joined_ = false;
+  bool running_ = false;
+  bool leaving_ = false;
+  std::vector<std::shared_ptr<asio::steady_timer>> timers_;
+  std::minstd_rand jitter_;
+};
+
+}  // namespace chord

@@ -1,0 +1,30 @@
+#pragma once
+// Incremental SHA-256 (OpenSSL EVP): values are hashed chunk by chunk as they stream.
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "chord/messages.hpp"
+
+namespace chord {
+
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(Sha256&&) noexcept;
+  Sha256& operator=(Sha256&&) noexcept;
+  void update(std::string_view data);
+  Digest finish();
+
+  static Digest of(std::string_view data);
+
+ private:
+  struct Ctx;
+  std::unique_ptr<Ctx> ctx_;
+};
+
+std::string to_hex(const Digest& d);
+std::optional<Digest> digest_from_bytes(std::string_view bytes);
+
+}  // namespace chord

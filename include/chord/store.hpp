@@ -1,0 +1,47 @@
+#pragma once
+// The values a node holds: those it owns and the replicas it keeps for its predecessors.
+// A value is written through a ValueWriter and becomes visible only when its size and SHA-256
+// check out on commit; a reader holds a snapshot (Blob) that a later write does not disturb.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chord/messages.hpp"
+#include "chord/result.hpp"
+
+namespace chord {
+
+class Blob {
+ public:
+  virtual ~Blob() = default;
+  virtual const ValueMeta& meta() const = 0;
+  virtual Result<std::string> read(std::uint64_t offset, std::size_t length) const = 0;
+};
+
+class ValueWriter {
+ public:
+  virtual ~ValueWriter() = default;
+  virtual Result<void> append(std::string_view chunk) = 0;
+  // Checks size and digest against the metadata; on success the value replaces any older one.
+  virtual Result<void> commit() = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  virtual Result<std::unique_ptr<ValueWriter>> begin(const ValueMeta& meta) = 0;
+  virtual std::shared_ptr<const Blob> open(const Id& key_id) const = 0;
+  virtual bool erase(const Id& key_id) = 0;
+  // Every value's metadata, in key-id order.
+  virtual std::vector<ValueMeta> list() const = 0;
+  virtual std::size_t count() const = 0;
+  virtual std::uint64_t bytes() const = 0;
+  // Bumped by every commit and erase: lets replica maintenance skip rounds where nothing changed.
+  virtual std::uint64_t version() const = 0;
+};
+
+std::unique_ptr<Store> make_memory_store();
+
+}  // namespace chord

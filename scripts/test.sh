@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what the tests need, builds, and runs every test: once in a normal build and once
+# under AddressSanitizer + UndefinedBehaviorSanitizer. --quick skips the sanitizer build.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/install-deps.sh"
+
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+run_suite() {
+  local dir=$1; shift
+  echo "== build $(basename "$dir") $*"
+  BUILD_DIR=$dir "$root/scripts/build.sh" "$@"
+  echo "== test $(basename "$dir")"
+  (cd "$dir" && ctest --output-on-failure -j "${JOBS:-2}" --timeout 600)
+}
+
+run_suite "$root/build"
+if [ $quick -eq 0 ]; then
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  run_suite "$root/build-asan" -DCHORD_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug
+fi

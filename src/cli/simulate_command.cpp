@@ -1,0 +1,48 @@
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <iostream>
+
+#include "../sim/simulator.hpp"
+#include "commands.hpp"
+
+namespace chord::cli {
+
+void add_simulate(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("simulate", "Simulate a ring of N real nodes in one process and check lookups");
+  auto opts = std::make_shared<sim::SimOptions>();
+  auto json = std::make_shared<bool>(false);
+  auto build = std::make_shared<std::string>("join");
+  cmd->add_option("--nodes", opts->nodes, "number of nodes")->capture_default_str()->check(CLI::Range(1ull, 10000000ull));
+  cmd->add_option("--lookups", opts->lookups, "lookups of random keys from random nodes")->capture_default_str();
+  cmd->add_option("--bits", opts->bits, "m: ids have m bits")->capture_default_str()->check(CLI::Range(3u, 160u));
+  cmd->add_option("--successors", opts->successors, "r: length of the successor list")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 256u));
+  cmd->add_option("--replicas", opts->replicas, "k: copies of each key")->capture_default_str()->check(CLI::Range(1u, 64u));
+  cmd->add_option("--fail", opts->fail, "fraction of nodes to kill at once after the first lookups")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.99));
+  cmd->add_option("--seed", opts->seed, "seed of every random choice")->capture_default_str();
+  cmd->add_option("--build", *build, "join: every node joins through the protocol; ideal: routing state computed from the sorted ids")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"join", "ideal"}));
+  cmd->add_option("--max-rounds", opts->max_rounds, "give up converging after this many rounds per phase")->capture_default_str();
+  cmd->add_flag("--json", *json, "print one JSON object");
+  cmd->callback([opts, json, build, &exit_code] {
+    spdlog::set_level(spdlog::level::warn);
+    opts->build = *build == "ideal" ? sim::Build::ideal : sim::Build::join;
+    bool tty = isatty(STDERR_FILENO);
+    auto progress = [tty](const std::string& line) {
+      if (tty) std::cerr << "\r\033[K" << line << std::flush;
+    };
+    auto report = sim::simulate(*opts, progress);
+    if (tty) std::cerr << "\r\033[K";
+    std::cout << (*json ? sim::to_json(report) + "\n" : sim::to_table(report));
+    bool bad = !report.build_rounds || report.lookups.wrong > 0 || report.lookups.failed > 0 ||
+               (report.after_repair && (report.after_repair->wrong > 0 || report.after_repair->failed > 0));
+    exit_code = bad ? Exit::failure : Exit::ok;
+  });
+}
+
+}  // namespace chord::cli

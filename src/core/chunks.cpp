@@ -1,0 +1,65 @@
+#include "chord/chunks.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace chord {
+
+BlobSource::BlobSource(std::shared_ptr<const Blob> blob, std::size_t chunk_bytes, std::uint64_t offset,
+                       std::uint64_t length)
+    : blob_(std::move(blob)), chunk_bytes_(chunk_bytes), pos_(offset) {
+  const auto size = blob_->meta().size;
+  pos_ = std::min(pos_, size);
+  end_ = length >= size - pos_ ? size : pos_ + length;
+}
+
+asio::awaitable<Result<std::optional<std::string>>> BlobSource::next() {
+  if (pos_ >= end_) co_return std::optional<std::string>{};
+  auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_bytes_, end_ - pos_));
+  auto data = blob_->read(pos_, n);
+  if (!data) co_return data.error();
+  pos_ += data->size();
+  if (data->empty()) co_return make_error(Errc::internal, "stored value ended early");
+  co_return std::optional<std::string>(std::move(*data));
+}
+
+asio::awaitable<Result<std::optional<std::string>>> StringSource::next() {
+  if (pos_ >= data_.size()) co_return std::optional<std::string>{};
+  auto n = std::min(chunk_, data_.size() - pos_);
+  std::string chunk = data_.substr(pos_, n);
+  pos_ += n;
+  co_return std::optional<std::string>(std::move(chunk));
+}
+
+asio::awaitable<Result<void>> StringSink::begin(const FetchReply& header) {
+  if (header.meta.size > max_)
+    co_return make_error(Errc::too_large,
+                         fmt::format("value of {} bytes is over the {} byte limit", header.meta.size, max_));
+  header_ = header;
+  data_.reserve(header.meta.size);
+  co_return Result<void>{};
+}
+
+asio::awaitable<Result<void>> StringSink::write(std::string chunk) {
+  if (data_.size() + chunk.size() > max_) co_return make_error(Errc::too_large, "value is over the limit");
+  data_.append(chunk);
+  co_return Result<void>{};
+}
+
+asio::awaitable<Result<std::optional<std::string>>> CountingSource::next() {
+  auto r = co_await inner_.next();
+  if (r && *r) ++chunks_;
+  co_return r;
+}
+
+asio::awaitable<Result<void>> CountingSink::begin(const FetchReply& header) {
+  started_ = true;
+  co_return co_await inner_.begin(header);
+}
+
+asio::awaitable<Result<void>> CountingSink::write(std::string chunk) {
+  co_return co_await inner_.write(std::move(chunk));
+}
+
+}  // namespace chord

@@ -1,0 +1,151 @@
+// Iterative lookup: the access node asks each hop for its next step, so that no request handler
+// ever waits on another node (no cycle of waits). A dead hop is routed around: the caller tries
+// the hop's other candidates, then asks the hop again naming the dead nodes, and backs up the
+// path if the hop itself has died.
+#include <algorithm>
+#include <unordered_set>
+
+#include <spdlog/spdlog.h>
+
+#include "chord/node.hpp"
+
+namespace chord {
+
+namespace {
+bool listed(const std::vector<Id>& ids, const Id& id) { return std::find(ids.begin(), ids.end(), id) != ids.end(); }
+}  // namespace
+
+std::vector<NodeRef> Node::closest_preceding_nodes(const Id& key_id, unsigned count,
+                                                   const std::vector<Id>& exclude) const {
+  std::vector<NodeRef> found;
+  auto consider = [&](const NodeRef& n) {
+    if (n.uri.empty() || !in_open(n.id, self_.id, key_id) || suspected(n.id) || listed(exclude, n.id)) return;
+    for (const auto& f : found)
+      if (f.id == n.id) return;
+    found.push_back(n);
+  };
+  // The paper's closest_preceding_node scans the fingers from m down to 1; the closest fingers
+  // come first, so that paths keep the paper's length (about 1/2 log2 N).
+  const auto& entries = fingers_.entries();
+  const NodeRef* previous = nullptr;
+  for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+    if (previous && previous->id == it->id && !it->uri.empty()) continue;  // runs of one node
+    previous = &*it;
+    consider(*it);
+  }
+  std::sort(found.begin(), found.end(),
+            [&](const NodeRef& a, const NodeRef& b) { return in_open(a.id, b.id, key_id); });
+  // Then the successor list, which routes on when the fingers are dead or not yet known.
+  for (const auto& s : successors_.nodes()) consider(s);
+  if (found.size() > count) found.resize(count);
+  return found;
+}
+
+LookupStepReply Node::step(const Id& key_id, const std::vector<Id>& exclude) const {
+  // The first successor not known dead: key in (n, successor] makes this the last hop.
+  std::vector<NodeRef> succ;
+  for (const auto& s : successors_.nodes())
+    if (!listed(exclude, s.id)) succ.push_back(s);
+  if (succ.empty()) succ.push_back(self_);
+  if (in_half_open(key_id, self_.id, succ.front().id)) return LookupStepReply{true, std::move(succ)};
+  return LookupStepReply{false, closest_preceding_nodes(key_id, config_.lookup_candidates, exclude)};
+}
+
+asio::awaitable<Result<LookupStepReply>> Node::lookup_step(const LookupStepRequest& req, Timeout) {
+  if (!joined_) co_return make_error(Errc::not_ready, fmt::format("{} is not part of a ring", self_.uri));
+  if (!ring_.contains(req.key_id))
+    co_return make_error(Errc::invalid_argument,
+                         fmt::format("key id is outside this {}-bit ring", ring_.bits()));
+  if (req.exclude.size() > config_.max_exclude)
+    co_return make_error(Errc::too_large, fmt::format("a lookup step may exclude at most {} nodes", config_.max_exclude));
+  co_return step(req.key_id, req.exclude);
+}
+
+asio::awaitable<Result<LookupReply>> Node::find_successor(Id key_id) {
+  if (!joined_) co_return make_error(Errc::not_ready, fmt::format("{} is not part of a ring", self_.uri));
+  auto keep = shared_from_this();
+  LookupReply out;
+  out.key_id = key_id;
+  out.path.push_back(self_);
+  std::vector<Id> dead;  // found dead during this lookup
+  std::unordered_set<Id, IdHash> asked{self_.id};
+  unsigned failures = 0;
+  const unsigned max_calls = 2 * ring_.bits() + 2 * successors_.capacity() + 8;
+
+  // Asks node (or this node, locally) for its next step.
+  auto ask = [&](const NodeRef& node) -> asio::awaitable<Result<LookupStepReply>> {
+    if (node.id == self_.id) co_return step(key_id, dead);
+    auto client = peer(node);
+    if (!client) co_return client.error();
+    LookupStepRequest req{key_id, dead};
+    if (req.exclude.size() > config_.max_exclude) req.exclude.resize(config_.max_exclude);
+    co_return co_await (*client)->lookup_step(req, config_.rpc_timeout);
+  };
+  auto failed = [&](const NodeRef& node, const Error& error) {
+    ++failures;
+    peer_failed(node, error);
+    if (!listed(dead, node.id)) dead.push_back(node.id);
+  };
+
+  // path holds the nodes that answered, the access node first: the stack to back up along.
+  LookupStepReply current = step(key_id, dead);
+  for (;;) {
+    if (out.hops + failures >= max_calls)
+      co_return make_error(Errc::deadline_exceeded,
+                           fmt::format("lookup of {} gave up after {} calls ({} failed)", ring_.short_hex(key_id),
+                                       max_calls, failures));
+    if (current.done) {
+      std::vector<NodeRef> live;
+      for (const auto& n : current.nodes)
+        if (!listed(dead, n.id) && !suspected(n.id)) live.push_back(n);
+      if (live.empty())
+        co_return make_error(Errc::unavailable,
+                             fmt::format("every successor of key {} is unreachable", ring_.short_hex(key_id)));
+      out.owner = live.front();
+      out.successors.assign(live.begin() + 1, live.end());
+      co_return out;
+    }
+    bool moved = false;
+    for (const auto& next : current.nodes) {
+      if (asked.contains(next.id) || listed(dead, next.id) || !in_open(next.id, self_.id, key_id)) continue;
+      asked.insert(next.id);
+      auto r = co_await ask(next);
+      if (!r) {
+        if (!is_peer_failure(r.error().code)) co_return r.error();
+        failed(next, r.error());
+        continue;
+      }
+      peer_answered(next);
+      ++out.hops;
+      out.path.push_back(next);
+      current = std::move(*r);
+      moved = true;
+      break;
+    }
+    if (moved) continue;
+    // Every candidate of the last hop failed: ask it again, naming the dead, and back up the
+    // path while the hop itself does not answer.
+    for (;;) {
+      if (out.path.empty())
+        co_return make_error(Errc::unavailable, fmt::format("no live route to key {} ({} hops, {} failed)",
+                                                            ring_.short_hex(key_id), out.hops, failures));
+      NodeRef back = out.path.back();
+      auto r = co_await ask(back);
+      if (r) {
+        current = std::move(*r);
+        break;
+      }
+      if (!is_peer_failure(r.error().code)) co_return r.error();
+      failed(back, r.error());
+      out.path.pop_back();
+    }
+  }
+}
+
+asio::awaitable<Result<LookupReply>> Node::lookup(const LookupRequest& req, Timeout) {
+  auto id = key_id_of(req.key, req.key_id);
+  if (!id) co_return id.error();
+  co_return co_await find_successor(*id);
+}
+
+}  // namespace chord

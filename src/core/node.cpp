@@ -1,0 +1,177 @@
+// Node: construction, lifecycle, peer bookkeeping and the small state-reading RPCs.
+#include "chord/node.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace chord {
+
+Node::Node(asio::any_io_executor executor, Ring ring, NodeRef self, NodeConfig config,
+           Connector& connector, std::unique_ptr<Store> store, std::string transport)
+    : executor_(std::move(executor)),
+      ring_(ring),
+      self_(std::move(self)),
+      tag_(ring_.short_hex(self_.id)),
+      config_(config),
+      connector_(connector),
+      store_(std::move(store)),
+      transport_(std::move(transport)),
+      successors_(self_, std::max(1u, config.successors)),
+      fingers_(ring_, self_.id),
+      jitter_(static_cast<std::uint32_t>(IdHash{}(self_.id))) {}
+
+Node::~Node() = default;
+
+asio::awaitable<Result<void>> Node::join(std::optional<std::string> known_uri) {
+  if (!known_uri || *known_uri == self_.uri) {
+    // A new ring: the paper's create(): predecessor nil, successor the node itself.
+    predecessor_.reset();
+    successors_.assign({});
+    joined_ = true;
+    spdlog::info("[{}] created a new ring as {}", tag_, self_.uri);
+    co_return Result<void>{};
+  }
+  auto known = connector_.connect(*known_uri);
+  if (!known) co_return known.error();
+  // n.join(n'): successor = n'.find_successor(n)
+  const LookupRequest own{{}, self_.id};
+  auto found = co_await (*known)->lookup(own, config_.rpc_timeout);
+  if (!found)
+    co_return make_error(found.error().code, fmt::format("join through {}: {}", *known_uri,
+                                                         found.error().message));
+  std::vector<NodeRef> list{found->owner};
+  list.insert(list.end(), found->successors.begin(), found->successors.end());
+  for (const auto& n : list) {
+    if (n.id != self_.id || n.uri == self_.uri) continue;
+    // Another URI with this id: a conflict if it is alive, a stale entry of a departed node if not.
+    auto twin = connector_.connect(n.uri);
+    if (!twin) continue;
+    auto pong = co_await (*twin)->ping(Empty{}, config_.rpc_timeout);
+    if (pong && pong->id == self_.id)
+      co_return make_error(Errc::conflict,
+                           fmt::format("node {} already has id {}; pick another URI", n.uri, ring_.hex(self_.id)));
+  }
+  // A restarted node may still be listed under its own URI; its successor is the next one.
+  successors_.assign(list);
+  if (successors_.empty())
+    co_return make_error(Errc::unavailable,
+                         fmt::format("join through {}: no successor other than this node", *known_uri));
+  predecessor_.reset();
+  joined_ = true;
+  spdlog::info("[{}] joined through {}; successor {}", tag_, *known_uri, successors_.first().uri);
+  co_return Result<void>{};
+}
+
+void Node::spawn(asio::awaitable<void> task) {
+  asio::co_spawn(executor_, std::move(task), asio::detached);
+}
+
+asio::awaitable<void> Node::periodic(std::chrono::milliseconds interval,
+                                     asio::awaitable<void> (Node::*task)()) {
+  auto keep = shared_from_this();
+  auto timer = std::make_shared<asio::steady_timer>(executor_);
+  timers_.push_back(timer);
+  while (running_) {
+    // +-10% jitter so that the nodes of a ring do not fall into lockstep.
+    auto spread = std::max<long>(1, interval.count() / 5);
+    auto wait = interval + std::chrono::milliseconds(static_cast<long>(jitter_() % spread) - spread / 2);
+    timer->expires_after(wait);
+    boost::system::error_code ec;
+    co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (!running_) break;
+    co_await (this->*task)();
+  }
+}
+
+void Node::start() {
+  if (running_) return;
+  running_ = true;
+  spawn(periodic(config_.stabilize_interval, &Node::stabilize));
+  spawn(periodic(config_.fix_fingers_interval, &Node::fix_fingers));
+  spawn(periodic(config_.check_predecessor_interval, &Node::check_predecessor));
+  spawn(periodic(config_.replicate_interval, &Node::maintain_replicas));
+}
+
+void Node::stop() {
+  running_ = false;
+  for (auto& t : timers_) t->cancel();
+  timers_.clear();
+}
+
+void Node::install_routing(std::optional<NodeRef> predecessor,
+                           const std::vector<NodeRef>& successors,
+                           const std::vector<NodeRef>& fingers) {
+  predecessor_ = std::move(predecessor);
+  successors_.assign(successors);
+  for (unsigned i = 1; i <= fingers_.size() && i <= fingers.size(); ++i) fingers_.set(i, fingers[i - 1]);
+  joined_ = true;
+}
+
+Result<std::shared_ptr<ChordService>> Node::peer(const NodeRef& node) {
+  if (node.id == self_.id && node.uri == self_.uri)
+    return std::shared_ptr<ChordService>(shared_from_this());
+  return connector_.connect(node.uri);
+}
+
+void Node::peer_failed(const NodeRef& node, const Error& error) {
+  if (!is_peer_failure(error.code)) return;
+  spdlog::debug("[{}] peer {} failed: {}", tag_, node.uri, error.message);
+  suspected_[node.id] = std::chrono::steady_clock::now() + config_.suspect_for;
+  // Route around it at once; stabilize puts a falsely suspected successor back, since it is
+  // still its successor's predecessor.
+  if (successors_.nodes().size() > 1 || successors_.first().id != node.id) successors_.remove(node.id);
+  fingers_.forget(node.id);
+}
+
+void Node::peer_answered(const NodeRef& node) {
+  if (!suspected_.empty()) suspected_.erase(node.id);
+}
+
+bool Node::suspected(const Id& id) const {
+  if (suspected_.empty()) return false;
+  auto it = suspected_.find(id);
+  return it != suspected_.end() && it->second > std::chrono::steady_clock::now();
+}
+
+std::optional<NodeRef> Node::first_unsuspected(const std::vector<NodeRef>& nodes) const {
+  for (const auto& n : nodes)
+    if (!suspected(n.id)) return n;
+  return std::nullopt;
+}
+
+asio::awaitable<Result<NodeRef>> Node::ping(const Empty&, Timeout) { co_return self_; }
+
+asio::awaitable<Result<Neighbors>> Node::get_predecessor(const Empty&, Timeout) {
+  co_return Neighbors{predecessor_, successors_.nodes()};
+}
+
+asio::awaitable<Result<NodeInfo>> Node::node_info(const Empty&, Timeout) {
+  NodeInfo info;
+  info.self = self_;
+  info.bits = ring_.bits();
+  info.predecessor = predecessor_;
+  info.successors = successors_.nodes();
+  info.fingers = fingers_.distinct();
+  info.keys = store_->count();
+  info.bytes = store_->bytes();
+  info.transport = transport_;
+  co_return info;
+}
+
+asio::awaitable<Result<ListKeysReply>> Node::list_keys(const ListKeysRequest& req, Timeout) {
+  auto limit = req.limit == 0 ? config_.max_list_keys : std::min(req.limit, config_.max_list_keys);
+  ListKeysReply reply;
+  reply.keys = store_->list();
+  if (reply.keys.size() > limit) {
+    reply.keys.resize(limit);
+    reply.truncated = true;
+  }
+  co_return reply;
+}
+
+}  // namespace chord

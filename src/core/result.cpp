@@ -1,0 +1,20 @@
+#include "chord/result.hpp"
+
+namespace chord {
+
+std::string_view to_string(Errc code) {
+  switch (code) {
+    case Errc::unavailable: return "unavailable";
+    case Errc::deadline_exceeded: return "deadline_exceeded";
+    case Errc::not_found: return "not_found";
+    case Errc::invalid_argument: return "invalid_argument";
+    case Errc::too_large: return "too_large";
+    case Errc::not_ready: return "not_ready";
+    case Errc::conflict: return "conflict";
+    case Errc::cancelled: return "cancelled";
+    case Errc::internal: return "internal";
+  }
+  return "internal";
+}
+
+}  // namespace chord

@@ -1,0 +1,207 @@
+// The paper's maintenance protocol: stabilize, notify, fix_fingers, check_predecessor, plus the
+// voluntary leave that the paper sketches (hand keys to the successor, tell both neighbours).
+#include <boost/asio/co_spawn.hpp>
+#include <spdlog/spdlog.h>
+
+#include "chord/node.hpp"
+
+namespace chord {
+
+asio::awaitable<void> Node::stabilize() {
+  if (!joined_ || leaving_) co_return;
+  // Ask the first live successor for its predecessor and successor list; dead ones drop out.
+  for (;;) {
+    NodeRef succ = successors_.first();
+    if (succ.id == self_.id) {
+      // Alone (or every successor failed): a predecessor, if any, is the way back into a ring.
+      if (predecessor_ && predecessor_->id != self_.id) successors_.assign({*predecessor_});
+      else {
+        for (const auto& f : fingers_.entries())
+          if (!f.uri.empty() && f.id != self_.id && !suspected(f.id)) {
+            successors_.assign({f});
+            break;
+          }
+      }
+      if (successors_.empty()) co_return;
+      continue;
+    }
+    auto client = peer(succ);
+    if (!client) {
+      peer_failed(succ, make_error(Errc::unavailable, client.error().message));
+      successors_.remove(succ.id);
+      continue;
+    }
+    auto r = co_await (*client)->get_predecessor(Empty{}, config_.rpc_timeout);
+    if (!r) {
+      if (!is_peer_failure(r.error().code)) {
+        spdlog::warn("[{}] stabilize: {} refused GetPredecessor: {}", tag_, succ.uri, r.error().message);
+        co_return;
+      }
+      peer_failed(succ, r.error());
+      successors_.remove(succ.id);
+      continue;
+    }
+    peer_answered(succ);
+    if (successors_.first().id != succ.id) co_return;  // changed under us while we waited
+    successors_.assign(succ, r->successors);
+    const auto& x = r->predecessor;
+    if (x && x->id != self_.id && in_open(x->id, self_.id, succ.id) && !suspected(x->id) &&
+        ring_.contains(x->id))
+      successors_.push_front(*x);
+    break;
+  }
+  NodeRef succ = successors_.first();
+  if (succ.id == self_.id) co_return;
+  auto client = peer(succ);
+  if (!client) co_return;
+  const NotifyRequest note{self_};
+  auto r = co_await (*client)->notify(note, config_.rpc_timeout);
+  if (!r) {
+    if (r.error().code == Errc::conflict)
+      spdlog::error("[{}] {} says: {}", tag_, succ.uri, r.error().message);
+    peer_failed(succ, r.error());
+  }
+}
+
+asio::awaitable<Result<Empty>> Node::notify(const NotifyRequest& req, Timeout) {
+  const auto& c = req.candidate;
+  if (!ring_.contains(c.id) || c.uri.empty())
+    co_return make_error(Errc::invalid_argument, "notify: candidate id is outside the ring or has no URI");
+  if (c.id == self_.id) {
+    if (c.uri != self_.uri)
+      co_return make_error(Errc::conflict, fmt::format("{} and {} have the same id {}", c.uri,
+                                                       self_.uri, ring_.hex(c.id)));
+    co_return Empty{};
+  }
+  if (leaving_) co_return Empty{};
+  peer_answered(c);
+  if (!predecessor_ || in_open(c.id, predecessor_->id, self_.id)) {
+    auto old = predecessor_;
+    predecessor_ = c;
+    spdlog::debug("[{}] predecessor is now {}", tag_, c.uri);
+    // Keys in (old predecessor, c] now belong to c: the paper's key transfer on join.
+    if (store_->count() > 0) spawn(hand_off(old, c));
+  }
+  co_return Empty{};
+}
+
+asio::awaitable<void> Node::fix_fingers() {
+  if (!joined_ || leaving_) co_return;
+  const unsigned m = fingers_.size();
+  if (next_finger_ < 1 || next_finger_ > m) next_finger_ = 1;
+  const unsigned i = next_finger_;
+  const Id start = fingers_.start(i);
+  NodeRef found;
+  const NodeRef& succ = successors_.first();
+  if (in_half_open(start, self_.id, succ.id)) {
+    found = succ;
+  } else {
+    auto r = co_await find_successor(start);
+    if (!r) {
+      next_finger_ = i % m + 1;
+      co_return;
+    }
+    found = r->owner;
+  }
+  // Every later finger whose start also falls in (n, found] points at found: fix them all in
+  // one go, so that a full refresh takes about log N lookups instead of m.
+  unsigned j = i;
+  for (; j <= m; ++j) {
+    if (j > i && !in_half_open(fingers_.start(j), self_.id, found.id)) break;
+    fingers_.set(j, found);
+  }
+  next_finger_ = j > m ? 1 : j;
+}
+
+asio::awaitable<void> Node::check_predecessor() {
+  if (!joined_ || leaving_ || !predecessor_) co_return;
+  NodeRef pred = *predecessor_;
+  auto client = peer(pred);
+  if (!client) {
+    predecessor_.reset();
+    co_return;
+  }
+  auto r = co_await (*client)->ping(Empty{}, config_.rpc_timeout);
+  bool alive = r.ok() && r->id == pred.id;
+  if (r.ok() && !alive)
+    spdlog::warn("[{}] {} answers with id {}, not {}", tag_, pred.uri, ring_.hex(r->id), ring_.hex(pred.id));
+  if (!alive) {
+    if (!r.ok()) peer_failed(pred, r.error());
+    if (predecessor_ && predecessor_->id == pred.id) {
+      predecessor_.reset();
+      spdlog::info("[{}] predecessor {} failed", tag_, pred.uri);
+    }
+  } else {
+    peer_answered(pred);
+  }
+}
+
+asio::awaitable<Result<void>> Node::leave() {
+  if (!joined_) co_return Result<void>{};
+  leaving_ = true;
+  stop();
+  auto keep = shared_from_this();
+  // Hand every key to the first successor that takes it; the successor owns our range now and
+  // its replica maintenance restores k copies.
+  Result<void> outcome;
+  auto values = store_->list();
+  if (!values.empty()) {
+    bool handed = false;
+    for (const auto& succ : successors_.nodes()) {
+      bool all = true;
+      for (const auto& v : values) {
+        auto r = co_await push_value(succ, v.key_id, Role::handoff);
+        if (!r) {
+          all = false;
+          spdlog::warn("[{}] leave: {} did not take {}: {}", tag_, succ.uri, v.key, r.error().message);
+          break;
+        }
+      }
+      if (all) {
+        handed = true;
+        spdlog::info("[{}] leave: handed {} keys to {}", tag_, values.size(), succ.uri);
+        break;
+      }
+    }
+    if (!handed)
+      outcome = make_error(Errc::unavailable, fmt::format("leave: no successor took the {} keys of {}",
+                                                          values.size(), self_.uri));
+  }
+  LeaveRequest notice{self_, predecessor_, successors_.nodes()};
+  std::vector<NodeRef> tell;
+  if (!successors_.empty()) tell.push_back(successors_.first());
+  if (predecessor_ && (tell.empty() || predecessor_->id != tell.front().id)) tell.push_back(*predecessor_);
+  for (const auto& n : tell) {
+    auto client = peer(n);
+    if (!client) continue;
+    auto r = co_await (*client)->leave(notice, config_.rpc_timeout);
+    if (!r) spdlog::warn("[{}] leave: {} was not told: {}", tag_, n.uri, r.error().message);
+  }
+  joined_ = false;
+  spdlog::info("[{}] left the ring", tag_);
+  co_return outcome;
+}
+
+asio::awaitable<Result<Empty>> Node::leave(const LeaveRequest& req, Timeout) {
+  const auto& gone = req.leaving;
+  if (gone.id == self_.id) co_return make_error(Errc::invalid_argument, "leave: a node cannot tell itself it left");
+  if (predecessor_ && predecessor_->id == gone.id) {
+    if (req.predecessor && req.predecessor->id != self_.id) predecessor_ = req.predecessor;
+    else predecessor_.reset();
+  }
+  if (successors_.contains(gone.id)) {
+    bool was_first = successors_.first().id == gone.id;
+    successors_.remove(gone.id);
+    if (was_first) {
+      std::vector<NodeRef> list = req.successors;
+      list.insert(list.end(), successors_.nodes().begin(), successors_.nodes().end());
+      successors_.assign(list);
+    }
+  }
+  fingers_.forget(gone.id);
+  synced_.erase(gone.id);
+  spdlog::info("[{}] {} left the ring", tag_, gone.uri);
+  co_return Empty{};
+}
+
+}  // namespace chord

@@ -1,0 +1,166 @@
+#include "sim_ring.hpp"
+
+#include <algorithm>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <fmt/format.h>
+
+namespace chord::sim {
+
+namespace asio = boost::asio;
+
+namespace {
+// The first node at or after key_id in a ring sorted by id: the key's true owner.
+const NodeRef& successor_in(const std::vector<NodeRef>& sorted, const Id& key_id) {
+  auto it = std::lower_bound(sorted.begin(), sorted.end(), key_id,
+                             [](const NodeRef& n, const Id& k) { return n.id < k; });
+  return it == sorted.end() ? sorted.front() : *it;
+}
+}  // namespace
+
+SimRing::SimRing(RingOptions options)
+    : options_(options), ring_(options.bits), network_(io_.get_executor(), options.network) {}
+
+SimRing::~SimRing() {
+  for (auto& n : nodes_) n->stop();
+  drain();
+}
+
+void SimRing::drain() {
+  io_.restart();
+  io_.run();
+}
+
+std::shared_ptr<Node> SimRing::add(std::optional<Id> id) {
+  std::string uri = fmt::format("inproc://node-{}", next_uri_++);
+  NodeRef self{id ? *id : ring_.hash(uri), uri};
+  auto node = std::make_shared<Node>(io_.get_executor(), ring_, self, options_.node, network_,
+                                     make_memory_store());
+  network_.attach(uri, node);
+  nodes_.push_back(node);
+  return node;
+}
+
+bool SimRing::alive(const Node& n) const { return network_.alive(n.self().uri); }
+
+std::vector<std::shared_ptr<Node>> SimRing::live() const {
+  std::vector<std::shared_ptr<Node>> out;
+  for (const auto& n : nodes_)
+    if (n->joined() && alive(*n)) out.push_back(n);
+  return out;
+}
+
+std::size_t SimRing::join(const std::vector<std::shared_ptr<Node>>& joining, std::mt19937_64& rng) {
+  auto members = live();
+  std::size_t failed = 0;
+  for (const auto& n : joining) {
+    std::optional<std::string> via;
+    if (!members.empty()) via = members[rng() % members.size()]->self().uri;
+    else members.push_back(n);  // the first node creates the ring
+    asio::co_spawn(io_, n->join(via), [&failed](std::exception_ptr e, Result<void> r) {
+      if (e || !r) ++failed;
+    });
+  }
+  drain();
+  return failed;
+}
+
+void SimRing::build_ideal() {
+  std::vector<NodeRef> sorted;
+  for (const auto& n : nodes_)
+    if (alive(*n)) sorted.push_back(n->self());
+  std::sort(sorted.begin(), sorted.end(), [](const NodeRef& a, const NodeRef& b) { return a.id < b.id; });
+  const auto n = sorted.size();
+  std::unordered_map<Id, std::size_t, IdHash> index;
+  for (std::size_t i = 0; i < n; ++i) index[sorted[i].id] = i;
+  for (const auto& node : nodes_) {
+    if (!alive(*node)) continue;
+    std::size_t i = index.at(node->self().id);
+    std::optional<NodeRef> pred;
+    if (n > 1) pred = sorted[(i + n - 1) % n];
+    std::vector<NodeRef> succ;
+    for (std::size_t j = 1; j < n && succ.size() < options_.node.successors; ++j) succ.push_back(sorted[(i + j) % n]);
+    std::vector<NodeRef> fingers;
+    for (unsigned f = 1; f <= ring_.bits(); ++f) fingers.push_back(successor_in(sorted, ring_.finger_start(node->self().id, f)));
+    node->install_routing(pred, succ, fingers);
+  }
+}
+
+void SimRing::round() {
+  for (const auto& n : live()) {
+    auto task = [](std::shared_ptr<Node> node, bool replicate) -> asio::awaitable<void> {
+      co_await node->stabilize();
+      co_await node->fix_fingers();
+      co_await node->check_predecessor();
+      if (replicate) co_await node->maintain_replicas();
+    };
+    asio::co_spawn(io_, task(n, options_.replicate), asio::detached);
+  }
+  drain();
+}
+
+std::optional<unsigned> SimRing::stabilize(unsigned max_rounds, bool fingers) {
+  for (unsigned r = 0; r <= max_rounds; ++r) {
+    if (successors_correct() && (!fingers || fingers_correct() == 1.0)) return r;
+    if (r < max_rounds) round();
+  }
+  return std::nullopt;
+}
+
+void SimRing::kill(Node& n) {
+  n.stop();
+  network_.kill(n.self().uri);
+}
+
+void SimRing::revive(Node& n) { network_.revive(n.self().uri); }
+
+Result<void> SimRing::leave(Node& n) {
+  auto r = run(n.leave());
+  network_.kill(n.self().uri);
+  return r;
+}
+
+std::vector<NodeRef> SimRing::sorted_live() const {
+  std::vector<NodeRef> out;
+  for (const auto& n : live()) out.push_back(n->self());
+  std::sort(out.begin(), out.end(), [](const NodeRef& a, const NodeRef& b) { return a.id < b.id; });
+  return out;
+}
+
+NodeRef SimRing::true_owner(const Id& key_id) const { return successor_in(sorted_live(), key_id); }
+
+bool SimRing::successors_correct() const {
+  auto sorted = sorted_live();
+  const auto n = sorted.size();
+  if (n == 0) return true;
+  std::unordered_map<Id, std::size_t, IdHash> index;
+  for (std::size_t i = 0; i < n; ++i) index[sorted[i].id] = i;
+  for (const auto& node : live()) {
+    std::size_t i = index.at(node->self().id);
+    if (node->successors().first().id != sorted[(i + 1) % n].id) return false;
+    const auto& pred = node->predecessor();
+    if (n == 1) {
+      if (pred && pred->id != node->self().id) return false;
+    } else if (!pred || pred->id != sorted[(i + n - 1) % n].id) {
+      return false;
+    }
+  }
+  return true;
+}
+
+double SimRing::fingers_correct() const {
+  auto sorted = sorted_live();
+  if (sorted.empty()) return 1.0;
+  std::uint64_t right = 0, total = 0;
+  for (const auto& node : live()) {
+    const auto& f = node->fingers();
+    for (unsigned i = 1; i <= f.size(); ++i) {
+      ++total;
+      if (f.known(i) && f.node(i).id == successor_in(sorted, f.start(i)).id) ++right;
+    }
+  }
+  return total ? static_cast<double>(right) / static_cast<double>(total) : 1.0;
+}
+
+}  // namespace chord::sim

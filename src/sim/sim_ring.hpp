@@ -1,0 +1,85 @@
+#pragma once
+// A whole ring of real chord::Node objects over the in-process transport, driven in rounds:
+// one round runs every live node's stabilize, fix_fingers and check_predecessor once. Used by
+// `chordnode simulate` and by the ring tests, which check it against the true owners computed
+// from the sorted ids.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "chord/node.hpp"
+#include "inproc.hpp"
+
+namespace chord::sim {
+
+struct RingOptions {
+  unsigned bits = 160;
+  NodeConfig node;
+  inproc::Options network{std::chrono::microseconds{0}, true};
+  bool replicate = true;  // run maintain_replicas in every round
+};
+
+class SimRing {
+ public:
+  explicit SimRing(RingOptions options);
+  ~SimRing();
+
+  boost::asio::io_context& io() { return io_; }
+  const Ring& ring() const { return ring_; }
+  inproc::Network& network() { return network_; }
+
+  // Adds a node (id from its URI, or the given id) that is not yet part of any ring.
+  std::shared_ptr<Node> add(std::optional<Id> id = std::nullopt);
+  const std::vector<std::shared_ptr<Node>>& nodes() const { return nodes_; }
+  std::vector<std::shared_ptr<Node>> live() const;
+  bool alive(const Node& n) const;
+
+  // Joins each of `joining` through a random live, joined node (or creates the ring), all at once.
+  // Returns how many joins failed.
+  std::size_t join(const std::vector<std::shared_ptr<Node>>& joining, std::mt19937_64& rng);
+  // Computes every attached node's predecessor, successors and fingers from the sorted ids; they
+  // count as joined from then on.
+  void build_ideal();
+
+  // One round of the periodic tasks on every live node.
+  void round();
+  // Rounds until successors and predecessors are right (and fingers too if asked), at most
+  // max_rounds. Returns the rounds run, or nullopt if it never converged.
+  std::optional<unsigned> stabilize(unsigned max_rounds, bool fingers = false);
+
+  // Crash: the node's timers stop and calls to it fail.
+  void kill(Node& n);
+  void revive(Node& n);
+  // Graceful leave, run to completion.
+  Result<void> leave(Node& n);
+
+  // --- truth, from the sorted ids of the live nodes ---
+  std::vector<NodeRef> sorted_live() const;
+  NodeRef true_owner(const Id& key_id) const;
+  bool successors_correct() const;
+  double fingers_correct() const;  // fraction of live nodes' finger entries that are right
+
+  // Runs a coroutine to completion on the ring's io_context.
+  template <class T>
+  T run(boost::asio::awaitable<T> task);
+
+ private:
+  void drain();
+
+  RingOptions options_;
+  Ring ring_;
+  boost::asio::io_context io_;
+  inproc::Network network_;
+  std::vector<std::shared_ptr<Node>> nodes_;
+  std::uint64_t next_uri_ = 0;
+};
+
+}  // namespace chord::sim
+
+#include "sim_ring_run.hpp"

@@ -1,0 +1,22 @@
+#pragma once
+#include <exception>
+#include <optional>
+
+#include <boost/asio/co_spawn.hpp>
+
+namespace chord::sim {
+
+template <class T>
+T SimRing::run(boost::asio::awaitable<T> task) {
+  std::optional<T> out;
+  std::exception_ptr error;
+  boost::asio::co_spawn(io_, std::move(task), [&](std::exception_ptr e, T v) {
+    error = e;
+    if (!e) out.emplace(std::move(v));
+  });
+  drain();
+  if (error) std::rethrow_exception(error);
+  return std::move(*out);
+}
+
+}  // namespace chord::sim

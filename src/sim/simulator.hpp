@@ -1,0 +1,57 @@
+#pragma once
+// `chordnode simulate`: builds a ring of N real nodes over the in-process transport, runs
+// lookups of random keys from random nodes, and checks every answer against the true owner.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "chord/node.hpp"
+
+namespace chord::sim {
+
+enum class Build { join, ideal };
+
+struct SimOptions {
+  std::uint64_t nodes = 1000;
+  std::uint64_t lookups = 10000;
+  unsigned bits = 160;
+  unsigned successors = 16;
+  unsigned replicas = 3;
+  double fail = 0.0;
+  std::uint64_t seed = 1;
+  Build build = Build::join;
+  unsigned max_rounds = 400;  // per convergence phase
+};
+
+struct LookupStats {
+  std::uint64_t lookups = 0;
+  double hops_mean = 0;
+  std::uint64_t hops_p1 = 0, hops_p50 = 0, hops_p99 = 0;
+  std::uint64_t wrong = 0;   // answered, with an owner that is not the true one
+  std::uint64_t failed = 0;  // no answer
+};
+
+struct SimReport {
+  SimOptions options;
+  std::optional<unsigned> build_rounds;  // nullopt: did not converge within max_rounds
+  double fingers_correct = 0;
+  LookupStats lookups;
+  // With --fail: what lookups saw right after the failures and after re-stabilization.
+  std::uint64_t killed = 0;
+  std::optional<LookupStats> after_failure;
+  std::optional<LookupStats> after_repair;
+  std::optional<unsigned> repair_rounds;
+  std::uint64_t messages = 0;
+  double seconds = 0;
+  std::uint64_t peak_rss_bytes = 0;
+};
+
+using Progress = std::function<void(const std::string&)>;
+
+SimReport simulate(const SimOptions& options, const Progress& progress);
+
+std::string to_json(const SimReport& report);
+std::string to_table(const SimReport& report);
+
+}  // namespace chord::sim

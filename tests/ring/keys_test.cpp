@@ -1,0 +1,139 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <random>
+
+#include "ring_helpers.hpp"
+
+using namespace chord;
+
+namespace {
+
+constexpr int kKeys = 120;
+
+struct KeyedRing {
+  sim::SimRing ring{sim::RingOptions{}};
+  std::mt19937_64 rng{99};
+
+  explicit KeyedRing(int size) {
+    for (int i = 0; i < size; ++i) REQUIRE(ring.join({ring.add()}, rng) == 0);
+    REQUIRE(ring.stabilize(100, true));
+    for (int i = 0; i < kKeys; ++i) {
+      auto& via = *ring.nodes()[rng() % ring.nodes().size()];
+      auto r = test::put(ring, via, "key-" + std::to_string(i), test::value_of(i));
+      REQUIRE(r);
+      CHECK(r->copies == 3);
+    }
+  }
+
+  Node& any_live() {
+    auto members = ring.live();
+    return *members[rng() % members.size()];
+  }
+
+  // Every key readable through a random live node, and held by its true owner and the owner's
+  // next k-1 live successors.
+  void check_no_key_lost() {
+    auto sorted = ring.sorted_live();
+    auto by_id = [&](const Id& id) -> Node& {
+      for (auto& n : ring.nodes())
+        if (n->self().id == id) return *n;
+      FAIL("no node with that id");
+      throw;
+    };
+    for (int i = 0; i < kKeys; ++i) {
+      std::string key = "key-" + std::to_string(i);
+      auto v = test::get(ring, any_live(), key);
+      INFO(key);
+      REQUIRE(v);
+      CHECK(*v == test::value_of(i));
+      auto id = ring.ring().hash(key);
+      auto owner = ring.true_owner(id);
+      auto at = std::find_if(sorted.begin(), sorted.end(), [&](const NodeRef& n) { return n.id == owner.id; });
+      for (std::size_t c = 0; c < 3 && c < sorted.size(); ++c) {
+        const auto& holder = sorted[(static_cast<std::size_t>(at - sorted.begin()) + c) % sorted.size()];
+        CHECK(by_id(holder.id).store().open(id) != nullptr);
+      }
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("graceful leave loses no key") {
+  KeyedRing k(16);
+  for (int i = 0; i < 5; ++i) {
+    auto members = k.ring.live();
+    auto& leaving = *members[k.rng() % members.size()];
+    REQUIRE(k.ring.leave(leaving));
+    REQUIRE(k.ring.stabilize(50, true));
+  }
+  for (int r = 0; r < 3; ++r) k.ring.round();  // replica maintenance
+  k.check_no_key_lost();
+}
+
+TEST_CASE("a crash of k-1 adjacent nodes at once loses no key") {
+  KeyedRing k(16);
+  auto sorted = k.ring.sorted_live();
+  std::vector<Node*> victims;
+  for (auto& n : k.ring.nodes())
+    if (n->self().id == sorted[4].id || n->self().id == sorted[5].id) victims.push_back(n.get());
+  REQUIRE(victims.size() == 2);
+  for (auto* v : victims) k.ring.kill(*v);
+  REQUIRE(k.ring.stabilize(50, true));
+  for (int r = 0; r < 3; ++r) k.ring.round();
+  k.check_no_key_lost();
+  for (int i = 0; i < 200; ++i) {
+    auto key = k.ring.ring().hash("probe-" + std::to_string(i));
+    auto r = test::lookup(k.ring, k.any_live(), key);
+    REQUIRE(r);
+    CHECK(r->owner == k.ring.true_owner(key));
+  }
+}
+
+TEST_CASE("a node that rejoins gets the keys it owns") {
+  KeyedRing k(12);
+  auto members = k.ring.live();
+  // Pick the node that owns the most keys, so that the test means something.
+  Node* chosen = nullptr;
+  std::size_t best = 0;
+  for (auto& n : members) {
+    std::size_t owned = 0;
+    for (int i = 0; i < kKeys; ++i)
+      if (k.ring.true_owner(k.ring.ring().hash("key-" + std::to_string(i))).id == n->self().id) ++owned;
+    if (owned > best) best = owned, chosen = n.get();
+  }
+  REQUIRE(best > 0);
+  Id id = chosen->self().id;
+  REQUIRE(k.ring.leave(*chosen));
+  REQUIRE(k.ring.stabilize(50, true));
+  auto back = k.ring.add(id);  // the same id, an empty store
+  REQUIRE(k.ring.run(back->join(k.any_live().self().uri)));
+  REQUIRE(k.ring.stabilize(50, true));
+  for (int r = 0; r < 3; ++r) k.ring.round();
+  std::size_t held = 0;
+  for (int i = 0; i < kKeys; ++i) {
+    auto key_id = k.ring.ring().hash("key-" + std::to_string(i));
+    if (k.ring.true_owner(key_id).id != id) continue;
+    CHECK(back->store().open(key_id) != nullptr);
+    ++held;
+  }
+  CHECK(held == best);
+  k.check_no_key_lost();
+}
+
+TEST_CASE("deleting a key removes it from the owner and its replicas") {
+  KeyedRing k(8);
+  auto task = [](Node& n) -> asio::awaitable<Result<DeleteReply>> {
+    const DeleteRequest req{"key-7", std::nullopt, Role::client};
+    co_return co_await n.remove(req, std::chrono::milliseconds(500));
+  };
+  auto r = k.ring.run(task(k.any_live()));
+  REQUIRE(r);
+  CHECK(r->existed);
+  auto id = k.ring.ring().hash("key-7");
+  for (auto& n : k.ring.nodes()) CHECK(n->store().open(id) == nullptr);
+  auto v = test::get(k.ring, k.any_live(), "key-7");
+  REQUIRE_FALSE(v);
+  CHECK(v.error().code == Errc::not_found);
+}

@@ -1,0 +1,77 @@
+#include <catch2/catch.hpp>
+
+#include "chord/sha256.hpp"
+#include "chord/store.hpp"
+
+using namespace chord;
+
+namespace {
+ValueMeta meta_of(const std::string& key, const std::string& value) {
+  return ValueMeta{key, Ring(160).hash(key), value.size(), Sha256::of(value)};
+}
+}  // namespace
+
+TEST_CASE("SHA-256 of a known input") {
+  CHECK(to_hex(Sha256::of("abc")) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  Sha256 h;
+  h.update("a");
+  h.update("bc");
+  CHECK(h.finish() == Sha256::of("abc"));
+}
+
+TEST_CASE("a value becomes visible only when committed whole") {
+  auto store = make_memory_store();
+  auto m = meta_of("k", "hello world");
+  auto w = store->begin(m);
+  REQUIRE(w);
+  REQUIRE((*w)->append("hello "));
+  CHECK_FALSE(store->open(m.key_id));
+  REQUIRE((*w)->append("world"));
+  REQUIRE((*w)->commit());
+  auto blob = store->open(m.key_id);
+  REQUIRE(blob);
+  CHECK(*blob->read(0, 100) == "hello world");
+  CHECK(*blob->read(6, 3) == "wor");
+  CHECK_FALSE(blob->read(12, 1));
+  CHECK(store->count() == 1);
+  CHECK(store->bytes() == 11);
+}
+
+TEST_CASE("a value with the wrong digest or size is refused and changes nothing") {
+  auto store = make_memory_store();
+  auto m = meta_of("k", "right");
+  {
+    auto w = store->begin(m);
+    REQUIRE((*w)->append("wrong"));
+    auto r = (*w)->commit();
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::conflict);
+  }
+  {
+    auto w = store->begin(m);
+    REQUIRE((*w)->append("rig"));
+    CHECK_FALSE((*w)->commit());
+    CHECK_FALSE((*w)->append("htXX"));  // longer than announced
+  }
+  CHECK(store->count() == 0);
+  CHECK(store->version() == 0);
+}
+
+TEST_CASE("a reader keeps its snapshot while the value is replaced") {
+  auto store = make_memory_store();
+  auto m1 = meta_of("k", "first");
+  auto w1 = store->begin(m1);
+  REQUIRE((*w1)->append("first"));
+  REQUIRE((*w1)->commit());
+  auto snapshot = store->open(m1.key_id);
+  auto m2 = meta_of("k", "second!");
+  auto w2 = store->begin(m2);
+  REQUIRE((*w2)->append("second!"));
+  REQUIRE((*w2)->commit());
+  CHECK(*snapshot->read(0, 100) == "first");
+  CHECK(*store->open(m1.key_id)->read(0, 100) == "second!");
+  CHECK(store->bytes() == 7);
+  CHECK(store->erase(m1.key_id));
+  CHECK_FALSE(store->erase(m1.key_id));
+  CHECK(store->count() == 0);
+}

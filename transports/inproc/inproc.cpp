@@ -1,0 +1,100 @@
+#include "inproc.hpp"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+namespace chord::inproc {
+namespace {
+
+class Client final : public ChordService {
+ public:
+  Client(Network& net, std::string uri) : net_(net), uri_(std::move(uri)) {}
+
+#define CHORD_INPROC_RPC(fn, Name, Req, Rep)                                    \
+  asio::awaitable<Result<Rep>> fn(const Req& req, Timeout timeout) override {  \
+    auto target = co_await net_.reach(uri_, #Name, timeout);                     \
+    if (!target) co_return target.error();                                       \
+    co_return co_await (*target)->fn(req, timeout);                              \
+  }
+  CHORD_UNARY_RPCS(CHORD_INPROC_RPC)
+#undef CHORD_INPROC_RPC
+
+  asio::awaitable<Result<StoreReply>> store(const StoreRequest& req, ChunkSource& chunks,
+                                            Timeout timeout) override {
+    auto target = co_await net_.reach(uri_, "Store", timeout);
+    if (!target) co_return target.error();
+    co_return co_await (*target)->store(req, chunks, timeout);
+  }
+  asio::awaitable<Result<FetchReply>> fetch(const FetchRequest& req, ChunkSink& sink, Timeout timeout) override {
+    auto target = co_await net_.reach(uri_, "Fetch", timeout);
+    if (!target) co_return target.error();
+    co_return co_await (*target)->fetch(req, sink, timeout);
+  }
+
+ private:
+  Network& net_;
+  std::string uri_;
+};
+
+}  // namespace
+
+Network::Network(asio::any_io_executor executor, Options options)
+    : executor_(std::move(executor)), options_(options) {}
+
+Network::~Network() = default;
+
+void Network::attach(const std::string& uri, std::weak_ptr<ChordService> service) {
+  auto& e = endpoints_[uri];
+  e.service = std::move(service);
+  e.alive = true;
+}
+
+void Network::detach(const std::string& uri) {
+  if (auto it = endpoints_.find(uri); it != endpoints_.end()) it->second.service.reset();
+}
+
+void Network::kill(const std::string& uri) {
+  if (auto it = endpoints_.find(uri); it != endpoints_.end()) it->second.alive = false;
+}
+
+void Network::revive(const std::string& uri) {
+  if (auto it = endpoints_.find(uri); it != endpoints_.end()) it->second.alive = true;
+}
+
+bool Network::alive(const std::string& uri) const {
+  auto it = endpoints_.find(uri);
+  return it != endpoints_.end() && it->second.alive && !it->second.service.expired();
+}
+
+Result<std::shared_ptr<ChordService>> Network::connect(const std::string& uri) {
+  if (!uri.starts_with("inproc://"))
+    return make_error(Errc::invalid_argument, fmt::format("'{}' is not an inproc:// URI", uri));
+  auto& e = endpoints_[uri];  // unknown URIs get an endpoint that never answers
+  if (!e.client) e.client = std::make_shared<Client>(*this, uri);
+  return e.client;
+}
+
+asio::awaitable<Result<std::shared_ptr<ChordService>>> Network::reach(const std::string& uri, const char* method,
+                                                                      Timeout timeout) {
+  ++calls_;
+  if (options_.latency.count() > 0) {
+    asio::steady_timer t(executor_, options_.latency);
+    boost::system::error_code ec;
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  auto it = endpoints_.find(uri);
+  std::shared_ptr<ChordService> target;
+  if (it != endpoints_.end() && it->second.alive) target = it->second.service.lock();
+  if (target) co_return target;
+  if (!options_.instant_deadlines) {
+    asio::steady_timer t(executor_, timeout);
+    boost::system::error_code ec;
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_return make_error(Errc::deadline_exceeded,
+                       fmt::format("{} did not answer {} within {} ms", uri, method, timeout.count()));
+}
+
+}  // namespace chord::inproc

@@ -1,0 +1,58 @@
+#pragma once
+// In-process transport: calls between the nodes of one process, for tests and for simulating
+// thousands of nodes. Every node of one InprocNetwork must run on one single-threaded
+// io_context: a call runs the target's handler directly, with no executor hop.
+#include <chrono>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "chord/service.hpp"
+
+namespace chord::inproc {
+
+struct Options {
+  // Delay added before each call reaches its target (0: none).
+  std::chrono::microseconds latency{0};
+  // How a call to a dead node fails. false: after the caller's timeout, as over a network.
+  // true: at once, with the same deadline_exceeded error, for simulations whose time is
+  // counted in rounds rather than seconds.
+  bool instant_deadlines = false;
+};
+
+class Network final : public Connector {
+ public:
+  Network(asio::any_io_executor executor, Options options);
+  ~Network() override;
+
+  // Makes service reachable at uri. The network keeps only a weak reference.
+  void attach(const std::string& uri, std::weak_ptr<ChordService> service);
+  void detach(const std::string& uri);
+  // A killed node stays attached, but no call reaches it: it has crashed, as the ring sees it.
+  void kill(const std::string& uri);
+  void revive(const std::string& uri);
+  bool alive(const std::string& uri) const;
+
+  Result<std::shared_ptr<ChordService>> connect(const std::string& uri) override;
+
+  // Where a call to uri goes: the service, or the error the caller sees (after its deadline).
+  asio::awaitable<Result<std::shared_ptr<ChordService>>> reach(const std::string& uri, const char* method,
+                                                               Timeout timeout);
+
+  std::uint64_t calls() const { return calls_; }
+
+ private:
+  struct Endpoint {
+    std::weak_ptr<ChordService> service;
+    bool alive = true;
+    std::shared_ptr<ChordService> client;  // the one client object handed out for this uri
+  };
+  asio::any_io_executor executor_;
+  Options options_;
+  std::unordered_map<std::string, Endpoint> endpoints_;
+  std::uint64_t calls_ = 0;
+};
+
+}  // namespace chord::inproc
