@@ -45,3 +45,9 @@ class Store {
 std::unique_ptr<Store> make_memory_store();
 
 }  // namespace chord
+
+namespace chord {
+// Values kept as files in dir (one file per key, named by its key id, never by user text), so
+// that they survive a restart. Opens what dir already holds; throws if dir cannot be used.
+std::unique_ptr<Store> make_disk_store(const std::string& dir);
+}  // namespace chord

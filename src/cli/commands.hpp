@@ -1,13 +1,18 @@
 #pragma once
-// One function a subcommand: each adds itself to the CLI11 app and returns the exit code
-// that its callback will set.
+// One function a subcommand: each adds itself to the CLI11 app and sets the exit code from its
+// callback.
 #include <CLI/CLI.hpp>
+
+#include "chord/result.hpp"
 
 namespace chord::cli {
 
 // Exit codes scripts rely on.
 enum Exit : int { ok = 0, failure = 1, usage = 2, not_found = 3, unreachable = 4 };
+int exit_code_of(const Error& e);
 
 void add_simulate(CLI::App& app, int& exit_code);
+void add_serve(CLI::App& app, int& exit_code);
+void add_client_commands(CLI::App& app, int& exit_code);
 
 }  // namespace chord::cli

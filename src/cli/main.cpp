@@ -10,6 +10,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "chordnode 0.1.0");
   int exit_code = chord::cli::ok;
+  chord::cli::add_serve(app, exit_code);
+  chord::cli::add_client_commands(app, exit_code);
   chord::cli::add_simulate(app, exit_code);
   try {
     app.parse(argc, argv);

@@ -1,0 +1,314 @@
+// The client commands: lookup, put, get, delete, ring, ls. Each talks to one access node
+// (--via) over that node's transport.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <set>
+
+#include "chord/sha256.hpp"
+#include "commands.hpp"
+#include "registry.hpp"
+#include "values.hpp"
+
+namespace chord::cli {
+namespace json = boost::json;
+
+int exit_code_of(const Error& e) {
+  switch (e.code) {
+    case Errc::not_found: return Exit::not_found;
+    case Errc::unavailable:
+    case Errc::deadline_exceeded: return Exit::unreachable;
+    default: return Exit::failure;
+  }
+}
+
+namespace {
+
+struct ClientOptions {
+  std::string via;
+  bool json = false;
+  unsigned timeout_ms = 10000;
+  Timeout timeout() const { return Timeout(timeout_ms); }
+};
+
+json::object node_json(const NodeRef& n, const Ring& ring) { return {{"id", ring.hex(n.id)}, {"uri", n.uri}}; }
+
+int fail(const Error& e, const std::string& what) {
+  std::cerr << "chordnode " << what << ": " << e.message << "\n";
+  return exit_code_of(e);
+}
+
+// Runs one client operation against the --via node: connects, learns the ring's bits, and
+// hands both to op.
+template <class Op>
+int run(const ClientOptions& o, const std::string& what, Op op) {
+  spdlog::set_level(spdlog::level::warn);
+  asio::io_context io;
+  auto registry = make_registry(io.get_executor());
+  auto via = registry->connect(o.via);
+  if (!via) return fail(via.error(), what);
+  int code = Exit::failure;
+  auto task = [&]() -> asio::awaitable<void> {
+    auto info = co_await (*via)->node_info(Empty{}, o.timeout());
+    if (!info) {
+      code = fail(info.error(), what);
+      co_return;
+    }
+    code = co_await op(**via, Ring(info->bits));
+  };
+  std::exception_ptr error;
+  asio::co_spawn(io, task(), [&](std::exception_ptr e) { error = e; });
+  io.run();
+  if (error) std::rethrow_exception(error);
+  return code;
+}
+
+void common(CLI::App* cmd, ClientOptions& o) {
+  cmd->add_option("--via", o.via, "URI of the access node (any node of the ring); default $CHORD_VIA")
+      ->envname("CHORD_VIA")
+      ->required();
+  cmd->add_flag("--json", o.json, "print one JSON object");
+  cmd->add_option("--timeout-ms", o.timeout_ms, "deadline of each call (and of each chunk's progress)")->capture_default_str();
+}
+
+std::string hex_digest(const Digest& d) { return to_hex(d); }
+
+}  // namespace
+
+void add_client_commands(CLI::App& app, int& exit_code) {
+  // lookup KEY
+  {
+    auto* cmd = app.add_subcommand("lookup", "Find the node that owns KEY, with the hops and path");
+    auto o = std::make_shared<ClientOptions>();
+    auto key = std::make_shared<std::string>();
+    cmd->add_option("KEY", *key, "the key (any text)")->required();
+    common(cmd, *o);
+    cmd->callback([o, key, &exit_code] {
+      exit_code = run(*o, "lookup", [&](ChordService& via, Ring ring) -> asio::awaitable<int> {
+        const LookupRequest req{*key, std::nullopt};
+        auto r = co_await via.lookup(req, o->timeout());
+        if (!r) co_return fail(r.error(), "lookup");
+        json::array path;
+        for (const auto& n : r->path) path.emplace_back(n.uri);
+        if (o->json) {
+          std::cout << json::serialize(json::object{{"key", *key},
+                                                    {"key_id", ring.hex(r->key_id)},
+                                                    {"owner", node_json(r->owner, ring)},
+                                                    {"hops", r->hops},
+                                                    {"path", path}})
+                    << "\n";
+        } else {
+          std::cout << "key    " << *key << " (id " << ring.hex(r->key_id) << ")\n"
+                    << "owner  " << r->owner.uri << " (id " << ring.hex(r->owner.id) << ")\n"
+                    << "hops   " << r->hops << "\npath  ";
+          for (const auto& n : r->path) std::cout << " " << n.uri;
+          std::cout << "\n";
+        }
+        co_return Exit::ok;
+      });
+    });
+  }
+  // put KEY FILE | put KEY --dummy SIZE
+  {
+    auto* cmd = app.add_subcommand("put", "Store FILE (or a generated dummy value) under KEY");
+    auto o = std::make_shared<ClientOptions>();
+    auto key = std::make_shared<std::string>();
+    auto file = std::make_shared<std::string>();
+    auto dummy = std::make_shared<std::string>();
+    cmd->add_option("KEY", *key, "the key (any text)")->required();
+    auto* f = cmd->add_option("FILE", *file, "the file to store");
+    auto* d = cmd->add_option("--dummy", *dummy, "store generated content of this size (4096, 64KiB, 8MiB, 1GiB)");
+    f->excludes(d);
+    common(cmd, *o);
+    cmd->callback([o, key, file, dummy, &exit_code] {
+      if (file->empty() == dummy->empty()) {
+        std::cerr << "chordnode put: give either FILE or --dummy SIZE\n";
+        exit_code = Exit::usage;
+        return;
+      }
+      std::unique_ptr<FileSource> fsrc;
+      std::unique_ptr<DummySource> dsrc;
+      ValueMeta meta;
+      meta.key = *key;
+      if (!file->empty()) {
+        auto s = FileSource::open(*file, 1 << 20);
+        if (!s) {
+          exit_code = fail(s.error(), "put");
+          return;
+        }
+        fsrc = std::move(*s);
+        auto digest = fsrc->sha256();
+        if (!digest) {
+          exit_code = fail(digest.error(), "put");
+          return;
+        }
+        meta.size = fsrc->size();
+        meta.sha256 = *digest;
+      } else {
+        auto size = parse_size(*dummy);
+        if (!size) {
+          std::cerr << "chordnode put: " << size.error().message << "\n";
+          exit_code = Exit::usage;
+          return;
+        }
+        dsrc = std::make_unique<DummySource>(*key, *size, 1 << 20);
+        meta.size = *size;
+        meta.sha256 = dsrc->sha256();
+      }
+      ChunkSource& source = fsrc ? static_cast<ChunkSource&>(*fsrc) : *dsrc;
+      exit_code = run(*o, "put", [&](ChordService& via, Ring ring) -> asio::awaitable<int> {
+        meta.key_id = ring.hash(*key);
+        Progress progress("put", meta.size);
+        if (fsrc) fsrc->show_progress(&progress);
+        if (dsrc) dsrc->show_progress(&progress);
+        const StoreRequest req{meta, Role::client};
+        auto r = co_await via.store(req, source, o->timeout());
+        if (!r) co_return fail(r.error(), "put");
+        if (o->json) {
+          std::cout << json::serialize(json::object{{"key", *key},
+                                                    {"owner", node_json(r->owner, ring)},
+                                                    {"bytes", r->bytes},
+                                                    {"sha256", hex_digest(r->sha256)},
+                                                    {"copies", r->copies}})
+                    << "\n";
+        } else {
+          std::cout << "stored " << *key << ": " << r->bytes << " bytes on " << r->owner.uri << " (" << r->copies
+                    << " copies), sha256 " << hex_digest(r->sha256) << "\n";
+        }
+        co_return Exit::ok;
+      });
+    });
+  }
+  // get KEY [-o FILE]
+  {
+    auto* cmd = app.add_subcommand("get", "Fetch the value of KEY to stdout or a file");
+    auto o = std::make_shared<ClientOptions>();
+    auto key = std::make_shared<std::string>();
+    auto out = std::make_shared<std::string>();
+    cmd->add_option("KEY", *key, "the key")->required();
+    cmd->add_option("-o,--output", *out, "write the value to this file (default: stdout; with --json: nowhere)");
+    common(cmd, *o);
+    cmd->callback([o, key, out, &exit_code] {
+      auto target = !out->empty() ? ValueSink::Target::file : o->json ? ValueSink::Target::discard : ValueSink::Target::stdout_;
+      ValueSink sink(target, *out);
+      exit_code = run(*o, "get", [&](ChordService& via, Ring ring) -> asio::awaitable<int> {
+        const FetchRequest req{*key, std::nullopt, Role::client, 0, std::nullopt};
+        auto r = co_await via.fetch(req, sink, o->timeout());
+        if (!r) co_return fail(r.error(), "get");
+        if (auto done = sink.finish(); !done) co_return fail(done.error(), "get");
+        if (o->json)
+          std::cout << json::serialize(json::object{{"key", *key},
+                                                    {"owner", node_json(r->holder, ring)},
+                                                    {"bytes", r->meta.size},
+                                                    {"sha256", hex_digest(r->meta.sha256)}})
+                    << "\n";
+        else if (target == ValueSink::Target::file)
+          std::cerr << "got " << *key << ": " << r->meta.size << " bytes from " << r->holder.uri << "\n";
+        co_return Exit::ok;
+      });
+    });
+  }
+  // delete KEY
+  {
+    auto* cmd = app.add_subcommand("delete", "Delete KEY from its owner and replicas");
+    auto o = std::make_shared<ClientOptions>();
+    auto key = std::make_shared<std::string>();
+    cmd->add_option("KEY", *key, "the key")->required();
+    common(cmd, *o);
+    cmd->callback([o, key, &exit_code] {
+      exit_code = run(*o, "delete", [&](ChordService& via, Ring ring) -> asio::awaitable<int> {
+        const DeleteRequest req{*key, std::nullopt, Role::client};
+        auto r = co_await via.remove(req, o->timeout());
+        if (!r) co_return fail(r.error(), "delete");
+        if (o->json)
+          std::cout << json::serialize(json::object{{"key", *key}, {"owner", node_json(r->owner, ring)}, {"existed", r->existed}})
+                    << "\n";
+        else
+          std::cout << (r->existed ? "deleted " : "was not there: ") << *key << "\n";
+        co_return r->existed ? Exit::ok : Exit::not_found;
+      });
+    });
+  }
+  // ring
+  {
+    auto* cmd = app.add_subcommand("ring", "Walk the successors from the --via node and list every node");
+    auto o = std::make_shared<ClientOptions>();
+    auto limit = std::make_shared<unsigned>(10000);
+    common(cmd, *o);
+    cmd->add_option("--limit", *limit, "stop after this many nodes")->capture_default_str();
+    cmd->callback([o, limit, &exit_code] {
+      exit_code = run(*o, "ring", [&](ChordService& via, Ring ring) -> asio::awaitable<int> {
+        auto first = co_await via.node_info(Empty{}, o->timeout());
+        if (!first) co_return fail(first.error(), "ring");
+        auto registry = make_registry(co_await asio::this_coro::executor);
+        std::vector<NodeInfo> nodes{*first};
+        std::set<Id> seen{first->self.id};
+        std::optional<Error> broken;
+        while (nodes.size() < *limit) {
+          const auto& last = nodes.back();
+          if (last.successors.empty()) break;
+          const NodeRef& next = last.successors.front();
+          if (seen.contains(next.id)) break;
+          auto client = registry->connect(next.uri);
+          Result<NodeInfo> info = client ? Result<NodeInfo>(NodeInfo{}) : client.error();
+          if (client) info = co_await (*client)->node_info(Empty{}, o->timeout());
+          if (!info) {
+            broken = info.error();
+            break;
+          }
+          seen.insert(info->self.id);
+          nodes.push_back(*info);
+        }
+        if (o->json) {
+          json::array arr;
+          for (const auto& n : nodes) {
+            json::object e{{"id", ring.hex(n.self.id)}, {"uri", n.self.uri}, {"keys", n.keys}};
+            e["predecessor"] = n.predecessor ? json::value(n.predecessor->uri) : json::value(nullptr);
+            e["successor"] = n.successors.empty() ? json::value(nullptr) : json::value(n.successors.front().uri);
+            arr.push_back(std::move(e));
+          }
+          json::object out{{"nodes", arr}};
+          if (broken) out["error"] = broken->message;
+          std::cout << json::serialize(out) << "\n";
+        } else {
+          std::cout << fmt::format("{:<10} {:<28} {:<28} {:<28} {:>6}\n", "id", "uri", "predecessor", "successor", "keys");
+          for (const auto& n : nodes)
+            std::cout << fmt::format("{:<10} {:<28} {:<28} {:<28} {:>6}\n", ring.short_hex(n.self.id), n.self.uri,
+                                     n.predecessor ? n.predecessor->uri : "-",
+                                     n.successors.empty() ? "-" : n.successors.front().uri, n.keys);
+          std::cout << nodes.size() << " nodes\n";
+        }
+        if (broken) co_return fail(*broken, "ring");
+        co_return Exit::ok;
+      });
+    });
+  }
+  // ls
+  {
+    auto* cmd = app.add_subcommand("ls", "List the keys the --via node holds (owned and replicas)");
+    auto o = std::make_shared<ClientOptions>();
+    common(cmd, *o);
+    cmd->callback([o, &exit_code] {
+      exit_code = run(*o, "ls", [&](ChordService& via, Ring ring) -> asio::awaitable<int> {
+        const ListKeysRequest req{0};
+        auto r = co_await via.list_keys(req, o->timeout());
+        if (!r) co_return fail(r.error(), "ls");
+        if (o->json) {
+          json::array arr;
+          for (const auto& m : r->keys)
+            arr.push_back(json::object{{"key", m.key}, {"key_id", ring.hex(m.key_id)}, {"bytes", m.size}, {"sha256", to_hex(m.sha256)}});
+          std::cout << json::serialize(json::object{{"keys", arr}, {"truncated", r->truncated}}) << "\n";
+        } else {
+          for (const auto& m : r->keys) std::cout << ring.short_hex(m.key_id) << "  " << m.size << "  " << m.key << "\n";
+          if (r->truncated) std::cout << "(truncated)\n";
+        }
+        co_return Exit::ok;
+      });
+    });
+  }
+}
+
+}  // namespace chord::cli

@@ -1,0 +1,26 @@
+#pragma once
+// Picks a transport's client by the URI's scheme, so that one process can call peers of every
+// transport it links (mixed rings).
+#include <map>
+#include <memory>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "chord/service.hpp"
+
+namespace chord::cli {
+
+class Registry final : public Connector {
+ public:
+  void add(const std::string& scheme, std::unique_ptr<Connector> connector);
+  Result<std::shared_ptr<ChordService>> connect(const std::string& uri) override;
+
+ private:
+  std::map<std::string, std::unique_ptr<Connector>> by_scheme_;
+};
+
+// A registry with every network transport this binary links.
+std::unique_ptr<Registry> make_registry(asio::any_io_executor executor);
+
+}  // namespace chord::cli

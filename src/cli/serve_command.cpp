@@ -1,0 +1,170 @@
+// chordnode serve: one node on a network transport until SIGINT/SIGTERM, then a graceful leave.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "chord/node.hpp"
+#include "commands.hpp"
+#include "grpc_transport.hpp"
+#include "registry.hpp"
+#include "uri.hpp"
+
+namespace chord::cli {
+namespace {
+
+struct ServeOptions {
+  std::string transport = "grpc";
+  std::string listen;
+  std::string advertise;
+  std::string join;
+  unsigned bits = 160;
+  unsigned successors = 16;
+  unsigned replicas = 3;
+  unsigned stabilize_ms = 500;
+  unsigned rpc_timeout_ms = 2000;
+  unsigned join_timeout_s = 30;
+  std::string data_dir;
+  std::string log_level = "info";
+};
+
+// Joins through opt.join, retrying while the seed is not up yet.
+asio::awaitable<Result<void>> join_with_retry(std::shared_ptr<Node> node, std::optional<std::string> via,
+                                              std::chrono::seconds patience) {
+  auto until = std::chrono::steady_clock::now() + patience;
+  auto backoff = std::chrono::milliseconds(100);
+  for (;;) {
+    auto r = co_await node->join(via);
+    if (r || !is_peer_failure(r.error().code) || std::chrono::steady_clock::now() + backoff > until) co_return r;
+    spdlog::warn("join: {}; retrying in {} ms", r.error().message, backoff.count());
+    asio::steady_timer t(co_await asio::this_coro::executor, backoff);
+    co_await t.async_wait(asio::use_awaitable);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+  }
+}
+
+int serve(const ServeOptions& o) {
+  auto level = spdlog::level::from_str(o.log_level);
+  spdlog::set_default_logger(spdlog::stderr_color_mt("chordnode"));
+  spdlog::set_level(level);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
+
+  if (o.transport != "grpc") {
+    std::cerr << "chordnode serve: transport '" << o.transport << "' is not available (grpc)\n";
+    return Exit::usage;
+  }
+  auto listen = wire::parse_host_port(o.listen);
+  if (!listen || listen->port == 0) {
+    std::cerr << "chordnode serve: --listen needs HOST:PORT with a port other than 0\n";
+    return Exit::usage;
+  }
+  std::string uri = o.advertise.empty() ? "grpc://" + listen->host_port() : o.advertise;
+  if (auto ep = wire::parse_endpoint(uri); !ep || ep->scheme != o.transport) {
+    std::cerr << "chordnode serve: --advertise must be a " << o.transport << ":// URI, got '" << uri << "'\n";
+    return Exit::usage;
+  }
+
+  asio::io_context io;
+  auto registry = make_registry(io.get_executor());
+  Ring ring(o.bits);
+  NodeConfig cfg;
+  cfg.successors = o.successors;
+  cfg.replicas = o.replicas;
+  cfg.stabilize_interval = std::chrono::milliseconds(o.stabilize_ms);
+  cfg.fix_fingers_interval = std::chrono::milliseconds(std::max(1u, o.stabilize_ms / 2));
+  cfg.check_predecessor_interval = std::chrono::milliseconds(o.stabilize_ms * 2);
+  cfg.replicate_interval = std::chrono::milliseconds(o.stabilize_ms * 4);
+  cfg.rpc_timeout = std::chrono::milliseconds(o.rpc_timeout_ms);
+  cfg.suspect_for = std::chrono::milliseconds(std::max(1000u, o.stabilize_ms * 4));
+  auto store = o.data_dir.empty() ? make_memory_store() : make_disk_store(o.data_dir);
+  NodeRef self{ring.hash(uri), uri};
+  auto node = std::make_shared<Node>(io.get_executor(), ring, self, cfg, *registry, std::move(store), o.transport);
+
+  grpc_transport::Limits limits;
+  limits.chunk_bytes = cfg.chunk_bytes;
+  auto server = grpc_transport::Server::start(o.listen, io.get_executor(), node, limits, cfg.rpc_timeout);
+  if (!server) {
+    std::cerr << "chordnode serve: " << server.error().message << "\n";
+    return Exit::unreachable;
+  }
+
+  int code = Exit::ok;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  bool leaving = false;
+  auto shutdown = [&](bool graceful) -> asio::awaitable<void> {
+    if (std::exchange(leaving, true)) co_return;
+    signals.cancel();
+    if (graceful) {
+      auto r = co_await node->leave();
+      if (!r) {
+        spdlog::error("leave: {}", r.error().message);
+        code = Exit::failure;
+      }
+    } else {
+      node->stop();
+    }
+    (*server)->shutdown(std::chrono::milliseconds(500));
+    io.stop();
+  };
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: leaving the ring", sig);
+    asio::co_spawn(io, shutdown(true), asio::detached);
+  });
+
+  std::optional<std::string> via;
+  if (!o.join.empty()) via = o.join;
+  // Named, not a temporary: a coroutine lambda's captures live in the lambda object.
+  auto begin = [&]() -> asio::awaitable<void> {
+        auto r = co_await join_with_retry(node, via, std::chrono::seconds(o.join_timeout_s));
+        if (!r) {
+          spdlog::error("join failed: {}", r.error().message);
+          code = exit_code_of(r.error());
+          co_await shutdown(false);
+          co_return;
+        }
+        node->start();
+        std::cout << "ready id=" << ring.hex(self.id) << " uri=" << uri << std::endl;
+  };
+  asio::co_spawn(io, begin(), asio::detached);
+  io.run();
+  return code;
+}
+
+}  // namespace
+
+void add_serve(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("serve", "Run one Chord node until SIGINT/SIGTERM (then leave gracefully)");
+  auto o = std::make_shared<ServeOptions>();
+  cmd->set_config("--config", "", "read options from a config file (TOML or INI, same names as the flags)");
+  cmd->add_option("--transport", o->transport, "grpc")->capture_default_str()->check(CLI::IsMember({"grpc"}));
+  cmd->add_option("--listen", o->listen, "HOST:PORT to bind")->required();
+  cmd->add_option("--advertise", o->advertise, "URI peers use to reach this node (default: from --listen)");
+  cmd->add_option("--join", o->join, "URI of any node of the ring to join; none: start a new ring");
+  cmd->add_option("--bits", o->bits, "m: ids have m bits (every node of a ring must agree)")
+      ->capture_default_str()
+      ->check(CLI::Range(3u, 160u));
+  cmd->add_option("--successors", o->successors, "r: successor list length")->capture_default_str()->check(CLI::Range(1u, 256u));
+  cmd->add_option("--replicas", o->replicas, "k: copies of each key")->capture_default_str()->check(CLI::Range(1u, 64u));
+  cmd->add_option("--stabilize-ms", o->stabilize_ms, "stabilize period; fix_fingers runs twice as often, check_predecessor half")
+      ->capture_default_str()
+      ->check(CLI::Range(10u, 600000u));
+  cmd->add_option("--rpc-timeout-ms", o->rpc_timeout_ms, "deadline of every call to a peer")
+      ->capture_default_str()
+      ->check(CLI::Range(10u, 600000u));
+  cmd->add_option("--join-timeout", o->join_timeout_s, "seconds to keep retrying the join while the seed is unreachable")
+      ->capture_default_str();
+  cmd->add_option("--data-dir", o->data_dir, "keep values in this directory across restarts (default: memory)");
+  cmd->add_option("--log-level", o->log_level, "trace, debug, info, warn, error")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  cmd->callback([o, &exit_code] { exit_code = serve(*o); });
+}
+
+}  // namespace chord::cli

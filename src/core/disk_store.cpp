@@ -1,0 +1,275 @@
+// A store on disk. Each value is one file <key id in hex>.value: a fixed binary header (magic,
+// key, key id, size, SHA-256) and then the bytes. A write goes to a temporary file that is
+// renamed into place only after its size and digest check out, so a crash never leaves a torn
+// value; a reader opens its own descriptor, so a later write does not change what it reads.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "chord/sha256.hpp"
+#include "chord/store.hpp"
+
+namespace chord {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr char kMagic[8] = {'C', 'H', 'O', 'R', 'D', 'V', '1', '\n'};
+constexpr std::size_t kMaxKey = 1 << 16;
+
+std::string hex_of(const Id& id) {
+  static constexpr char d[] = "0123456789abcdef";
+  std::string s;
+  for (auto b : id.bytes()) {
+    s.push_back(d[b >> 4]);
+    s.push_back(d[b & 0xF]);
+  }
+  return s;
+}
+
+void put_u64(std::string& out, std::uint64_t v) {
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+std::uint64_t get_u64(const char* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<std::uint8_t>(p[i]);
+  return v;
+}
+
+std::string header_of(const ValueMeta& m) {
+  std::string h(kMagic, sizeof kMagic);
+  put_u64(h, m.key.size());
+  h += m.key;
+  h += m.key_id.to_bytes();
+  put_u64(h, m.size);
+  h.append(reinterpret_cast<const char*>(m.sha256.data()), m.sha256.size());
+  return h;
+}
+
+bool write_all(int fd, const char* p, std::size_t n) {
+  while (n > 0) {
+    auto w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
+bool read_all(int fd, char* p, std::size_t n, std::uint64_t offset) {
+  while (n > 0) {
+    auto r = ::pread(fd, p, n, static_cast<off_t>(offset));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<std::size_t>(r);
+    offset += static_cast<std::uint64_t>(r);
+  }
+  return true;
+}
+
+// Reads a value file's header; nullopt if it is not one of ours or is damaged.
+std::optional<std::pair<ValueMeta, std::uint64_t>> read_header(int fd) {
+  char fixed[16];
+  if (!read_all(fd, fixed, sizeof fixed, 0) || std::memcmp(fixed, kMagic, sizeof kMagic) != 0) return std::nullopt;
+  auto key_len = get_u64(fixed + 8);
+  if (key_len > kMaxKey) return std::nullopt;
+  std::string rest(key_len + Id::kBytes + 8 + 32, '\0');
+  if (!read_all(fd, rest.data(), rest.size(), sizeof fixed)) return std::nullopt;
+  ValueMeta m;
+  m.key = rest.substr(0, key_len);
+  m.key_id = *Id::from_bytes(std::string_view(rest).substr(key_len, Id::kBytes));
+  m.size = get_u64(rest.data() + key_len + Id::kBytes);
+  std::memcpy(m.sha256.data(), rest.data() + key_len + Id::kBytes + 8, 32);
+  return std::make_pair(m, sizeof fixed + rest.size());
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+class DiskBlob final : public Blob {
+ public:
+  DiskBlob(ValueMeta meta, std::uint64_t data_offset, int fd) : meta_(std::move(meta)), offset_(data_offset), fd_(fd) {}
+  const ValueMeta& meta() const override { return meta_; }
+  Result<std::string> read(std::uint64_t offset, std::size_t length) const override {
+    if (offset > meta_.size)
+      return make_error(Errc::invalid_argument, fmt::format("offset {} is past the value's {} bytes", offset, meta_.size));
+    std::string out(static_cast<std::size_t>(std::min<std::uint64_t>(length, meta_.size - offset)), '\0');
+    if (!read_all(fd_.get(), out.data(), out.size(), offset_ + offset))
+      return make_error(Errc::internal, fmt::format("cannot read value '{}': {}", meta_.key, std::strerror(errno)));
+    return out;
+  }
+
+ private:
+  ValueMeta meta_;
+  std::uint64_t offset_;
+  Fd fd_;
+};
+
+class DiskStore;
+
+class DiskWriter final : public ValueWriter {
+ public:
+  DiskWriter(DiskStore& store, ValueMeta meta, fs::path tmp, int fd)
+      : store_(store), meta_(std::move(meta)), tmp_(std::move(tmp)), fd_(fd) {}
+  ~DiskWriter() override {
+    if (!committed_) {
+      std::error_code ec;
+      fs::remove(tmp_, ec);
+    }
+  }
+  Result<void> append(std::string_view chunk) override {
+    if (written_ + chunk.size() > meta_.size)
+      return make_error(Errc::invalid_argument,
+                        fmt::format("value '{}' is longer than the {} bytes announced", meta_.key, meta_.size));
+    if (!write_all(fd_.get(), chunk.data(), chunk.size()))
+      return make_error(Errc::internal, fmt::format("cannot write value '{}': {}", meta_.key, std::strerror(errno)));
+    hash_.update(chunk);
+    written_ += chunk.size();
+    return {};
+  }
+  Result<void> commit() override;
+
+ private:
+  DiskStore& store_;
+  ValueMeta meta_;
+  fs::path tmp_;
+  Fd fd_;
+  Sha256 hash_;
+  std::uint64_t written_ = 0;
+  bool committed_ = false;
+};
+
+class DiskStore final : public Store {
+ public:
+  explicit DiskStore(fs::path dir) : dir_(std::move(dir)), tmp_(dir_ / "tmp") {
+    fs::create_directories(tmp_);
+    for (const auto& e : fs::directory_iterator(tmp_)) fs::remove(e.path());  // torn writes of a crash
+    std::size_t bad = 0;
+    for (const auto& e : fs::directory_iterator(dir_)) {
+      if (!e.is_regular_file() || e.path().extension() != ".value") continue;
+      Fd fd(::open(e.path().c_str(), O_RDONLY | O_CLOEXEC));
+      auto h = fd.get() >= 0 ? read_header(fd.get()) : std::nullopt;
+      if (!h || e.path().stem() != hex_of(h->first.key_id) ||
+          fs::file_size(e.path()) != h->second + h->first.size) {
+        ++bad;
+        continue;
+      }
+      bytes_ += h->first.size;
+      index_[h->first.key_id] = h->first;
+    }
+    if (bad) spdlog::warn("data dir {}: {} damaged value files ignored", dir_.string(), bad);
+  }
+
+  Result<std::unique_ptr<ValueWriter>> begin(const ValueMeta& meta) override {
+    auto tmp = tmp_ / fmt::format("{}.{}", hex_of(meta.key_id), rng_());
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) return make_error(Errc::internal, fmt::format("cannot create {}: {}", tmp.string(), std::strerror(errno)));
+    auto header = header_of(meta);
+    if (!write_all(fd, header.data(), header.size())) {
+      ::close(fd);
+      return make_error(Errc::internal, fmt::format("cannot write {}: {}", tmp.string(), std::strerror(errno)));
+    }
+    return std::unique_ptr<ValueWriter>(std::make_unique<DiskWriter>(*this, meta, tmp, fd));
+  }
+
+  std::shared_ptr<const Blob> open(const Id& key_id) const override {
+    auto it = index_.find(key_id);
+    if (it == index_.end()) return nullptr;
+    int fd = ::open(path_of(key_id).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return nullptr;
+    auto h = read_header(fd);
+    if (!h) {
+      ::close(fd);
+      return nullptr;
+    }
+    return std::make_shared<DiskBlob>(h->first, h->second, fd);
+  }
+
+  bool erase(const Id& key_id) override {
+    auto it = index_.find(key_id);
+    if (it == index_.end()) return false;
+    std::error_code ec;
+    fs::remove(path_of(key_id), ec);
+    bytes_ -= it->second.size;
+    index_.erase(it);
+    ++version_;
+    return true;
+  }
+  std::vector<ValueMeta> list() const override {
+    std::vector<ValueMeta> out;
+    out.reserve(index_.size());
+    for (const auto& [id, m] : index_) out.push_back(m);
+    return out;
+  }
+  std::size_t count() const override { return index_.size(); }
+  std::uint64_t bytes() const override { return bytes_; }
+  std::uint64_t version() const override { return version_; }
+
+  Result<void> install(const ValueMeta& meta, const fs::path& tmp) {
+    std::error_code ec;
+    fs::rename(tmp, path_of(meta.key_id), ec);
+    if (ec) return make_error(Errc::internal, fmt::format("cannot store value '{}': {}", meta.key, ec.message()));
+    if (auto it = index_.find(meta.key_id); it != index_.end()) bytes_ -= it->second.size;
+    index_[meta.key_id] = meta;
+    bytes_ += meta.size;
+    ++version_;
+    return {};
+  }
+
+ private:
+  fs::path path_of(const Id& id) const { return dir_ / (hex_of(id) + ".value"); }
+
+  fs::path dir_;
+  fs::path tmp_;
+  std::map<Id, ValueMeta> index_;
+  std::uint64_t bytes_ = 0;
+  std::uint64_t version_ = 0;
+  std::mt19937_64 rng_{std::random_device{}()};
+};
+
+Result<void> DiskWriter::commit() {
+  if (written_ != meta_.size)
+    return make_error(Errc::invalid_argument,
+                      fmt::format("value '{}' ended after {} of {} bytes", meta_.key, written_, meta_.size));
+  if (hash_.finish() != meta_.sha256)
+    return make_error(Errc::conflict, fmt::format("value '{}' does not match its SHA-256", meta_.key));
+  if (::fdatasync(fd_.get()) != 0)
+    return make_error(Errc::internal, fmt::format("cannot sync value '{}': {}", meta_.key, std::strerror(errno)));
+  auto r = store_.install(meta_, tmp_);
+  if (r) committed_ = true;
+  return r;
+}
+
+}  // namespace
+
+std::unique_ptr<Store> make_disk_store(const std::string& dir) {
+  try {
+    return std::make_unique<DiskStore>(dir);
+  } catch (const fs::filesystem_error& e) {
+    throw std::runtime_error(fmt::format("data dir {}: {}", dir, e.code().message()));
+  }
+}
+
+}  // namespace chord

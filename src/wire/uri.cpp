@@ -1,0 +1,50 @@
+#include "uri.hpp"
+
+#include <charconv>
+
+#include <boost/url/parse.hpp>
+#include <fmt/format.h>
+
+namespace chord::wire {
+
+std::string Endpoint::host_port() const {
+  // IPv6 literals keep their brackets so that the result parses again.
+  if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
+  return fmt::format("{}:{}", host, port);
+}
+
+std::string scheme_of(const std::string& uri) {
+  auto pos = uri.find("://");
+  return pos == std::string::npos ? std::string() : uri.substr(0, pos);
+}
+
+Result<Endpoint> parse_endpoint(const std::string& uri) {
+  auto parsed = boost::urls::parse_uri(uri);
+  if (!parsed) return make_error(Errc::invalid_argument, fmt::format("'{}' is not a URI: {}", uri, parsed.error().message()));
+  Endpoint e;
+  e.scheme = parsed->scheme();
+  e.host = parsed->host_address();
+  if (parsed->host_type() == boost::urls::host_type::ipv6) {
+    e.host = parsed->host_address();
+  }
+  std::string path = parsed->path();
+  if (!path.empty() && path.front() == '/') path.erase(0, 1);
+  e.path = path;
+  if (e.scheme == "inproc") return e;
+  if (e.host.empty()) return make_error(Errc::invalid_argument, fmt::format("'{}' has no host", uri));
+  if (!parsed->has_port() || parsed->port().empty())
+    return make_error(Errc::invalid_argument, fmt::format("'{}' has no port", uri));
+  auto n = parsed->port_number();
+  if (n == 0) return make_error(Errc::invalid_argument, fmt::format("'{}' has port 0 or a port out of range", uri));
+  e.port = n;
+  return e;
+}
+
+Result<Endpoint> parse_host_port(const std::string& text) {
+  auto r = parse_endpoint("tcp://" + text);
+  if (!r) return make_error(Errc::invalid_argument, fmt::format("'{}' is not HOST:PORT", text));
+  if (!r->path.empty()) return make_error(Errc::invalid_argument, fmt::format("'{}' is not HOST:PORT", text));
+  return r;
+}
+
+}  // namespace chord::wire

@@ -1,0 +1,230 @@
+// gRPC client: unary calls through the callback API with the completion posted back to the
+// caller's executor; values through client-/server-streaming reactors, one chunk in flight.
+#include <grpcpp/grpcpp.h>
+
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <fmt/format.h>
+
+#include "chord/v1/chord.grpc.pb.h"
+#include "convert.hpp"
+#include "events.hpp"
+#include "grpc_transport.hpp"
+#include "status.hpp"
+#include "uri.hpp"
+
+namespace chord::grpc_transport {
+namespace {
+
+namespace pb = ::chord::v1;
+
+std::chrono::system_clock::time_point deadline_after(Timeout t) { return std::chrono::system_clock::now() + t; }
+
+// Streams write one chunk after another; each must make progress within the call's timeout.
+class StoreCall final : public grpc::ClientWriteReactor<pb::StoreChunk> {
+ public:
+  explicit StoreCall(asio::any_io_executor ex) : ops(ex), done(ex) {}
+  void OnWriteDone(bool ok) override { ops.post(ok); }
+  void OnWritesDoneDone(bool ok) override { ops.post(ok); }
+  void OnDone(const grpc::Status& s) override {
+    status = s;
+    auto self = std::move(keep);  // the last reference may go with this callback
+    done.post(true);
+  }
+  grpc::ClientContext ctx;
+  pb::StoreChunk message;
+  pb::StoreReply reply;
+  grpc::Status status;
+  Events ops, done;
+  std::shared_ptr<StoreCall> keep;  // alive until gRPC is done with it
+};
+
+class FetchCall final : public grpc::ClientReadReactor<pb::FetchChunk> {
+ public:
+  explicit FetchCall(asio::any_io_executor ex) : ops(ex), done(ex) {}
+  void OnReadDone(bool ok) override { ops.post(ok); }
+  void OnDone(const grpc::Status& s) override {
+    status = s;
+    auto self = std::move(keep);
+    done.post(true);
+  }
+  grpc::ClientContext ctx;
+  pb::FetchRequest request;
+  pb::FetchChunk message;
+  grpc::Status status;
+  Events ops, done;
+  std::shared_ptr<FetchCall> keep;
+};
+
+class Client final : public ChordService {
+ public:
+  Client(asio::any_io_executor ex, std::string uri, std::shared_ptr<grpc::Channel> channel, Limits limits)
+      : executor_(std::move(ex)), uri_(std::move(uri)), stub_(pb::Chord::NewStub(channel)), limits_(limits) {}
+
+#define CHORD_GRPC_CLIENT_RPC(fn, Name, Req, Rep)                                                              \
+  asio::awaitable<Result<Rep>> fn(const Req& req, Timeout timeout) override {                                \
+    return unary<Req, Rep>(req, timeout, #Name,                                                                \
+                           [this](grpc::ClientContext* c, const wire::proto_t<Req>* q, wire::proto_t<Rep>* p, \
+                                  std::function<void(grpc::Status)> cb) {                                      \
+                             stub_->async()->Name(c, q, p, std::move(cb));                                     \
+                           });                                                                                 \
+  }
+  CHORD_UNARY_RPCS(CHORD_GRPC_CLIENT_RPC)
+#undef CHORD_GRPC_CLIENT_RPC
+
+  asio::awaitable<Result<StoreReply>> store(const StoreRequest& req, ChunkSource& chunks, Timeout timeout) override;
+  asio::awaitable<Result<FetchReply>> fetch(const FetchRequest& req, ChunkSink& sink, Timeout timeout) override;
+
+ private:
+  template <class Req, class Rep, class Start>
+  asio::awaitable<Result<Rep>> unary(const Req& req, Timeout timeout, const char* method, Start start) {
+    struct Call {
+      grpc::ClientContext ctx;
+      wire::proto_t<Req> request;
+      wire::proto_t<Rep> response;
+    };
+    auto call = std::make_shared<Call>();
+    wire::to_proto(req, &call->request);
+    call->ctx.set_deadline(deadline_after(timeout));
+    grpc::Status status = co_await asio::async_initiate<decltype(asio::use_awaitable), void(grpc::Status)>(
+        [&](auto handler) {
+          auto ex = asio::get_associated_executor(handler, executor_);
+          auto h = std::make_shared<decltype(handler)>(std::move(handler));
+          start(&call->ctx, &call->request, &call->response, [call, h, ex](grpc::Status s) {
+            asio::post(ex, [h, s = std::move(s)]() mutable { (*h)(std::move(s)); });
+          });
+        },
+        asio::use_awaitable);
+    if (!status.ok()) co_return from_status(status, uri_, method);
+    auto out = wire::from_proto(call->response);
+    if (!out) co_return make_error(out.error().code, fmt::format("{} {}: {}", uri_, method, out.error().message));
+    co_return out;
+  }
+
+  Error stalled(const char* method, Timeout t) const {
+    return make_error(Errc::deadline_exceeded, fmt::format("{} {}: no progress within {} ms", uri_, method, t.count()));
+  }
+
+  asio::any_io_executor executor_;
+  std::string uri_;
+  std::unique_ptr<pb::Chord::Stub> stub_;
+  Limits limits_;
+};
+
+asio::awaitable<Result<StoreReply>> Client::store(const StoreRequest& req, ChunkSource& chunks, Timeout timeout) {
+  auto call = std::make_shared<StoreCall>(executor_);
+  call->keep = call;
+  stub_->async()->Store(&call->ctx, &call->reply, call.get());
+  auto cancel = [c = call.get()] { c->ctx.TryCancel(); };
+  wire::to_proto(req, call->message.mutable_header());
+  call->AddHold();  // as in fetch: no OnDone until this coroutine stops starting operations
+  call->StartWrite(&call->message);
+  call->StartCall();
+  std::optional<Error> failure;
+  bool stream_ok = true;
+  for (;;) {
+    auto w = co_await call->ops.wait(timeout, cancel);
+    if (w.timed_out) failure = stalled("Store", timeout);
+    if (!w.ok || w.timed_out) {
+      stream_ok = false;  // the server ended the call early; its status says why
+      break;
+    }
+    auto chunk = co_await chunks.next();
+    if (!chunk) {
+      failure = chunk.error();
+      cancel();
+      stream_ok = false;
+      break;
+    }
+    if (!*chunk) break;
+    call->message.Clear();
+    call->message.set_data(std::move(**chunk));
+    call->StartWrite(&call->message);
+  }
+  if (stream_ok) {
+    call->StartWritesDone();
+    auto w = co_await call->ops.wait(timeout, cancel);
+    if (w.timed_out) failure = stalled("Store", timeout);
+  }
+  call->RemoveHold();
+  // The reply comes when the server has committed (and replicated) the value.
+  auto d = co_await call->done.wait(timeout * 4, cancel);
+  if (d.timed_out && !failure) failure = stalled("Store", timeout);
+  if (failure) co_return *failure;
+  if (!call->status.ok()) co_return from_status(call->status, uri_, "Store");
+  co_return wire::from_proto(call->reply);
+}
+
+asio::awaitable<Result<FetchReply>> Client::fetch(const FetchRequest& req, ChunkSink& sink, Timeout timeout) {
+  auto call = std::make_shared<FetchCall>(executor_);
+  call->keep = call;
+  wire::to_proto(req, &call->request);
+  stub_->async()->Fetch(&call->ctx, &call->request, call.get());
+  auto cancel = [c = call.get()] { c->ctx.TryCancel(); };
+  // The hold keeps gRPC from running OnDone (and ending the call) in the gap between a read
+  // completing and this coroutine starting the next one.
+  call->AddHold();
+  call->StartCall();
+  call->StartRead(&call->message);
+  std::optional<Error> failure;
+  std::optional<FetchReply> header;
+  for (;;) {
+    auto r = co_await call->ops.wait(timeout, cancel);
+    if (r.timed_out) failure = stalled("Fetch", timeout);
+    if (!r.ok || r.timed_out) break;
+    Result<void> step;
+    if (!header) {
+      if (!call->message.has_header()) {
+        failure = make_error(Errc::invalid_argument, fmt::format("{} Fetch: stream began without a header", uri_));
+      } else if (auto h = wire::from_proto(call->message.header()); !h) {
+        failure = h.error();
+      } else {
+        header = *h;
+        step = co_await sink.begin(*header);
+      }
+    }
+    if (!failure && step && !call->message.data().empty())
+      step = co_await sink.write(std::move(*call->message.mutable_data()));
+    if (!step) failure = step.error();
+    if (failure) {
+      cancel();
+      break;
+    }
+    call->message.Clear();
+    call->StartRead(&call->message);
+  }
+  call->RemoveHold();
+  co_await call->done.wait(timeout * 4, cancel);
+  if (failure) co_return *failure;
+  if (!call->status.ok()) co_return from_status(call->status, uri_, "Fetch");
+  if (!header) co_return make_error(Errc::invalid_argument, fmt::format("{} Fetch: empty stream", uri_));
+  co_return *header;
+}
+
+}  // namespace
+
+Connector::Connector(asio::any_io_executor executor, Limits limits) : executor_(std::move(executor)), limits_(limits) {}
+Connector::~Connector() = default;
+
+Result<std::shared_ptr<ChordService>> Connector::connect(const std::string& uri) {
+  std::lock_guard lock(mutex_);
+  if (auto it = clients_.find(uri); it != clients_.end()) return it->second;
+  auto ep = wire::parse_endpoint(uri);
+  if (!ep) return ep.error();
+  if (ep->scheme != "grpc") return make_error(Errc::invalid_argument, fmt::format("'{}' is not a grpc:// URI", uri));
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(static_cast<int>(limits_.max_message_bytes));
+  args.SetMaxSendMessageSize(static_cast<int>(limits_.max_message_bytes));
+  // A restarted peer should be reachable again within a second, not after gRPC's default
+  // backoff of up to two minutes.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  auto channel = grpc::CreateCustomChannel(ep->host_port(), grpc::InsecureChannelCredentials(), args);
+  auto client = std::make_shared<Client>(executor_, uri, channel, limits_);
+  clients_.emplace(uri, client);
+  return std::shared_ptr<ChordService>(client);
+}
+
+}  // namespace chord::grpc_transport

@@ -1,0 +1,46 @@
+#pragma once
+// Carries gRPC reactor callbacks (on gRPC's threads) to a coroutine on the node's executor.
+// Each reactor has one operation in flight at a time, so a small buffered channel suffices.
+#include <functional>
+#include <utility>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "chord/service.hpp"
+
+namespace chord::grpc_transport {
+
+class Events {
+ public:
+  explicit Events(asio::any_io_executor executor) : executor_(executor), channel_(executor, 8) {}
+
+  // From any thread: an operation finished (ok as gRPC reported it).
+  void post(bool ok) { channel_.try_send(boost::system::error_code{}, ok); }
+
+  struct Outcome {
+    bool ok = false;
+    bool timed_out = false;
+  };
+  // Waits for the next completion. Past the timeout it calls cancel (which must make gRPC finish
+  // the operation, e.g. TryCancel) and still waits for the completion, so that no operation is
+  // left running on a buffer the caller is about to free.
+  asio::awaitable<Outcome> wait(Timeout timeout, const std::function<void()>& cancel) {
+    using namespace asio::experimental::awaitable_operators;
+    asio::steady_timer timer(executor_, timeout);
+    auto first = co_await (channel_.async_receive(asio::use_awaitable) || timer.async_wait(asio::use_awaitable));
+    if (first.index() == 0) co_return Outcome{std::get<0>(first), false};
+    cancel();
+    bool ok = co_await channel_.async_receive(asio::use_awaitable);
+    co_return Outcome{ok, true};
+  }
+
+ private:
+  asio::any_io_executor executor_;
+  asio::experimental::concurrent_channel<void(boost::system::error_code, bool)> channel_;
+};
+
+}  // namespace chord::grpc_transport

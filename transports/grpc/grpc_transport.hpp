@@ -1,0 +1,56 @@
+#pragma once
+// The gRPC transport: a chord.v1.Chord server on the callback API for one node, and clients
+// (one channel per peer, reused) that carry ChordService calls to peers at grpc://HOST:PORT.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "chord/service.hpp"
+
+namespace grpc {
+class Server;
+}
+
+namespace chord::grpc_transport {
+
+struct Limits {
+  std::size_t chunk_bytes = 1 << 20;          // data per streamed message
+  std::size_t max_message_bytes = 8 << 20;    // any one message, either direction
+};
+
+class Connector final : public chord::Connector {
+ public:
+  Connector(asio::any_io_executor executor, Limits limits = {});
+  ~Connector() override;
+  Result<std::shared_ptr<ChordService>> connect(const std::string& uri) override;
+
+ private:
+  asio::any_io_executor executor_;
+  Limits limits_;
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<ChordService>> clients_;
+};
+
+class Server {
+ public:
+  // Serves node on HOST:PORT (port 0 picks a free one). Calls are answered on executor.
+  static Result<std::unique_ptr<Server>> start(const std::string& listen, asio::any_io_executor executor,
+                                               std::shared_ptr<ChordService> node, Limits limits = {},
+                                               Timeout default_timeout = std::chrono::seconds(5));
+  ~Server();
+  std::uint16_t port() const { return port_; }
+  // Stops accepting calls; calls in flight get until the deadline to finish.
+  void shutdown(std::chrono::milliseconds grace);
+
+ private:
+  struct Impl;
+  explicit Server(std::unique_ptr<Impl> impl, std::uint16_t port);
+  std::unique_ptr<Impl> impl_;
+  std::uint16_t port_;
+};
+
+}  // namespace chord::grpc_transport

@@ -1,0 +1,240 @@
+// gRPC server on the callback API. Each call is answered by a coroutine on the node's executor;
+// gRPC's own threads only move bytes.
+#include <grpcpp/grpcpp.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "chord/v1/chord.grpc.pb.h"
+#include "convert.hpp"
+#include "events.hpp"
+#include "grpc_transport.hpp"
+#include "status.hpp"
+#include "uri.hpp"
+
+namespace chord::grpc_transport {
+namespace {
+
+namespace pb = ::chord::v1;
+
+// The caller's remaining time, or the default when it set none.
+Timeout timeout_of(const grpc::CallbackServerContext* ctx, Timeout fallback) {
+  auto left = std::chrono::duration_cast<Timeout>(ctx->deadline() - std::chrono::system_clock::now());
+  if (left <= Timeout::zero() || left > std::chrono::hours(24)) return fallback;
+  return std::min(left, fallback);
+}
+
+template <class Req, class Rep>
+asio::awaitable<void> answer(std::shared_ptr<ChordService> node,
+                             asio::awaitable<Result<Rep>> (ChordService::*method)(const Req&, Timeout), Req req,
+                             Timeout timeout, wire::proto_t<Rep>* response, grpc::ServerUnaryReactor* reactor) {
+  auto out = co_await ((*node).*method)(req, timeout);
+  if (!out) {
+    reactor->Finish(to_status(out.error()));
+    co_return;
+  }
+  wire::to_proto(*out, response);
+  reactor->Finish(grpc::Status::OK);
+}
+
+// Client-streaming Store: the header, then data chunks pulled one at a time as the node asks.
+class StoreReader final : public grpc::ServerReadReactor<pb::StoreChunk>, public ChunkSource {
+ public:
+  StoreReader(asio::any_io_executor ex, std::shared_ptr<ChordService> node, grpc::CallbackServerContext* ctx,
+              pb::StoreReply* reply, Limits limits, Timeout timeout)
+      : ops_(ex), node_(std::move(node)), ctx_(ctx), reply_(reply), limits_(limits), timeout_(timeout) {
+    StartRead(&message_);
+    asio::co_spawn(ex, run(), asio::detached);
+  }
+  void OnReadDone(bool ok) override { ops_.post(ok); }
+  void OnDone() override { delete this; }
+
+  asio::awaitable<Result<std::optional<std::string>>> next() override {
+    if (pending_) co_return std::exchange(pending_, std::nullopt);
+    StartRead(&message_);
+    auto r = co_await ops_.wait(timeout_, [this] { ctx_->TryCancel(); });
+    if (r.timed_out)
+      co_return make_error(Errc::deadline_exceeded, fmt::format("Store: no chunk within {} ms", timeout_.count()));
+    if (!r.ok) co_return std::optional<std::string>{};  // the client closed the stream: the end
+    if (message_.has_header()) co_return make_error(Errc::invalid_argument, "Store: a second header in one stream");
+    co_return take_data();
+  }
+
+ private:
+  Result<std::optional<std::string>> take_data() {
+    if (message_.data().size() > limits_.chunk_bytes)
+      return make_error(Errc::too_large, fmt::format("Store: chunk of {} bytes is over the {} byte limit",
+                                                     message_.data().size(), limits_.chunk_bytes));
+    return std::optional<std::string>(std::move(*message_.mutable_data()));
+  }
+
+  asio::awaitable<void> run() {
+    auto first = co_await ops_.wait(timeout_, [this] { ctx_->TryCancel(); });
+    if (!first.ok || !message_.has_header()) {
+      Finish(to_status(make_error(Errc::invalid_argument, "Store: the stream must begin with a header")));
+      co_return;
+    }
+    auto req = wire::from_proto(message_.header());
+    if (!req) {
+      Finish(to_status(req.error()));
+      co_return;
+    }
+    if (!message_.data().empty()) {
+      auto data = take_data();
+      if (!data) {
+        Finish(to_status(data.error()));
+        co_return;
+      }
+      pending_ = std::move(**data);
+    }
+    auto out = co_await node_->store(*req, *this, timeout_);
+    if (!out) {
+      Finish(to_status(out.error()));
+      co_return;
+    }
+    wire::to_proto(*out, reply_);
+    Finish(grpc::Status::OK);  // the last touch: OnDone may delete this at once
+  }
+
+  Events ops_;
+  std::shared_ptr<ChordService> node_;
+  grpc::CallbackServerContext* ctx_;
+  pb::StoreReply* reply_;
+  Limits limits_;
+  Timeout timeout_;
+  pb::StoreChunk message_;
+  std::optional<std::string> pending_;
+};
+
+// Server-streaming Fetch: the header, then data chunks, each written when the last is out.
+class FetchWriter final : public grpc::ServerWriteReactor<pb::FetchChunk>, public ChunkSink {
+ public:
+  FetchWriter(asio::any_io_executor ex, std::shared_ptr<ChordService> node, grpc::CallbackServerContext* ctx,
+              FetchRequest req, Timeout timeout)
+      : ops_(ex), node_(std::move(node)), ctx_(ctx), timeout_(timeout) {
+    asio::co_spawn(ex, run(std::move(req)), asio::detached);
+  }
+  void OnWriteDone(bool ok) override { ops_.post(ok); }
+  void OnDone() override { delete this; }
+
+  asio::awaitable<Result<void>> begin(const FetchReply& header) override {
+    message_.Clear();
+    wire::to_proto(header, message_.mutable_header());
+    co_return co_await send();
+  }
+  asio::awaitable<Result<void>> write(std::string chunk) override {
+    message_.Clear();
+    message_.set_data(std::move(chunk));
+    co_return co_await send();
+  }
+
+ private:
+  asio::awaitable<Result<void>> send() {
+    StartWrite(&message_);
+    auto r = co_await ops_.wait(timeout_, [this] { ctx_->TryCancel(); });
+    if (r.timed_out)
+      co_return make_error(Errc::deadline_exceeded, fmt::format("Fetch: client took no chunk within {} ms", timeout_.count()));
+    if (!r.ok) co_return make_error(Errc::cancelled, "Fetch: the client went away");
+    co_return Result<void>{};
+  }
+
+  asio::awaitable<void> run(FetchRequest req) {
+    auto out = co_await node_->fetch(req, *this, timeout_);
+    Finish(out ? grpc::Status::OK : to_status(out.error()));
+  }
+
+  Events ops_;
+  std::shared_ptr<ChordService> node_;
+  grpc::CallbackServerContext* ctx_;
+  Timeout timeout_;
+  pb::FetchChunk message_;
+};
+
+class Service final : public pb::Chord::CallbackService {
+ public:
+  Service(asio::any_io_executor ex, std::shared_ptr<ChordService> node, Limits limits, Timeout timeout)
+      : executor_(std::move(ex)), node_(std::move(node)), limits_(limits), timeout_(timeout) {}
+
+#define CHORD_GRPC_SERVER_RPC(fn, Name, Req, Rep)                                                            \
+  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx, const wire::proto_t<Req>* request,       \
+                                 wire::proto_t<Rep>* response) override {                                   \
+    auto* reactor = ctx->DefaultReactor();                                                                   \
+    auto req = wire::from_proto(*request);                                                                   \
+    if (!req) {                                                                                              \
+      reactor->Finish(to_status(req.error()));                                                               \
+      return reactor;                                                                                        \
+    }                                                                                                        \
+    asio::co_spawn(executor_,                                                                                \
+                   answer<Req, Rep>(node_, &ChordService::fn, std::move(*req), timeout_of(ctx, timeout_),    \
+                                    response, reactor),                                                      \
+                   asio::detached);                                                                          \
+    return reactor;                                                                                          \
+  }
+  CHORD_UNARY_RPCS(CHORD_GRPC_SERVER_RPC)
+#undef CHORD_GRPC_SERVER_RPC
+
+  grpc::ServerReadReactor<pb::StoreChunk>* Store(grpc::CallbackServerContext* ctx, pb::StoreReply* reply) override {
+    return new StoreReader(executor_, node_, ctx, reply, limits_, timeout_of(ctx, timeout_));
+  }
+
+  grpc::ServerWriteReactor<pb::FetchChunk>* Fetch(grpc::CallbackServerContext* ctx,
+                                                  const pb::FetchRequest* request) override {
+    auto req = wire::from_proto(*request);
+    if (!req) {
+      // A reactor that only reports the error.
+      struct Refusal final : grpc::ServerWriteReactor<pb::FetchChunk> {
+        explicit Refusal(const Error& e) { Finish(to_status(e)); }
+        void OnDone() override { delete this; }
+      };
+      return new Refusal(req.error());
+    }
+    return new FetchWriter(executor_, node_, ctx, std::move(*req), timeout_of(ctx, timeout_));
+  }
+
+ private:
+  asio::any_io_executor executor_;
+  std::shared_ptr<ChordService> node_;
+  Limits limits_;
+  Timeout timeout_;
+};
+
+}  // namespace
+
+struct Server::Impl {
+  std::unique_ptr<Service> service;
+  std::unique_ptr<grpc::Server> server;
+};
+
+Server::Server(std::unique_ptr<Impl> impl, std::uint16_t port) : impl_(std::move(impl)), port_(port) {}
+
+Server::~Server() { shutdown(std::chrono::milliseconds(0)); }
+
+void Server::shutdown(std::chrono::milliseconds grace) {
+  if (impl_ && impl_->server) {
+    impl_->server->Shutdown(std::chrono::system_clock::now() + grace);
+    impl_->server.reset();
+  }
+}
+
+Result<std::unique_ptr<Server>> Server::start(const std::string& listen, asio::any_io_executor executor,
+                                              std::shared_ptr<ChordService> node, Limits limits,
+                                              Timeout default_timeout) {
+  auto ep = wire::parse_host_port(listen);
+  if (!ep) return ep.error();
+  auto impl = std::make_unique<Impl>();
+  impl->service = std::make_unique<Service>(executor, std::move(node), limits, default_timeout);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(ep->host_port(), grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(impl->service.get());
+  builder.SetMaxReceiveMessageSize(static_cast<int>(limits.max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(limits.max_message_bytes));
+  impl->server = builder.BuildAndStart();
+  if (!impl->server || port == 0)
+    return make_error(Errc::unavailable, fmt::format("gRPC cannot listen on {} (address in use or not local?)", listen));
+  return std::unique_ptr<Server>(new Server(std::move(impl), static_cast<std::uint16_t>(port)));
+}
+
+}  // namespace chord::grpc_transport

@@ -1,0 +1,43 @@
+#include "status.hpp"
+
+#include <fmt/format.h>
+
+namespace chord::grpc_transport {
+
+grpc::Status to_status(const Error& e) {
+  grpc::StatusCode code = grpc::StatusCode::INTERNAL;
+  switch (e.code) {
+    case Errc::unavailable: code = grpc::StatusCode::UNAVAILABLE; break;
+    case Errc::deadline_exceeded: code = grpc::StatusCode::DEADLINE_EXCEEDED; break;
+    case Errc::not_found: code = grpc::StatusCode::NOT_FOUND; break;
+    case Errc::invalid_argument: code = grpc::StatusCode::INVALID_ARGUMENT; break;
+    case Errc::too_large: code = grpc::StatusCode::RESOURCE_EXHAUSTED; break;
+    case Errc::not_ready: code = grpc::StatusCode::FAILED_PRECONDITION; break;
+    case Errc::conflict: code = grpc::StatusCode::ALREADY_EXISTS; break;
+    case Errc::cancelled: code = grpc::StatusCode::CANCELLED; break;
+    case Errc::internal: code = grpc::StatusCode::INTERNAL; break;
+  }
+  return grpc::Status(code, e.message);
+}
+
+Error from_status(const grpc::Status& s, std::string_view peer, std::string_view method) {
+  Errc code = Errc::internal;
+  switch (s.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE: code = Errc::unavailable; break;
+    case grpc::StatusCode::DEADLINE_EXCEEDED: code = Errc::deadline_exceeded; break;
+    case grpc::StatusCode::NOT_FOUND: code = Errc::not_found; break;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::OUT_OF_RANGE: code = Errc::invalid_argument; break;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: code = Errc::too_large; break;
+    case grpc::StatusCode::FAILED_PRECONDITION: code = Errc::not_ready; break;
+    case grpc::StatusCode::ALREADY_EXISTS:
+    case grpc::StatusCode::ABORTED: code = Errc::conflict; break;
+    case grpc::StatusCode::CANCELLED: code = Errc::cancelled; break;
+    case grpc::StatusCode::UNIMPLEMENTED: code = Errc::not_found; break;
+    default: code = Errc::internal; break;
+  }
+  std::string detail = s.error_message().empty() ? std::string(to_string(code)) : s.error_message();
+  return make_error(code, fmt::format("{} {}: {}", peer, method, detail));
+}
+
+}  // namespace chord::grpc_transport
