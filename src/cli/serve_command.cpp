@@ -1,5 +1,6 @@
 // chordnode serve: one node on a network transport until SIGINT/SIGTERM, then a graceful leave.
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -8,7 +9,9 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <future>
 #include <iostream>
+#include <thread>
 
 #include "chord/node.hpp"
 #include "commands.hpp"
@@ -96,6 +99,7 @@ int serve(const ServeOptions& o) {
 
   int code = Exit::ok;
   asio::signal_set signals(io, SIGINT, SIGTERM);
+  std::promise<void> finished;
   bool leaving = false;
   auto shutdown = [&](bool graceful) -> asio::awaitable<void> {
     if (std::exchange(leaving, true)) co_return;
@@ -109,8 +113,7 @@ int serve(const ServeOptions& o) {
     } else {
       node->stop();
     }
-    (*server)->shutdown(std::chrono::milliseconds(500));
-    io.stop();
+    finished.set_value();
   };
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
@@ -122,18 +125,27 @@ int serve(const ServeOptions& o) {
   if (!o.join.empty()) via = o.join;
   // Named, not a temporary: a coroutine lambda's captures live in the lambda object.
   auto begin = [&]() -> asio::awaitable<void> {
-        auto r = co_await join_with_retry(node, via, std::chrono::seconds(o.join_timeout_s));
-        if (!r) {
-          spdlog::error("join failed: {}", r.error().message);
-          code = exit_code_of(r.error());
-          co_await shutdown(false);
-          co_return;
-        }
-        node->start();
-        std::cout << "ready id=" << ring.hex(self.id) << " uri=" << uri << std::endl;
+    auto r = co_await join_with_retry(node, via, std::chrono::seconds(o.join_timeout_s));
+    if (!r) {
+      spdlog::error("join failed: {}", r.error().message);
+      code = exit_code_of(r.error());
+      co_await shutdown(false);
+      co_return;
+    }
+    node->start();
+    std::cout << "ready id=" << ring.hex(self.id) << " uri=" << uri << std::endl;
   };
   asio::co_spawn(io, begin(), asio::detached);
-  io.run();
+
+  // The node runs on one I/O thread. The gRPC server is shut down from this thread while that
+  // one still runs, so that calls in flight can finish: Shutdown waits for them.
+  auto work = asio::make_work_guard(io);
+  std::thread runner([&] { io.run(); });
+  finished.get_future().wait();
+  (*server)->shutdown(std::chrono::milliseconds(1000));
+  work.reset();
+  io.stop();
+  runner.join();
   return code;
 }
 

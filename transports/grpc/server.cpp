@@ -229,6 +229,9 @@ Result<std::unique_ptr<Server>> Server::start(const std::string& listen, asio::a
   int port = 0;
   builder.AddListeningPort(ep->host_port(), grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(impl->service.get());
+  // gRPC sets SO_REUSEPORT by default: a second node on a taken port would then share it
+  // silently instead of failing.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(static_cast<int>(limits.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(limits.max_message_bytes));
   impl->server = builder.BuildAndStart();
