@@ -54,6 +54,9 @@ asio::awaitable<Result<void>> Node::store_local(const ValueMeta& meta, ChunkSour
     auto chunk = co_await chunks.next();
     if (!chunk) co_return chunk.error();
     if (!*chunk) break;
+    if ((*chunk)->size() > config_.chunk_bytes)
+      co_return make_error(Errc::too_large, fmt::format("a chunk of {} bytes is over the {} byte limit",
+                                                        (*chunk)->size(), config_.chunk_bytes));
     if (auto r = (*writer)->append(**chunk); !r) co_return r;
   }
   co_return (*writer)->commit();

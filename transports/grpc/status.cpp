@@ -32,7 +32,9 @@ Error from_status(const grpc::Status& s, std::string_view peer, std::string_view
     case grpc::StatusCode::FAILED_PRECONDITION: code = Errc::not_ready; break;
     case grpc::StatusCode::ALREADY_EXISTS:
     case grpc::StatusCode::ABORTED: code = Errc::conflict; break;
-    case grpc::StatusCode::CANCELLED: code = Errc::cancelled; break;
+    // This side reports its own cancellations as deadlines; a CANCELLED from the wire means the
+    // peer is shutting down.
+    case grpc::StatusCode::CANCELLED: code = Errc::unavailable; break;
     case grpc::StatusCode::UNIMPLEMENTED: code = Errc::not_found; break;
     default: code = Errc::internal; break;
   }

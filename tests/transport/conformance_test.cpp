@@ -1,0 +1,202 @@
+// The same cases against every backend: each RPC, deadlines, a dead peer, a value of several
+// chunks, oversized and malformed input.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+
+#include "chord/chunks.hpp"
+#include "chord/sha256.hpp"
+#include "harness.hpp"
+
+using namespace chord;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::unique_ptr<test::Harness> harness_named(const std::string& name) {
+  if (name == "inproc") return test::make_inproc_harness();
+  return test::make_grpc_harness();
+}
+
+ValueMeta meta_of(const Ring& ring, const std::string& key, const std::string& value) {
+  return ValueMeta{key, ring.hash(key), value.size(), Sha256::of(value)};
+}
+
+asio::awaitable<Result<StoreReply>> put(std::shared_ptr<ChordService> via, ValueMeta meta, std::string value,
+                                        std::size_t chunk) {
+  StringSource source(std::move(value), chunk);
+  const StoreRequest req{meta, Role::client};
+  co_return co_await via->store(req, source, 2000ms);
+}
+
+asio::awaitable<Result<std::string>> get(std::shared_ptr<ChordService> via, std::string key) {
+  StringSink sink;
+  const FetchRequest req{key, std::nullopt, Role::client, 0, std::nullopt};
+  auto r = co_await via->fetch(req, sink, 2000ms);
+  if (!r) co_return r.error();
+  if (Sha256::of(sink.data()) != r->meta.sha256) co_return make_error(Errc::conflict, "digest mismatch");
+  co_return std::move(sink.data());
+}
+
+// A source whose single chunk is larger than any node accepts.
+class OversizedSource final : public ChunkSource {
+ public:
+  explicit OversizedSource(std::size_t n) : n_(n) {}
+  asio::awaitable<Result<std::optional<std::string>>> next() override {
+    if (sent_) co_return std::optional<std::string>{};
+    sent_ = true;
+    co_return std::optional<std::string>(std::string(n_, 'x'));
+  }
+
+ private:
+  std::size_t n_;
+  bool sent_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("transport conformance") {
+  auto backend = GENERATE(as<std::string>{}, "inproc", "grpc");
+  auto h = harness_named(backend);
+  INFO("backend " << backend);
+  h->start(3);
+  REQUIRE(h->converged());
+  const Ring ring(160);
+  auto c0 = h->client(0);
+  auto c1 = h->client(1);
+
+  SECTION("Ping answers with the node's identity") {
+    auto r = h->run(c1->ping(Empty{}, 500ms));
+    REQUIRE(r);
+    CHECK(*r == h->node(1).self());
+  }
+
+  SECTION("GetPredecessor, Notify, LookupStep, GetNodeInfo carry the node's state") {
+    auto nb = h->run(c0->get_predecessor(Empty{}, 500ms));
+    REQUIRE(nb);
+    REQUIRE(nb->predecessor);
+    CHECK(nb->successors.size() == 2);
+    auto info = h->run(c0->node_info(Empty{}, 500ms));
+    REQUIRE(info);
+    CHECK(info->self == h->node(0).self());
+    CHECK(info->bits == 160);
+    CHECK(info->predecessor == nb->predecessor);
+    CHECK(info->transport == backend);
+    CHECK_FALSE(info->fingers.empty());
+    // A notify from the current predecessor changes nothing and is accepted.
+    auto ok = h->run(c0->notify(NotifyRequest{*nb->predecessor}, 500ms));
+    CHECK(ok);
+    // The step for the node's own successor's id is the last one.
+    auto step = h->run(c0->lookup_step(LookupStepRequest{nb->successors.front().id, {}}, 500ms));
+    REQUIRE(step);
+    CHECK(step->done);
+    CHECK(step->nodes.front() == nb->successors.front());
+  }
+
+  SECTION("Lookup through any node finds the same owner") {
+    for (int k = 0; k < 20; ++k) {
+      std::string key = "key-" + std::to_string(k);
+      auto a = h->run(c0->lookup(LookupRequest{key, std::nullopt}, 1000ms));
+      auto b = h->run(c1->lookup(LookupRequest{key, std::nullopt}, 1000ms));
+      REQUIRE(a);
+      REQUIRE(b);
+      CHECK(a->owner == b->owner);
+      CHECK(a->key_id == ring.hash(key));
+      CHECK(a->path.front() == h->node(0).self());
+    }
+  }
+
+  SECTION("a value of several chunks goes in through one node and out through another") {
+    std::string value(3 * (1 << 20) + 12345, '\0');
+    for (std::size_t i = 0; i < value.size(); ++i) value[i] = static_cast<char>(i * 131 % 251);
+    auto stored = h->run(put(c0, meta_of(ring, "multi", value), value, 1 << 20));
+    REQUIRE(stored);
+    CHECK(stored->bytes == value.size());
+    CHECK(stored->copies == 3);
+    auto got = h->run(get(c1, "multi"));
+    REQUIRE(got);
+    CHECK(*got == value);
+    auto empty = h->run(put(c1, meta_of(ring, "empty", ""), "", 1 << 20));
+    REQUIRE(empty);
+    auto got_empty = h->run(get(c0, "empty"));
+    REQUIRE(got_empty);
+    CHECK(got_empty->empty());
+    auto keys = h->run(c0->list_keys(ListKeysRequest{0}, 500ms));
+    REQUIRE(keys);
+    CHECK(keys->keys.size() == 2);  // 3 nodes, 3 copies: every node holds both
+    auto del = h->run(c1->remove(DeleteRequest{"multi", std::nullopt, Role::client}, 1000ms));
+    REQUIRE(del);
+    CHECK(del->existed);
+    auto gone = h->run(get(c0, "multi"));
+    REQUIRE_FALSE(gone);
+    CHECK(gone.error().code == Errc::not_found);
+  }
+
+  SECTION("a missing key is not_found, and a wrong key id is refused") {
+    auto r = h->run(get(c0, "never-stored"));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::not_found);
+    auto wrong = h->run(c0->lookup(LookupRequest{"k", ring.hash("other")}, 500ms));
+    REQUIRE_FALSE(wrong);
+    CHECK(wrong.error().code == Errc::invalid_argument);
+  }
+
+  SECTION("a value whose bytes do not match its digest is refused and not stored") {
+    auto meta = meta_of(ring, "liar", "the truth");
+    auto r = h->run(put(c0, meta, "the lies!", 4));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::conflict);
+    auto g = h->run(get(c1, "liar"));
+    REQUIRE_FALSE(g);
+    CHECK(g.error().code == Errc::not_found);
+  }
+
+  SECTION("oversized input is refused clearly") {
+    // A chunk over the limit.
+    auto meta = ValueMeta{"big-chunk", ring.hash("big-chunk"), 2 << 20, {}};
+    auto task = [](std::shared_ptr<ChordService> via, ValueMeta m) -> asio::awaitable<Result<StoreReply>> {
+      OversizedSource source(2 << 20);
+      const StoreRequest req{m, Role::primary};
+      co_return co_await via->store(req, source, 2000ms);
+    };
+    auto r = h->run(task(c0, meta));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::too_large);
+    // A value over the node's size bound, refused before any byte moves.
+    auto huge = ValueMeta{"huge", ring.hash("huge"), h->node(0).config().max_value_bytes + 1, {}};
+    auto r2 = h->run(put(c0, huge, "", 1 << 20));
+    REQUIRE_FALSE(r2);
+    CHECK(r2.error().code == Errc::too_large);
+    CHECK(h->node(0).store().count() == 0);
+  }
+
+  SECTION("a peer that never answers costs the caller its deadline, no more") {
+    auto silent = h->connector().connect(h->silent_uri());
+    REQUIRE(silent);
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = h->run((*silent)->ping(Empty{}, 200ms));
+    auto took = std::chrono::steady_clock::now() - t0;
+    REQUIRE_FALSE(r);
+    CHECK(is_peer_failure(r.error().code));
+    CHECK(r.error().message.find(h->silent_uri()) != std::string::npos);  // names the peer
+    CHECK(took < 1500ms);  // bounded by the deadline (gRPC may give up sooner, on its handshake)
+  }
+
+  SECTION("a dead peer is reported as such, and the ring routes around it") {
+    for (int k = 0; k < 10; ++k) {
+      std::string v = "value-" + std::to_string(k);
+      REQUIRE(h->run(put(c0, meta_of(ring, "d" + std::to_string(k), v), v, 3)));
+    }
+    h->kill(2);
+    auto dead = h->client(2);
+    auto r = h->run(dead->ping(Empty{}, 300ms));
+    REQUIRE_FALSE(r);
+    CHECK(is_peer_failure(r.error().code));
+    REQUIRE(h->converged());
+    for (int k = 0; k < 10; ++k) {
+      auto g = h->run(get(c1, "d" + std::to_string(k)));
+      REQUIRE(g);
+      CHECK(*g == "value-" + std::to_string(k));
+    }
+  }
+}

@@ -1,0 +1,176 @@
+#include "harness.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include "grpc_transport.hpp"
+#include "inproc.hpp"
+
+namespace chord::test {
+
+Harness::Harness() : work_(asio::make_work_guard(io_)), runner_([this] { io_.run(); }) {
+  spdlog::set_level(spdlog::level::warn);
+  config_.stabilize_interval = std::chrono::milliseconds(20);
+  config_.fix_fingers_interval = std::chrono::milliseconds(10);
+  config_.check_predecessor_interval = std::chrono::milliseconds(40);
+  config_.replicate_interval = std::chrono::milliseconds(80);
+  config_.rpc_timeout = std::chrono::milliseconds(300);
+  config_.suspect_for = std::chrono::milliseconds(300);
+}
+
+Harness::~Harness() = default;
+
+void Harness::stop_io() {
+  if (!runner_.joinable()) return;
+  run([](std::vector<std::shared_ptr<Node>> nodes) -> asio::awaitable<int> {
+    for (auto& n : nodes) n->stop();
+    co_return 0;
+  }(nodes_));
+  work_.reset();
+  io_.stop();
+  runner_.join();
+}
+
+void Harness::start(int n) {
+  Ring ring(160);
+  for (int i = 0; i < n; ++i) {
+    std::string uri = uri_for(i);
+    auto node = std::make_shared<Node>(io_.get_executor(), ring, NodeRef{ring.hash(uri), uri}, config_, *connector_,
+                                       make_memory_store(), name());
+    serve(i, node);
+    nodes_.push_back(node);
+    alive_.push_back(true);
+    std::optional<std::string> via;
+    if (i > 0) via = nodes_.front()->self().uri;
+    auto joined = run(node->join(via));
+    if (!joined) throw std::runtime_error("join failed: " + joined.error().message);
+    run([](std::shared_ptr<Node> nd) -> asio::awaitable<int> {
+      nd->start();
+      co_return 0;
+    }(node));
+  }
+}
+
+std::shared_ptr<ChordService> Harness::client(int i) {
+  auto c = connector_->connect(node(i).self().uri);
+  if (!c) throw std::runtime_error(c.error().message);
+  return *c;
+}
+
+bool Harness::converged() {
+  auto check = [](std::vector<std::shared_ptr<Node>> nodes, std::vector<bool> alive) -> asio::awaitable<bool> {
+    std::vector<NodeRef> live;
+    for (std::size_t i = 0; i < nodes.size(); ++i)
+      if (alive[i]) live.push_back(nodes[i]->self());
+    std::sort(live.begin(), live.end(), [](const NodeRef& a, const NodeRef& b) { return a.id < b.id; });
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      if (!alive[i]) continue;
+      auto at = std::find(live.begin(), live.end(), nodes[i]->self()) - live.begin();
+      auto n = static_cast<long>(live.size());
+      const auto& succ = live[static_cast<std::size_t>((at + 1) % n)];
+      const auto& pred = live[static_cast<std::size_t>((at + n - 1) % n)];
+      if (nodes[i]->successors().first().id != succ.id) co_return false;
+      if (n > 1 && (!nodes[i]->predecessor() || nodes[i]->predecessor()->id != pred.id)) co_return false;
+    }
+    co_return true;
+  };
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < until) {
+    if (run(check(nodes_, alive_))) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+std::uint16_t free_port() {
+  asio::io_context io;
+  asio::ip::tcp::acceptor a(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return a.local_endpoint().port();
+}
+
+namespace {
+
+class InprocHarness final : public Harness {
+ public:
+  InprocHarness() {
+    inproc::Options o;
+    o.instant_deadlines = false;  // a dead peer costs the caller its timeout, as over a network
+    auto net = std::make_unique<inproc::Network>(io_.get_executor(), o);
+    net_ = net.get();
+    connector_ = std::move(net);
+  }
+  ~InprocHarness() override { stop_io(); }
+  std::string name() const override { return "inproc"; }
+  void kill(int i) override {
+    alive_.at(static_cast<std::size_t>(i)) = false;
+    run([](inproc::Network* net, std::shared_ptr<Node> n) -> asio::awaitable<int> {
+      n->stop();
+      net->kill(n->self().uri);
+      co_return 0;
+    }(net_, nodes_.at(static_cast<std::size_t>(i))));
+  }
+  std::string silent_uri() override { return "inproc://nobody-here"; }
+
+ protected:
+  std::string uri_for(int i) override { return "inproc://node-" + std::to_string(i); }
+  void serve(int, std::shared_ptr<Node> node) override { net_->attach(node->self().uri, node); }
+
+ private:
+  inproc::Network* net_;
+};
+
+class GrpcHarness final : public Harness {
+ public:
+  GrpcHarness() : silent_(silent_io_) {
+    connector_ = std::make_unique<grpc_transport::Connector>(io_.get_executor());
+    // Something that accepts TCP connections and never says a word: gRPC's handshake stalls,
+    // and only the call's deadline ends the wait.
+    silent_ = asio::ip::tcp::acceptor(silent_io_, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    silent_port_ = silent_.local_endpoint().port();
+  }
+  ~GrpcHarness() override {
+    for (auto& s : servers_) s.reset();  // the servers shut down while the io thread still runs
+    stop_io();
+  }
+  std::string name() const override { return "grpc"; }
+  void kill(int i) override {
+    alive_.at(static_cast<std::size_t>(i)) = false;
+    run([](std::shared_ptr<Node> n) -> asio::awaitable<int> {
+      n->stop();
+      co_return 0;
+    }(nodes_.at(static_cast<std::size_t>(i))));
+    servers_.at(static_cast<std::size_t>(i)).reset();
+  }
+  std::string silent_uri() override { return "grpc://127.0.0.1:" + std::to_string(silent_port_); }
+
+ protected:
+  std::string uri_for(int i) override {
+    ports_.resize(static_cast<std::size_t>(i) + 1);
+    ports_[static_cast<std::size_t>(i)] = free_port();
+    return "grpc://127.0.0.1:" + std::to_string(ports_[static_cast<std::size_t>(i)]);
+  }
+  void serve(int i, std::shared_ptr<Node> node) override {
+    auto s = grpc_transport::Server::start("127.0.0.1:" + std::to_string(ports_.at(static_cast<std::size_t>(i))),
+                                           io_.get_executor(), node, {}, config_.rpc_timeout);
+    if (!s) throw std::runtime_error(s.error().message);
+    servers_.push_back(std::move(*s));
+  }
+
+ private:
+  std::vector<std::uint16_t> ports_;
+  std::vector<std::unique_ptr<grpc_transport::Server>> servers_;
+  asio::io_context silent_io_;
+  asio::ip::tcp::acceptor silent_;
+  std::uint16_t silent_port_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Harness> make_inproc_harness() { return std::make_unique<InprocHarness>(); }
+std::unique_ptr<Harness> make_grpc_harness() { return std::make_unique<GrpcHarness>(); }
+
+}  // namespace chord::test
