@@ -10,7 +10,7 @@ import signal
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples"))
 from ringlib import Ring  # noqa: E402
 
 SIZES = [0, 1, 100, 4096, 65536, 1 << 20, (1 << 20) + 1, 3 << 20, 16 << 20] + [random.Random(i).randrange(1, 2 << 20) for i in range(11)]
