@@ -22,6 +22,10 @@ Result<std::shared_ptr<ChordService>> Registry::connect(const std::string& uri) 
   return it->second->connect(uri);
 }
 
+void Registry::close() {
+  for (auto& [scheme, c] : by_scheme_) c->close();
+}
+
 std::unique_ptr<Registry> make_registry(asio::any_io_executor executor) {
   auto r = std::make_unique<Registry>();
   r->add("grpc", std::make_unique<grpc_transport::Connector>(executor));

@@ -15,6 +15,7 @@ class Registry final : public Connector {
  public:
   void add(const std::string& scheme, std::unique_ptr<Connector> connector);
   Result<std::shared_ptr<ChordService>> connect(const std::string& uri) override;
+  void close() override;
 
  private:
   std::map<std::string, std::unique_ptr<Connector>> by_scheme_;

@@ -143,6 +143,7 @@ int serve(const ServeOptions& o) {
   std::thread runner([&] { io.run(); });
   finished.get_future().wait();
   (*server)->shutdown(std::chrono::milliseconds(1000));
+  registry->close();  // outgoing calls end while the I/O thread can still deliver their completions
   work.reset();
   io.stop();
   runner.join();

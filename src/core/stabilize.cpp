@@ -10,11 +10,14 @@ namespace chord {
 asio::awaitable<void> Node::stabilize() {
   if (!joined_ || leaving_) co_return;
   // Ask the first live successor for its predecessor and successor list; dead ones drop out.
-  for (;;) {
+  // Bounded: when every peer fails at once, the round ends instead of cycling through them.
+  for (unsigned attempt = 0;; ++attempt) {
+    if (attempt > successors_.capacity() + 2) co_return;
     NodeRef succ = successors_.first();
     if (succ.id == self_.id) {
       // Alone (or every successor failed): a predecessor, if any, is the way back into a ring.
-      if (predecessor_ && predecessor_->id != self_.id) successors_.assign({*predecessor_});
+      if (predecessor_ && predecessor_->id != self_.id && !suspected(predecessor_->id))
+        successors_.assign({*predecessor_});
       else {
         for (const auto& f : fingers_.entries())
           if (!f.uri.empty() && f.id != self_.id && !suspected(f.id)) {

@@ -30,6 +30,7 @@ void Harness::stop_io() {
     for (auto& n : nodes) n->stop();
     co_return 0;
   }(nodes_));
+  connector_->close();
   work_.reset();
   io_.stop();
   runner_.join();

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "chord/v1/chord.grpc.pb.h"
+#include "call_tracker.hpp"
 #include "convert.hpp"
 #include "events.hpp"
 #include "grpc_transport.hpp"
@@ -24,43 +25,47 @@ std::chrono::system_clock::time_point deadline_after(Timeout t) { return std::ch
 // Streams write one chunk after another; each must make progress within the call's timeout.
 class StoreCall final : public grpc::ClientWriteReactor<pb::StoreChunk> {
  public:
-  explicit StoreCall(asio::any_io_executor ex) : ops(ex), done(ex) {}
+  StoreCall(asio::any_io_executor ex, std::shared_ptr<CallTracker> t) : ops(ex), done(ex), tracker(std::move(t)) {}
   void OnWriteDone(bool ok) override { ops.post(ok); }
   void OnWritesDoneDone(bool ok) override { ops.post(ok); }
   void OnDone(const grpc::Status& s) override {
     status = s;
-    auto self = std::move(keep);  // the last reference may go with this callback
+    auto t = tracker;
     done.post(true);
+    t->remove(this);  // may release the last reference to this call
   }
   grpc::ClientContext ctx;
   pb::StoreChunk message;
   pb::StoreReply reply;
   grpc::Status status;
   Events ops, done;
-  std::shared_ptr<StoreCall> keep;  // alive until gRPC is done with it
+  std::shared_ptr<CallTracker> tracker;
 };
 
 class FetchCall final : public grpc::ClientReadReactor<pb::FetchChunk> {
  public:
-  explicit FetchCall(asio::any_io_executor ex) : ops(ex), done(ex) {}
+  FetchCall(asio::any_io_executor ex, std::shared_ptr<CallTracker> t) : ops(ex), done(ex), tracker(std::move(t)) {}
   void OnReadDone(bool ok) override { ops.post(ok); }
   void OnDone(const grpc::Status& s) override {
     status = s;
-    auto self = std::move(keep);
+    auto t = tracker;
     done.post(true);
+    t->remove(this);
   }
   grpc::ClientContext ctx;
   pb::FetchRequest request;
   pb::FetchChunk message;
   grpc::Status status;
   Events ops, done;
-  std::shared_ptr<FetchCall> keep;
+  std::shared_ptr<CallTracker> tracker;
 };
 
 class Client final : public ChordService {
  public:
-  Client(asio::any_io_executor ex, std::string uri, std::shared_ptr<grpc::Channel> channel, Limits limits)
-      : executor_(std::move(ex)), uri_(std::move(uri)), stub_(pb::Chord::NewStub(channel)), limits_(limits) {}
+  Client(asio::any_io_executor ex, std::string uri, std::shared_ptr<grpc::Channel> channel, Limits limits,
+         std::shared_ptr<CallTracker> tracker)
+      : executor_(std::move(ex)), uri_(std::move(uri)), stub_(pb::Chord::NewStub(channel)), limits_(limits),
+        tracker_(std::move(tracker)) {}
 
 #define CHORD_GRPC_CLIENT_RPC(fn, Name, Req, Rep)                                                              \
   asio::awaitable<Result<Rep>> fn(const Req& req, Timeout timeout) override {                                \
@@ -87,19 +92,26 @@ class Client final : public ChordService {
     auto call = std::make_shared<Call>();
     wire::to_proto(req, &call->request);
     call->ctx.set_deadline(deadline_after(timeout));
+    if (!tracker_->add(call.get(), &call->ctx, call)) co_return closing(method);
     grpc::Status status = co_await asio::async_initiate<decltype(asio::use_awaitable), void(grpc::Status)>(
         [&](auto handler) {
           auto ex = asio::get_associated_executor(handler, executor_);
           auto h = std::make_shared<decltype(handler)>(std::move(handler));
-          start(&call->ctx, &call->request, &call->response, [call, h, ex](grpc::Status s) {
-            asio::post(ex, [h, s = std::move(s)]() mutable { (*h)(std::move(s)); });
-          });
+          start(&call->ctx, &call->request, &call->response,
+                [key = call.get(), tracker = tracker_, h, ex](grpc::Status s) {
+                  asio::post(ex, [h, s = std::move(s)]() mutable { (*h)(std::move(s)); });
+                  tracker->remove(key);
+                });
         },
         asio::use_awaitable);
     if (!status.ok()) co_return from_status(status, uri_, method);
     auto out = wire::from_proto(call->response);
     if (!out) co_return make_error(out.error().code, fmt::format("{} {}: {}", uri_, method, out.error().message));
     co_return out;
+  }
+
+  Error closing(const char* method) const {
+    return make_error(Errc::unavailable, fmt::format("{} {}: this process is shutting down", uri_, method));
   }
 
   Error stalled(const char* method, Timeout t) const {
@@ -110,11 +122,12 @@ class Client final : public ChordService {
   std::string uri_;
   std::unique_ptr<pb::Chord::Stub> stub_;
   Limits limits_;
+  std::shared_ptr<CallTracker> tracker_;
 };
 
 asio::awaitable<Result<StoreReply>> Client::store(const StoreRequest& req, ChunkSource& chunks, Timeout timeout) {
-  auto call = std::make_shared<StoreCall>(executor_);
-  call->keep = call;
+  auto call = std::make_shared<StoreCall>(executor_, tracker_);
+  if (!tracker_->add(call.get(), &call->ctx, call)) co_return closing("Store");
   stub_->async()->Store(&call->ctx, &call->reply, call.get());
   auto cancel = [c = call.get()] { c->ctx.TryCancel(); };
   wire::to_proto(req, call->message.mutable_header());
@@ -157,8 +170,8 @@ asio::awaitable<Result<StoreReply>> Client::store(const StoreRequest& req, Chunk
 }
 
 asio::awaitable<Result<FetchReply>> Client::fetch(const FetchRequest& req, ChunkSink& sink, Timeout timeout) {
-  auto call = std::make_shared<FetchCall>(executor_);
-  call->keep = call;
+  auto call = std::make_shared<FetchCall>(executor_, tracker_);
+  if (!tracker_->add(call.get(), &call->ctx, call)) co_return closing("Fetch");
   wire::to_proto(req, &call->request);
   stub_->async()->Fetch(&call->ctx, &call->request, call.get());
   auto cancel = [c = call.get()] { c->ctx.TryCancel(); };
@@ -204,8 +217,12 @@ asio::awaitable<Result<FetchReply>> Client::fetch(const FetchRequest& req, Chunk
 
 }  // namespace
 
-Connector::Connector(asio::any_io_executor executor, Limits limits) : executor_(std::move(executor)), limits_(limits) {}
-Connector::~Connector() = default;
+Connector::Connector(asio::any_io_executor executor, Limits limits)
+    : executor_(std::move(executor)), limits_(limits), tracker_(std::make_shared<CallTracker>()) {}
+
+Connector::~Connector() { close(); }
+
+void Connector::close() { tracker_->close_and_wait(); }
 
 Result<std::shared_ptr<ChordService>> Connector::connect(const std::string& uri) {
   std::lock_guard lock(mutex_);
@@ -222,7 +239,7 @@ Result<std::shared_ptr<ChordService>> Connector::connect(const std::string& uri)
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   auto channel = grpc::CreateCustomChannel(ep->host_port(), grpc::InsecureChannelCredentials(), args);
-  auto client = std::make_shared<Client>(executor_, uri, channel, limits_);
+  auto client = std::make_shared<Client>(executor_, uri, channel, limits_, tracker_);
   clients_.emplace(uri, client);
   return std::shared_ptr<ChordService>(client);
 }

@@ -22,17 +22,23 @@ struct Limits {
   std::size_t max_message_bytes = 8 << 20;    // any one message, either direction
 };
 
+class CallTracker;
+
 class Connector final : public chord::Connector {
  public:
   Connector(asio::any_io_executor executor, Limits limits = {});
+  // Cancels the calls still in flight and waits for their completions, which are posted to the
+  // executor: destroy the Connector before that executor's io_context.
   ~Connector() override;
   Result<std::shared_ptr<ChordService>> connect(const std::string& uri) override;
+  void close() override;
 
  private:
   asio::any_io_executor executor_;
   Limits limits_;
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<ChordService>> clients_;
+  std::shared_ptr<CallTracker> tracker_;
 };
 
 class Server {
