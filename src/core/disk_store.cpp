@@ -14,8 +14,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "chord/sha256.hpp"
 #include "chord/store.hpp"
+#include "value_check.hpp"
 
 namespace chord {
 namespace {
@@ -131,8 +131,8 @@ class DiskStore;
 
 class DiskWriter final : public ValueWriter {
  public:
-  DiskWriter(DiskStore& store, ValueMeta meta, fs::path tmp, int fd)
-      : store_(store), meta_(std::move(meta)), tmp_(std::move(tmp)), fd_(fd) {}
+  DiskWriter(DiskStore& store, const ValueMeta& meta, fs::path tmp, int fd)
+      : store_(store), check_(meta), tmp_(std::move(tmp)), fd_(fd) {}
   ~DiskWriter() override {
     if (!committed_) {
       std::error_code ec;
@@ -140,24 +140,19 @@ class DiskWriter final : public ValueWriter {
     }
   }
   Result<void> append(std::string_view chunk) override {
-    if (written_ + chunk.size() > meta_.size)
-      return make_error(Errc::invalid_argument,
-                        fmt::format("value '{}' is longer than the {} bytes announced", meta_.key, meta_.size));
+    if (auto r = check_.admit(chunk); !r) return r;
     if (!write_all(fd_.get(), chunk.data(), chunk.size()))
-      return make_error(Errc::internal, fmt::format("cannot write value '{}': {}", meta_.key, std::strerror(errno)));
-    hash_.update(chunk);
-    written_ += chunk.size();
+      return make_error(Errc::internal,
+                        fmt::format("cannot write value '{}': {}", check_.meta().key, std::strerror(errno)));
     return {};
   }
   Result<void> commit() override;
 
  private:
   DiskStore& store_;
-  ValueMeta meta_;
+  ValueCheck check_;
   fs::path tmp_;
   Fd fd_;
-  Sha256 hash_;
-  std::uint64_t written_ = 0;
   bool committed_ = false;
 };
 
@@ -250,14 +245,11 @@ class DiskStore final : public Store {
 };
 
 Result<void> DiskWriter::commit() {
-  if (written_ != meta_.size)
-    return make_error(Errc::invalid_argument,
-                      fmt::format("value '{}' ended after {} of {} bytes", meta_.key, written_, meta_.size));
-  if (hash_.finish() != meta_.sha256)
-    return make_error(Errc::conflict, fmt::format("value '{}' does not match its SHA-256", meta_.key));
+  if (auto r = check_.verify(); !r) return r;
   if (::fdatasync(fd_.get()) != 0)
-    return make_error(Errc::internal, fmt::format("cannot sync value '{}': {}", meta_.key, std::strerror(errno)));
-  auto r = store_.install(meta_, tmp_);
+    return make_error(Errc::internal,
+                      fmt::format("cannot sync value '{}': {}", check_.meta().key, std::strerror(errno)));
+  auto r = store_.install(check_.meta(), tmp_);
   if (r) committed_ = true;
   return r;
 }

@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "chord/sha256.hpp"
 #include "chord/store.hpp"
+#include "value_check.hpp"
 
 namespace chord {
 namespace {
@@ -28,15 +28,9 @@ class MemoryStore;
 
 class MemoryWriter final : public ValueWriter {
  public:
-  MemoryWriter(MemoryStore& store, ValueMeta meta) : store_(store), meta_(std::move(meta)) {
-    data_.reserve(meta_.size);
-  }
+  MemoryWriter(MemoryStore& store, const ValueMeta& meta) : store_(store), check_(meta) { data_.reserve(meta.size); }
   Result<void> append(std::string_view chunk) override {
-    if (data_.size() + chunk.size() > meta_.size)
-      return make_error(Errc::invalid_argument,
-                        fmt::format("value '{}' is longer than the {} bytes announced", meta_.key,
-                                    meta_.size));
-    hash_.update(chunk);
+    if (auto r = check_.admit(chunk); !r) return r;
     data_.append(chunk);
     return {};
   }
@@ -44,9 +38,8 @@ class MemoryWriter final : public ValueWriter {
 
  private:
   MemoryStore& store_;
-  ValueMeta meta_;
+  ValueCheck check_;
   std::string data_;
-  Sha256 hash_;
 };
 
 class MemoryStore final : public Store {
@@ -91,14 +84,8 @@ class MemoryStore final : public Store {
 };
 
 Result<void> MemoryWriter::commit() {
-  if (data_.size() != meta_.size)
-    return make_error(Errc::invalid_argument,
-                      fmt::format("value '{}' ended after {} of {} bytes", meta_.key, data_.size(),
-                                  meta_.size));
-  if (hash_.finish() != meta_.sha256)
-    return make_error(Errc::conflict,
-                      fmt::format("value '{}' does not match its SHA-256", meta_.key));
-  store_.install(std::move(meta_), std::move(data_));
+  if (auto r = check_.verify(); !r) return r;
+  store_.install(check_.meta(), std::move(data_));
   return {};
 }
 

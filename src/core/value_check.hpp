@@ -1,0 +1,43 @@
+#pragma once
+// What every store checks of a value on its way in: never more bytes than announced, and on
+// commit exactly the announced size and SHA-256.
+#include <fmt/format.h>
+
+#include "chord/messages.hpp"
+#include "chord/result.hpp"
+#include "chord/sha256.hpp"
+
+namespace chord {
+
+class ValueCheck {
+ public:
+  explicit ValueCheck(const ValueMeta& meta) : meta_(meta) {}
+
+  // Counts and hashes chunk, or refuses it if it would pass the announced size.
+  Result<void> admit(std::string_view chunk) {
+    if (seen_ + chunk.size() > meta_.size)
+      return make_error(Errc::invalid_argument,
+                        fmt::format("value '{}' is longer than the {} bytes announced", meta_.key, meta_.size));
+    hash_.update(chunk);
+    seen_ += chunk.size();
+    return {};
+  }
+
+  Result<void> verify() {
+    if (seen_ != meta_.size)
+      return make_error(Errc::invalid_argument,
+                        fmt::format("value '{}' ended after {} of {} bytes", meta_.key, seen_, meta_.size));
+    if (hash_.finish() != meta_.sha256)
+      return make_error(Errc::conflict, fmt::format("value '{}' does not match its SHA-256", meta_.key));
+    return {};
+  }
+
+  const ValueMeta& meta() const { return meta_; }
+
+ private:
+  ValueMeta meta_;
+  Sha256 hash_;
+  std::uint64_t seen_ = 0;
+};
+
+}  // namespace chord
