@@ -5,6 +5,8 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cmath>
 #include <iostream>
 #include <set>
 
@@ -76,6 +78,31 @@ void common(CLI::App* cmd, ClientOptions& o) {
 
 std::string hex_digest(const Digest& d) { return to_hex(d); }
 
+// Sequential lookups of distinct keys, timed from this client: what one lookup costs end to end.
+asio::awaitable<int> lookup_latency(ChordService& via, const std::string& key, unsigned n, const ClientOptions& o) {
+  std::vector<double> ms;
+  double hops = 0;
+  for (unsigned i = 1; i <= n; ++i) {
+    const LookupRequest req{key + "-" + std::to_string(i), std::nullopt};
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = co_await via.lookup(req, o.timeout());
+    if (!r) co_return fail(r.error(), "lookup");
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    hops += r->hops;
+  }
+  std::sort(ms.begin(), ms.end());
+  auto pct = [&](double p) { return ms[std::min(ms.size() - 1, static_cast<std::size_t>(p / 100.0 * static_cast<double>(ms.size())))]; };
+  auto round3 = [](double v) { return std::round(v * 1000) / 1000; };
+  if (o.json)
+    std::cout << json::serialize(json::object{{"lookups", n}, {"p50_ms", round3(pct(50))}, {"p90_ms", round3(pct(90))},
+                                              {"p99_ms", round3(pct(99))}, {"hops_mean", round3(hops / n)}})
+              << "\n";
+  else
+    std::cout << fmt::format("{} lookups: p50 {:.3f} ms  p90 {:.3f} ms  p99 {:.3f} ms  mean hops {:.2f}\n", n, pct(50),
+                             pct(90), pct(99), hops / n);
+  co_return Exit::ok;
+}
+
 }  // namespace
 
 void add_client_commands(CLI::App& app, int& exit_code) {
@@ -84,9 +111,18 @@ void add_client_commands(CLI::App& app, int& exit_code) {
     auto* cmd = app.add_subcommand("lookup", "Find the node that owns KEY, with the hops and path");
     auto o = std::make_shared<ClientOptions>();
     auto key = std::make_shared<std::string>();
+    auto repeat = std::make_shared<unsigned>(0);
     cmd->add_option("KEY", *key, "the key (any text)")->required();
+    cmd->add_option("--repeat", *repeat,
+                    "look up KEY-1 .. KEY-N one after another and print latency percentiles instead");
     common(cmd, *o);
-    cmd->callback([o, key, &exit_code] {
+    cmd->callback([o, key, repeat, &exit_code] {
+      if (*repeat > 0) {
+        exit_code = run(*o, "lookup", [&](ChordService& via, Ring) -> asio::awaitable<int> {
+          co_return co_await lookup_latency(via, *key, *repeat, *o);
+        });
+        return;
+      }
       exit_code = run(*o, "lookup", [&](ChordService& via, Ring ring) -> asio::awaitable<int> {
         const LookupRequest req{*key, std::nullopt};
         auto r = co_await via.lookup(req, o->timeout());
