@@ -35,7 +35,7 @@ class StringSource final : public ChunkSource {
   std::size_t pos_ = 0;
 };
 
-// Collects a fetched value in memory, refusing more than max_bytes.
+// Collects a fetched value (or a range of it) in memory, refusing more than max_bytes.
 class StringSink final : public ChunkSink {
  public:
   explicit StringSink(std::uint64_t max_bytes = UINT64_MAX) : max_(max_bytes) {}

@@ -5,6 +5,7 @@
 // It reaches peers only through a Connector, so it runs unchanged over every transport.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
@@ -107,7 +108,9 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
   // Storage
   Result<Id> key_id_of(const std::string& key, const std::optional<Id>& key_id) const;
   Result<void> check_meta(const ValueMeta& meta) const;
-  asio::awaitable<Result<void>> store_local(const ValueMeta& meta, ChunkSource& chunks);
+  // Sees each chunk once it is written here (the owner forwards it to its replicas).
+  using ChunkTap = std::function<asio::awaitable<void>(const std::string&)>;
+  asio::awaitable<Result<void>> store_local(const ValueMeta& meta, ChunkSource& chunks, const ChunkTap& tap = {});
   asio::awaitable<Result<StoreReply>> store_as_owner(const ValueMeta& meta, ChunkSource& chunks);
   asio::awaitable<Result<void>> push_value(const NodeRef& target, const Id& key_id, Role role);
   asio::awaitable<Result<FetchReply>> fetch_local(const FetchRequest& req, const Id& key_id,

@@ -1,6 +1,7 @@
 #pragma once
 // The one error type of the engine and its transports: a code every backend can map onto its
 // own status (gRPC status, HTTP status, CLI exit code) and a message that names what failed.
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -21,6 +22,7 @@ enum class Errc {
 };
 
 std::string_view to_string(Errc code);
+std::optional<Errc> errc_from_string(std::string_view name);
 // True for the failures that say "this peer is gone", as opposed to "this peer said no".
 inline bool is_peer_failure(Errc c) { return c == Errc::unavailable || c == Errc::deadline_exceeded; }
 

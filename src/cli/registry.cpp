@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "grpc_transport.hpp"
+#include "rest_transport.hpp"
 #include "uri.hpp"
 
 namespace chord::cli {
@@ -29,6 +30,7 @@ void Registry::close() {
 std::unique_ptr<Registry> make_registry(asio::any_io_executor executor) {
   auto r = std::make_unique<Registry>();
   r->add("grpc", std::make_unique<grpc_transport::Connector>(executor));
+  r->add("http", std::make_unique<rest::Connector>(executor));
   return r;
 }
 

@@ -17,6 +17,7 @@
 #include "commands.hpp"
 #include "grpc_transport.hpp"
 #include "registry.hpp"
+#include "rest_transport.hpp"
 #include "uri.hpp"
 
 namespace chord::cli {
@@ -36,6 +37,48 @@ struct ServeOptions {
   std::string data_dir;
   std::string log_level = "info";
 };
+
+std::string scheme_of_transport(const std::string& transport) { return transport == "rest" ? "http" : transport; }
+
+// One node's server, whatever carries it.
+class Served {
+ public:
+  virtual ~Served() = default;
+  // Stops taking calls; calls in flight get a moment to finish. The I/O thread must still run.
+  virtual void shutdown() = 0;
+};
+
+template <class S>
+class ServedBy final : public Served {
+ public:
+  explicit ServedBy(std::unique_ptr<S> s) : s_(std::move(s)) {}
+  void shutdown() override {
+    if constexpr (requires { s_->shutdown(std::chrono::milliseconds(1000)); })
+      s_->shutdown(std::chrono::milliseconds(1000));
+    else
+      s_->shutdown();
+  }
+
+ private:
+  std::unique_ptr<S> s_;
+};
+
+Result<std::unique_ptr<Served>> start_server(const std::string& transport, const std::string& listen,
+                                             asio::any_io_executor ex, std::shared_ptr<Node> node,
+                                             const NodeConfig& cfg) {
+  if (transport == "rest") {
+    rest::Limits limits;
+    limits.chunk_bytes = cfg.chunk_bytes;
+    auto s = rest::Server::start(listen, ex, node, limits, cfg.rpc_timeout);
+    if (!s) return s.error();
+    return std::unique_ptr<Served>(std::make_unique<ServedBy<rest::Server>>(std::move(*s)));
+  }
+  grpc_transport::Limits limits;
+  limits.chunk_bytes = cfg.chunk_bytes;
+  auto s = grpc_transport::Server::start(listen, ex, node, limits, cfg.rpc_timeout);
+  if (!s) return s.error();
+  return std::unique_ptr<Served>(std::make_unique<ServedBy<grpc_transport::Server>>(std::move(*s)));
+}
 
 // Joins through opt.join, retrying while the seed is not up yet.
 asio::awaitable<Result<void>> join_with_retry(std::shared_ptr<Node> node, std::optional<std::string> via,
@@ -58,18 +101,15 @@ int serve(const ServeOptions& o) {
   spdlog::set_level(level);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
 
-  if (o.transport != "grpc") {
-    std::cerr << "chordnode serve: transport '" << o.transport << "' is not available (grpc)\n";
-    return Exit::usage;
-  }
   auto listen = wire::parse_host_port(o.listen);
   if (!listen || listen->port == 0) {
     std::cerr << "chordnode serve: --listen needs HOST:PORT with a port other than 0\n";
     return Exit::usage;
   }
-  std::string uri = o.advertise.empty() ? "grpc://" + listen->host_port() : o.advertise;
-  if (auto ep = wire::parse_endpoint(uri); !ep || ep->scheme != o.transport) {
-    std::cerr << "chordnode serve: --advertise must be a " << o.transport << ":// URI, got '" << uri << "'\n";
+  const std::string scheme = scheme_of_transport(o.transport);
+  std::string uri = o.advertise.empty() ? scheme + "://" + listen->host_port() : o.advertise;
+  if (auto ep = wire::parse_endpoint(uri); !ep || ep->scheme != scheme) {
+    std::cerr << "chordnode serve: --advertise must be a " << scheme << ":// URI, got '" << uri << "'\n";
     return Exit::usage;
   }
 
@@ -89,9 +129,7 @@ int serve(const ServeOptions& o) {
   NodeRef self{ring.hash(uri), uri};
   auto node = std::make_shared<Node>(io.get_executor(), ring, self, cfg, *registry, std::move(store), o.transport);
 
-  grpc_transport::Limits limits;
-  limits.chunk_bytes = cfg.chunk_bytes;
-  auto server = grpc_transport::Server::start(o.listen, io.get_executor(), node, limits, cfg.rpc_timeout);
+  auto server = start_server(o.transport, o.listen, io.get_executor(), node, cfg);
   if (!server) {
     std::cerr << "chordnode serve: " << server.error().message << "\n";
     return Exit::unreachable;
@@ -142,7 +180,7 @@ int serve(const ServeOptions& o) {
   auto work = asio::make_work_guard(io);
   std::thread runner([&] { io.run(); });
   finished.get_future().wait();
-  (*server)->shutdown(std::chrono::milliseconds(1000));
+  (*server)->shutdown();
   registry->close();  // outgoing calls end while the I/O thread can still deliver their completions
   work.reset();
   io.stop();
@@ -156,7 +194,9 @@ void add_serve(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("serve", "Run one Chord node until SIGINT/SIGTERM (then leave gracefully)");
   auto o = std::make_shared<ServeOptions>();
   cmd->set_config("--config", "", "read options from a config file (TOML or INI, same names as the flags)");
-  cmd->add_option("--transport", o->transport, "grpc")->capture_default_str()->check(CLI::IsMember({"grpc"}));
+  cmd->add_option("--transport", o->transport, "grpc (grpc://HOST:PORT) or rest (http://HOST:PORT)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"grpc", "rest"}));
   cmd->add_option("--listen", o->listen, "HOST:PORT to bind")->required();
   cmd->add_option("--advertise", o->advertise, "URI peers use to reach this node (default: from --listen)");
   cmd->add_option("--join", o->join, "URI of any node of the ring to join; none: start a new ring");

@@ -33,16 +33,14 @@ asio::awaitable<Result<std::optional<std::string>>> StringSource::next() {
 }
 
 asio::awaitable<Result<void>> StringSink::begin(const FetchReply& header) {
-  if (header.meta.size > max_)
-    co_return make_error(Errc::too_large,
-                         fmt::format("value of {} bytes is over the {} byte limit", header.meta.size, max_));
+  // The limit is on what arrives, not on the value: a sink may receive one range of it.
   header_ = header;
-  data_.reserve(header.meta.size);
+  data_.reserve(std::min<std::uint64_t>(header.meta.size, max_));
   co_return Result<void>{};
 }
 
 asio::awaitable<Result<void>> StringSink::write(std::string chunk) {
-  if (data_.size() + chunk.size() > max_) co_return make_error(Errc::too_large, "value is over the limit");
+  if (data_.size() + chunk.size() > max_) co_return make_error(Errc::too_large, fmt::format("more than the {} bytes this sink takes", max_));
   data_.append(chunk);
   co_return Result<void>{};
 }

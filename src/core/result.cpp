@@ -17,4 +17,11 @@ std::string_view to_string(Errc code) {
   return "internal";
 }
 
+std::optional<Errc> errc_from_string(std::string_view name) {
+  for (auto c : {Errc::unavailable, Errc::deadline_exceeded, Errc::not_found, Errc::invalid_argument, Errc::too_large,
+                 Errc::not_ready, Errc::conflict, Errc::cancelled, Errc::internal})
+    if (to_string(c) == name) return c;
+  return std::nullopt;
+}
+
 }  // namespace chord

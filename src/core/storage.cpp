@@ -3,9 +3,15 @@
 // crash) move values so that this holds again. Values always move in chunks.
 #include <algorithm>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "chord/chunk_pipe.hpp"
 #include "chord/chunks.hpp"
 #include "chord/node.hpp"
 
@@ -47,7 +53,7 @@ std::vector<NodeRef> Node::replica_targets() const {
   return out;
 }
 
-asio::awaitable<Result<void>> Node::store_local(const ValueMeta& meta, ChunkSource& chunks) {
+asio::awaitable<Result<void>> Node::store_local(const ValueMeta& meta, ChunkSource& chunks, const ChunkTap& tap) {
   auto writer = store_->begin(meta);
   if (!writer) co_return writer.error();
   for (;;) {
@@ -58,18 +64,82 @@ asio::awaitable<Result<void>> Node::store_local(const ValueMeta& meta, ChunkSour
       co_return make_error(Errc::too_large, fmt::format("a chunk of {} bytes is over the {} byte limit",
                                                         (*chunk)->size(), config_.chunk_bytes));
     if (auto r = (*writer)->append(**chunk); !r) co_return r;
+    if (tap) co_await tap(**chunk);
   }
   co_return (*writer)->commit();
 }
 
+namespace {
+
+// One replica's copy of a value being written: the owner pushes each chunk it takes into the
+// pipe while the replica's store() pulls from it.
+struct ReplicaLeg {
+  ReplicaLeg(asio::any_io_executor ex, NodeRef t, Timeout timeout)
+      : target(std::move(t)), pipe(ex, 1, timeout, fmt::format("replica stream to {}", target.uri)),
+        done(ex, asio::steady_timer::time_point::max()) {}
+  NodeRef target;
+  ChunkPipe pipe;
+  asio::steady_timer done;  // cancelled once result is set
+  std::optional<Result<StoreReply>> result;
+  bool fed = true;  // still taking chunks
+};
+
+asio::awaitable<void> run_leg(std::shared_ptr<ChordService> client, std::shared_ptr<ReplicaLeg> leg, StoreRequest req,
+                              Timeout timeout) {
+  leg->result = co_await client->store(req, leg->pipe, timeout);
+  leg->pipe.close();
+  leg->done.cancel();
+}
+
+}  // namespace
+
 asio::awaitable<Result<StoreReply>> Node::store_as_owner(const ValueMeta& meta, ChunkSource& chunks) {
-  if (auto r = co_await store_local(meta, chunks); !r) co_return r.error();
-  StoreReply reply{self_, meta.size, meta.sha256, 1};
-  // Replicate before answering, so that an acknowledged put survives k-1 failures.
+  // Replicas receive each chunk as it arrives rather than the whole value afterwards: the put's
+  // answer then comes right after its last chunk, whatever the value's size, and it still
+  // comes only once k copies exist, so an acknowledged put survives k-1 failures.
+  std::vector<std::shared_ptr<ReplicaLeg>> legs;
   for (const auto& target : replica_targets()) {
-    auto r = co_await push_value(target, meta.key_id, Role::replica);
-    if (r) ++reply.copies;
-    else spdlog::warn("[{}] replica of '{}' on {} failed: {}", tag_, meta.key, target.uri, r.error().message);
+    auto client = peer(target);
+    if (!client) continue;
+    auto leg = std::make_shared<ReplicaLeg>(executor_, target, config_.rpc_timeout);
+    asio::co_spawn(executor_, run_leg(*client, leg, StoreRequest{meta, Role::replica}, config_.rpc_timeout),
+                   asio::detached);
+    legs.push_back(std::move(leg));
+  }
+  auto abandon = [&] {
+    for (auto& leg : legs) leg->pipe.close();  // a replica never commits a value the owner refused
+  };
+  // Named: a temporary inside a co_await expression is a g++ 12 hazard.
+  const ChunkTap feed = [&](const std::string& chunk) -> asio::awaitable<void> {
+    for (auto& leg : legs)
+      if (leg->fed && !co_await leg->pipe.push(chunk, config_.rpc_timeout)) leg->fed = false;
+  };
+  auto stored = co_await store_local(meta, chunks, feed);
+  if (!stored) {
+    abandon();
+    co_return stored.error();
+  }
+  StoreReply reply{self_, meta.size, meta.sha256, 1};
+  for (auto& leg : legs)
+    if (leg->fed && !co_await leg->pipe.push(std::nullopt, config_.rpc_timeout)) leg->fed = false;
+  for (auto& leg : legs) {
+    if (!leg->result) {
+      // Its last chunk is in; what remains is the replica's commit.
+      asio::steady_timer limit(executor_, config_.rpc_timeout);
+      using namespace asio::experimental::awaitable_operators;
+      co_await (leg->done.async_wait(asio::as_tuple(asio::use_awaitable)) ||
+                limit.async_wait(asio::as_tuple(asio::use_awaitable)));
+    }
+    if (leg->result && *leg->result && leg->fed) {
+      ++reply.copies;
+      peer_answered(leg->target);
+      continue;
+    }
+    leg->pipe.close();
+    Error why = leg->result && !*leg->result ? leg->result->error()
+                                             : make_error(Errc::deadline_exceeded, "the replica did not keep up");
+    if (is_peer_failure(why.code)) peer_failed(leg->target, why);
+    spdlog::warn("[{}] replica of '{}' on {} failed: {}", tag_, meta.key, leg->target.uri, why.message);
   }
   co_return reply;
 }

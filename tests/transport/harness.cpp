@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -9,6 +10,7 @@
 
 #include "grpc_transport.hpp"
 #include "inproc.hpp"
+#include "rest_transport.hpp"
 
 namespace chord::test {
 
@@ -124,20 +126,26 @@ class InprocHarness final : public Harness {
   inproc::Network* net_;
 };
 
-class GrpcHarness final : public Harness {
+// Nodes served over real sockets on 127.0.0.1; Server is the transport's server type and
+// start its way of starting one.
+template <class Server>
+class SocketHarness final : public Harness {
  public:
-  GrpcHarness() : silent_(silent_io_) {
-    connector_ = std::make_unique<grpc_transport::Connector>(io_.get_executor());
-    // Something that accepts TCP connections and never says a word: gRPC's handshake stalls,
-    // and only the call's deadline ends the wait.
+  using Start = std::function<Result<std::unique_ptr<Server>>(const std::string& listen, asio::any_io_executor,
+                                                              std::shared_ptr<Node>, Timeout)>;
+  // The caller sets the connector, which needs this harness's executor.
+  SocketHarness(std::string name, std::string scheme, Start start)
+      : name_(std::move(name)), scheme_(std::move(scheme)), start_(std::move(start)), silent_(silent_io_) {
+    // Something that accepts TCP connections and never says a word: only the call's deadline
+    // ends the wait.
     silent_ = asio::ip::tcp::acceptor(silent_io_, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     silent_port_ = silent_.local_endpoint().port();
   }
-  ~GrpcHarness() override {
+  ~SocketHarness() override {
     for (auto& s : servers_) s.reset();  // the servers shut down while the io thread still runs
     stop_io();
   }
-  std::string name() const override { return "grpc"; }
+  std::string name() const override { return name_; }
   void kill(int i) override {
     alive_.at(static_cast<std::size_t>(i)) = false;
     run([](std::shared_ptr<Node> n) -> asio::awaitable<int> {
@@ -146,24 +154,27 @@ class GrpcHarness final : public Harness {
     }(nodes_.at(static_cast<std::size_t>(i))));
     servers_.at(static_cast<std::size_t>(i)).reset();
   }
-  std::string silent_uri() override { return "grpc://127.0.0.1:" + std::to_string(silent_port_); }
+  std::string silent_uri() override { return scheme_ + "://127.0.0.1:" + std::to_string(silent_port_); }
 
  protected:
   std::string uri_for(int i) override {
     ports_.resize(static_cast<std::size_t>(i) + 1);
     ports_[static_cast<std::size_t>(i)] = free_port();
-    return "grpc://127.0.0.1:" + std::to_string(ports_[static_cast<std::size_t>(i)]);
+    return scheme_ + "://127.0.0.1:" + std::to_string(ports_[static_cast<std::size_t>(i)]);
   }
   void serve(int i, std::shared_ptr<Node> node) override {
-    auto s = grpc_transport::Server::start("127.0.0.1:" + std::to_string(ports_.at(static_cast<std::size_t>(i))),
-                                           io_.get_executor(), node, {}, config_.rpc_timeout);
+    auto s = start_("127.0.0.1:" + std::to_string(ports_.at(static_cast<std::size_t>(i))), io_.get_executor(), node,
+                    config_.rpc_timeout);
     if (!s) throw std::runtime_error(s.error().message);
     servers_.push_back(std::move(*s));
   }
 
  private:
+  std::string name_;
+  std::string scheme_;
+  Start start_;
   std::vector<std::uint16_t> ports_;
-  std::vector<std::unique_ptr<grpc_transport::Server>> servers_;
+  std::vector<std::unique_ptr<Server>> servers_;
   asio::io_context silent_io_;
   asio::ip::tcp::acceptor silent_;
   std::uint16_t silent_port_ = 0;
@@ -171,7 +182,25 @@ class GrpcHarness final : public Harness {
 
 }  // namespace
 
+std::unique_ptr<Harness> make_rest_harness(bool binary_values) {
+  rest::Limits limits;
+  limits.binary_values = binary_values;
+  auto h = std::make_unique<SocketHarness<rest::Server>>(
+      binary_values ? "rest" : "rest-json", "http",
+      [](const std::string& listen, asio::any_io_executor ex, std::shared_ptr<Node> node, Timeout t) {
+        return rest::Server::start(listen, ex, std::move(node), {}, t);
+      });
+  h->set_connector(std::make_unique<rest::Connector>(h->executor(), limits));
+  return h;
+}
 std::unique_ptr<Harness> make_inproc_harness() { return std::make_unique<InprocHarness>(); }
-std::unique_ptr<Harness> make_grpc_harness() { return std::make_unique<GrpcHarness>(); }
+std::unique_ptr<Harness> make_grpc_harness() {
+  auto h = std::make_unique<SocketHarness<grpc_transport::Server>>(
+      "grpc", "grpc", [](const std::string& listen, asio::any_io_executor ex, std::shared_ptr<Node> node, Timeout t) {
+        return grpc_transport::Server::start(listen, ex, std::move(node), {}, t);
+      });
+  h->set_connector(std::make_unique<grpc_transport::Connector>(h->executor()));
+  return h;
+}
 
 }  // namespace chord::test

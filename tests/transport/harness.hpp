@@ -33,6 +33,8 @@ class Harness {
   // A URI of this transport where something accepts calls and never answers.
   virtual std::string silent_uri() = 0;
   Connector& connector() { return *connector_; }
+  void set_connector(std::unique_ptr<Connector> c) { connector_ = std::move(c); }
+  asio::any_io_executor executor() { return io_.get_executor(); }
   NodeConfig& config() { return config_; }
 
   // Waits until every live node's successor and predecessor are right (10 s at most).
@@ -62,6 +64,8 @@ class Harness {
 
 std::unique_ptr<Harness> make_inproc_harness();
 std::unique_ptr<Harness> make_grpc_harness();
+// REST with values as binary protobuf (the default), or everything as proto3 JSON.
+std::unique_ptr<Harness> make_rest_harness(bool binary_values);
 
 // A free TCP port on 127.0.0.1 (bound once and released).
 std::uint16_t free_port();

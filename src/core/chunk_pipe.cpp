@@ -1,0 +1,38 @@
+#include "chord/chunk_pipe.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+namespace chord {
+
+namespace {
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+}
+
+ChunkPipe::ChunkPipe(asio::any_io_executor executor, std::size_t buffered, Timeout timeout, std::string name)
+    : channel_(executor, buffered), timeout_(timeout), name_(std::move(name)) {}
+
+asio::awaitable<bool> ChunkPipe::push(std::optional<std::string> chunk, Timeout timeout) {
+  using namespace asio::experimental::awaitable_operators;
+  if (!channel_.is_open()) co_return false;
+  asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
+  auto r = co_await (channel_.async_send(boost::system::error_code{}, std::move(chunk), tuple_awaitable) ||
+                     timer.async_wait(tuple_awaitable));
+  co_return r.index() == 0 && !std::get<0>(std::get<0>(r));
+}
+
+asio::awaitable<Result<std::optional<std::string>>> ChunkPipe::next() {
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer timer(co_await asio::this_coro::executor, timeout_);
+  auto r = co_await (channel_.async_receive(tuple_awaitable) || timer.async_wait(tuple_awaitable));
+  if (r.index() == 1)
+    co_return make_error(Errc::deadline_exceeded, fmt::format("{}: no chunk within {} ms", name_, timeout_.count()));
+  auto [ec, chunk] = std::get<0>(std::move(r));
+  if (ec) co_return make_error(Errc::cancelled, fmt::format("{} was abandoned", name_));
+  co_return std::move(chunk);
+}
+
+}  // namespace chord

@@ -1,0 +1,103 @@
+// REST client: chord.v1 messages as proto3 JSON over a pool of keep-alive connections.
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <fmt/format.h>
+#include <google/protobuf/message.h>
+#include <google/protobuf/util/json_util.h>
+#include <spdlog/spdlog.h>
+
+#include "http_status.hpp"
+#include "rest_transport.hpp"
+#include "unary.hpp"
+#include "uri.hpp"
+
+namespace chord::rest {
+namespace {
+
+constexpr std::string_view json_type = "application/json";
+constexpr std::string_view protobuf_type = "application/x-protobuf";
+
+class JsonCarrier final : public unary::Carrier {
+ public:
+  JsonCarrier(std::shared_ptr<HttpPeer> peer, std::string uri, bool binary_values)
+      : peer_(std::move(peer)), uri_(std::move(uri)), binary_values_(binary_values) {}
+  const std::string& uri() const override { return uri_; }
+
+  asio::awaitable<Result<void>> call(std::string_view method, const unary::gpb::Message& request, unary::gpb::Message& reply,
+                                     Timeout timeout) override {
+    const bool binary = binary_values_ && (method == "Store" || method == "Fetch");
+    std::string body;
+    if (binary) {
+      request.SerializeToString(&body);
+    } else if (auto printed = google::protobuf::util::MessageToJsonString(request, &body); !printed.ok()) {
+      co_return fail(Errc::internal, method, std::string(printed.message()));
+    }
+    auto r = co_await peer_->request("POST", fmt::format("/chord.v1.Chord/{}", method),
+                                     std::string(binary ? protobuf_type : json_type), std::move(body), timeout, std::string(method));
+    if (!r) co_return r.error();
+    if (r->status != 200) {
+      std::string message = fmt::format("HTTP {}", r->status);
+      auto code = errc_of(r->status, r->body, &message);
+      co_return fail(code, method, message);
+    }
+    if (r->content_type != (binary ? protobuf_type : json_type))
+      co_return fail(Errc::invalid_argument, method, fmt::format("a reply of type '{}'", r->content_type));
+    if (binary) {
+      if (!reply.ParseFromString(r->body)) co_return fail(Errc::invalid_argument, method, "malformed protobuf reply");
+      co_return Result<void>{};
+    }
+    google::protobuf::util::JsonParseOptions options;
+    options.ignore_unknown_fields = true;  // a newer peer may say more
+    auto parsed = google::protobuf::util::JsonStringToMessage(r->body, &reply, options);
+    if (!parsed.ok()) co_return fail(Errc::invalid_argument, method, "malformed reply: " + std::string(parsed.message()));
+    co_return Result<void>{};
+  }
+
+ private:
+  Error fail(Errc code, std::string_view method, const std::string& why) const {
+    return make_error(code, fmt::format("{} {}: {}", uri_, method, why));
+  }
+  std::shared_ptr<HttpPeer> peer_;
+  std::string uri_;
+  bool binary_values_;
+};
+
+}  // namespace
+
+Connector::Connector(asio::any_io_executor executor, Limits limits)
+    : executor_(std::move(executor)), limits_(limits), inflight_(std::make_shared<Inflight>()) {}
+
+Connector::~Connector() { close(); }
+
+Result<std::shared_ptr<ChordService>> Connector::connect(const std::string& uri) {
+  std::lock_guard lock(mutex_);
+  if (auto it = peers_.find(uri); it != peers_.end()) return it->second.second;
+  auto ep = wire::parse_endpoint(uri);
+  if (!ep) return ep.error();
+  if (ep->scheme != "http" || !ep->path.empty())
+    return make_error(Errc::invalid_argument, fmt::format("'{}' is not a REST node URI (http://HOST:PORT)", uri));
+  HttpClientOptions options;
+  options.max_response_bytes = limits_.max_message_bytes;
+  auto peer = std::make_shared<HttpPeer>(executor_, ep->host, ep->port, uri, inflight_, options);
+  auto client = unary::make_client(std::make_shared<JsonCarrier>(peer, uri, limits_.binary_values), limits_.chunk_bytes);
+  peers_.emplace(uri, std::make_pair(peer, client));
+  return client;
+}
+
+void Connector::close() {
+  inflight_->close();
+  std::vector<std::shared_ptr<HttpPeer>> peers;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [uri, p] : peers_) peers.push_back(p.first);
+  }
+  // Sockets belong to the executor: close them there, and wait here for the calls to end.
+  asio::dispatch(executor_, [peers] {
+    for (auto& p : peers) p->close();
+  });
+  auto* io = executor_.target<asio::io_context::executor_type>();
+  if (io && io->running_in_this_thread()) return;  // the calls end once this thread gets back to them
+  if (!inflight_->wait(std::chrono::seconds(5))) spdlog::warn("rest: calls still in flight after close");
+}
+
+}  // namespace chord::rest

@@ -1,0 +1,338 @@
+#include "http_server.hpp"
+
+#include <condition_variable>
+#include <mutex>
+#include <set>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "http_status.hpp"
+#include "uri.hpp"
+
+namespace chord::rest {
+
+using tcp = asio::ip::tcp;
+namespace {
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+Error io_error(const boost::system::error_code& ec, std::string_view what) {
+  Errc code = ec == beast::error::timeout ? Errc::deadline_exceeded : Errc::unavailable;
+  return make_error(code, fmt::format("{}: {}", what, ec.message()));
+}
+}  // namespace
+
+// ---- Exchange -------------------------------------------------------------------------------
+
+struct Exchange::Streamed {
+  explicit Streamed(http::response<http::buffer_body> r) : response(std::move(r)), serializer(response) {}
+  http::response<http::buffer_body> response;
+  http::response_serializer<http::buffer_body> serializer;
+  std::uint64_t left = 0;
+};
+
+Exchange::Exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                   http::request_parser<http::buffer_body>& parser, const HttpOptions& options)
+    : stream_(stream), buffer_(buffer), parser_(parser), options_(options) {}
+
+std::optional<std::uint64_t> Exchange::content_length() const {
+  auto n = parser_.content_length();
+  if (!n) return std::nullopt;
+  return *n;
+}
+
+bool Exchange::keep_alive() const {
+  return !broken_ && parser_.is_done() && parser_.get().keep_alive() && (!streamed_ || streamed_->left == 0);
+}
+
+asio::awaitable<Result<std::optional<std::string>>> Exchange::read_some(std::size_t max) {
+  if (parser_.is_done()) co_return std::optional<std::string>{};
+  // A client that asked before sending its body (curl does, past 1 KiB) waits for this.
+  if (auto expect = parser_.get()[http::field::expect]; beast::iequals(expect, "100-continue")) {
+    parser_.get().erase(http::field::expect);
+    http::response<http::empty_body> go{http::status::continue_, parser_.get().version()};
+    stream_.expires_after(options_.io_timeout);
+    auto [ec, n] = co_await http::async_write(stream_, go, tuple_awaitable);
+    if (ec) {
+      broken_ = true;
+      co_return io_error(ec, "writing 100 Continue");
+    }
+  }
+  std::string out(max, '\0');
+  auto& body = parser_.get().body();
+  body.data = out.data();
+  body.size = out.size();
+  stream_.expires_after(options_.io_timeout);
+  auto [ec, n] = co_await http::async_read(stream_, buffer_, parser_, tuple_awaitable);
+  if (ec == http::error::need_buffer) ec = {};
+  if (ec) {
+    broken_ = true;
+    co_return io_error(ec, "reading the request body");
+  }
+  out.resize(out.size() - body.size);
+  if (out.empty() && parser_.is_done()) co_return std::optional<std::string>{};
+  co_return std::optional<std::string>(std::move(out));
+}
+
+asio::awaitable<Result<std::string>> Exchange::read_body(std::size_t limit) {
+  auto too_large = [&](std::uint64_t n) {
+    broken_ = !parser_.is_done();
+    return make_error(Errc::too_large, fmt::format("a body of {} bytes is over the {} byte limit", n, limit));
+  };
+  auto declared = content_length();
+  if (declared && *declared > limit) co_return too_large(*declared);
+  std::string all;
+  if (declared) all.reserve(static_cast<std::size_t>(*declared));
+  for (;;) {
+    auto piece = co_await read_some(std::min<std::size_t>(options_.read_buffer_bytes, limit - all.size() + 1));
+    if (!piece) co_return piece.error();
+    if (!*piece) co_return all;
+    all += **piece;
+    if (all.size() > limit) co_return too_large(all.size());
+  }
+}
+
+asio::awaitable<void> Exchange::drain_small_body() {
+  // A short body the handler did not want is read and dropped, so that the connection can carry
+  // the next request; a long one ends the connection instead.
+  constexpr std::uint64_t small = 64 << 10;
+  if (parser_.is_done() || broken_ || !content_length() || *content_length() > small) co_return;
+  while (!parser_.is_done() && !broken_)
+    if (auto piece = co_await read_some(small); !piece || !*piece) break;
+}
+
+asio::awaitable<Result<void>> Exchange::respond(http::status status, std::string content_type, std::string body) {
+  co_await drain_small_body();
+  http::response<http::string_body> res{status, parser_.get().version()};
+  res.set(http::field::server, "chordnode");
+  res.set(http::field::content_type, content_type);
+  res.set(http::field::cache_control, "no-store");
+  res.body() = std::move(body);
+  res.keep_alive(parser_.get().keep_alive() && parser_.is_done() && !broken_);
+  res.prepare_payload();
+  responded_ = true;
+  stream_.expires_after(options_.io_timeout);
+  auto [ec, n] = co_await http::async_write(stream_, res, tuple_awaitable);
+  if (ec) {
+    broken_ = true;
+    co_return io_error(ec, "writing the response");
+  }
+  co_return Result<void>{};
+}
+
+asio::awaitable<Result<void>> Exchange::respond_error(const Error& e) {
+  co_return co_await respond(status_of(e.code), "application/json", error_body(e));
+}
+
+asio::awaitable<Result<void>> Exchange::begin_response(http::status status, std::string content_type,
+                                                       std::uint64_t length) {
+  co_await drain_small_body();
+  http::response<http::buffer_body> res{status, parser_.get().version()};
+  res.set(http::field::server, "chordnode");
+  res.set(http::field::content_type, content_type);
+  res.set(http::field::cache_control, "no-store");
+  res.content_length(length);
+  res.keep_alive(parser_.get().keep_alive() && parser_.is_done() && !broken_);
+  res.body().data = nullptr;
+  res.body().more = true;
+  streamed_ = std::make_shared<Streamed>(std::move(res));
+  streamed_->left = length;
+  responded_ = true;
+  stream_.expires_after(options_.io_timeout);
+  auto [ec, n] = co_await http::async_write_header(stream_, streamed_->serializer, tuple_awaitable);
+  if (ec) {
+    broken_ = true;
+    co_return io_error(ec, "writing the response header");
+  }
+  co_return Result<void>{};
+}
+
+asio::awaitable<Result<void>> Exchange::write(std::string_view piece) {
+  if (!streamed_ || piece.size() > streamed_->left) {
+    broken_ = true;
+    co_return make_error(Errc::internal, "a response body longer than announced");
+  }
+  auto& body = streamed_->response.body();
+  body.data = const_cast<char*>(piece.data());  // buffer_body only reads through it
+  body.size = piece.size();
+  body.more = true;
+  stream_.expires_after(options_.io_timeout);
+  auto [ec, n] = co_await http::async_write(stream_, streamed_->serializer, tuple_awaitable);
+  if (ec == http::error::need_buffer) ec = {};
+  if (ec) {
+    broken_ = true;
+    co_return io_error(ec, "writing the response body");
+  }
+  streamed_->left -= piece.size();
+  co_return Result<void>{};
+}
+
+asio::awaitable<Result<void>> Exchange::end_response() {
+  if (!streamed_) co_return Result<void>{};
+  if (streamed_->left != 0) {
+    broken_ = true;  // the client sees a short body and a closed connection: never a silent truncation
+    co_return make_error(Errc::internal, fmt::format("the response ended {} bytes short", streamed_->left));
+  }
+  auto& body = streamed_->response.body();
+  body.data = nullptr;
+  body.size = 0;
+  body.more = false;
+  stream_.expires_after(options_.io_timeout);
+  auto [ec, n] = co_await http::async_write(stream_, streamed_->serializer, tuple_awaitable);
+  if (ec) {
+    broken_ = true;
+    co_return io_error(ec, "ending the response");
+  }
+  co_return Result<void>{};
+}
+
+// ---- HttpServer -----------------------------------------------------------------------------
+
+struct HttpServer::State {
+  State(asio::any_io_executor ex, Handler h, HttpOptions o)
+      : executor(ex), acceptor(ex), handler(std::move(h)), options(o) {}
+  asio::any_io_executor executor;
+  tcp::acceptor acceptor;
+  Handler handler;
+  HttpOptions options;
+  bool stopping = false;
+  std::set<beast::tcp_stream*> connections;  // touched on the executor only
+  std::mutex mutex;                          // guards running, for shutdown's wait
+  std::condition_variable idle;
+  int running = 0;  // the accept loop and the sessions
+
+  void enter() {
+    std::lock_guard lock(mutex);
+    ++running;
+  }
+  void leave() {
+    std::lock_guard lock(mutex);
+    if (--running == 0) idle.notify_all();
+  }
+  void close_all() {
+    stopping = true;
+    boost::system::error_code ignored;
+    acceptor.close(ignored);
+    for (auto* c : connections) c->socket().close(ignored);
+  }
+};
+
+namespace {
+
+asio::awaitable<void> session(std::shared_ptr<HttpServer::State> st, tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  st->connections.insert(&stream);
+  boost::system::error_code ignored;
+  stream.socket().set_option(tcp::no_delay(true), ignored);
+  beast::flat_buffer buffer;
+  buffer.reserve(st->options.read_buffer_bytes);
+  try {
+    while (!st->stopping) {
+      http::request_parser<http::buffer_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(st->options.header_limit));
+      parser.body_limit(boost::none);  // each handler bounds the bodies it reads
+      stream.expires_after(st->options.idle_timeout);
+      auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, tuple_awaitable);
+      if (ec) {
+        if (ec.category() == http::make_error_code(http::error::end_of_stream).category() && ec != http::error::end_of_stream &&
+            ec != http::error::partial_message) {
+          // Not HTTP: say so once, then hang up.
+          http::response<http::string_body> res{http::status::bad_request, 11};
+          res.set(http::field::content_type, "application/json");
+          res.body() = error_body(make_error(Errc::invalid_argument, "malformed HTTP request: " + ec.message()));
+          res.keep_alive(false);
+          res.prepare_payload();
+          stream.expires_after(st->options.io_timeout);
+          co_await http::async_write(stream, res, tuple_awaitable);
+        }
+        break;
+      }
+      Exchange exchange(stream, buffer, parser, st->options);
+      co_await st->handler(exchange);
+      if (!exchange.responded())
+        co_await exchange.respond_error(make_error(Errc::internal, "the handler gave no response"));
+      if (!exchange.keep_alive()) break;
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("http: a request failed: {}", e.what());
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  // A client may still be sending a body we refused: read and drop it for a moment, since
+  // closing with unread bytes resets the connection and can destroy our answer in flight.
+  if (!st->stopping) {
+    stream.expires_after(std::chrono::seconds(2));
+    std::vector<char> sink(64 << 10);
+    for (std::size_t total = 0; total < (64u << 20);) {
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), tuple_awaitable);
+      if (ec) break;
+      total += n;
+    }
+  }
+  st->connections.erase(&stream);
+  st->leave();
+}
+
+asio::awaitable<void> accept_loop(std::shared_ptr<HttpServer::State> st) {
+  while (!st->stopping) {
+    auto [ec, socket] = co_await st->acceptor.async_accept(tuple_awaitable);
+    if (ec) {
+      if (!st->acceptor.is_open() || st->stopping) break;
+      spdlog::warn("http: accept: {}", ec.message());
+      continue;
+    }
+    st->enter();
+    asio::co_spawn(st->executor, session(st, std::move(socket)), asio::detached);
+  }
+  st->leave();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen, asio::any_io_executor executor,
+                                                      Handler handler, HttpOptions options) {
+  auto ep = wire::parse_host_port(listen);
+  if (!ep) return ep.error();
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(ep->host == "localhost" ? "127.0.0.1" : ep->host, ec);
+  if (ec) return make_error(Errc::invalid_argument, fmt::format("'{}': listen on an IP address", listen));
+  auto st = std::make_shared<State>(executor, std::move(handler), options);
+  tcp::endpoint endpoint(address, ep->port);
+  st->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) st->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) st->acceptor.bind(endpoint, ec);
+  if (!ec) st->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return make_error(Errc::unavailable, fmt::format("cannot listen on {}: {}", listen, ec.message()));
+  auto port = st->acceptor.local_endpoint().port();
+  st->enter();
+  asio::co_spawn(executor, accept_loop(st), asio::detached);
+  return std::unique_ptr<HttpServer>(new HttpServer(st, port));
+}
+
+HttpServer::~HttpServer() { shutdown(); }
+
+void HttpServer::shutdown() {
+  if (!state_) return;
+  auto st = std::exchange(state_, nullptr);
+  if (st->executor.target<asio::io_context::executor_type>() &&
+      st->executor.target<asio::io_context::executor_type>()->running_in_this_thread()) {
+    st->close_all();  // the sessions end after this returns; they hold the state
+    return;
+  }
+  asio::dispatch(st->executor, [st] { st->close_all(); });
+  std::unique_lock lock(st->mutex);
+  if (!st->idle.wait_for(lock, std::chrono::seconds(5), [&] { return st->running == 0; }))
+    spdlog::warn("http: {} connections still open at shutdown", st->running);
+}
+
+}  // namespace chord::rest

@@ -1,0 +1,88 @@
+#pragma once
+// An asynchronous HTTP/1.1 server on Boost.Beast, shared by the REST transport and the user API:
+// keep-alive connections, a timeout on every read and write, bodies read and responses written
+// either whole or in pieces (values of hundreds of MiB never sit in memory twice).
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/status.hpp>
+
+#include "chord/service.hpp"
+
+namespace chord::rest {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+struct HttpOptions {
+  std::size_t read_buffer_bytes = 1 << 20;  // Beast reads 512 bytes at a time from a small buffer
+  std::size_t header_limit = 16 << 10;
+  Timeout io_timeout{30000};    // each read or write of a request or response
+  Timeout idle_timeout{60000};  // a keep-alive connection waiting for its next request
+};
+
+// One request on a connection, as its handler sees it.
+class Exchange {
+ public:
+  Exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer, http::request_parser<http::buffer_body>& parser,
+           const HttpOptions& options);
+
+  const http::request_header<>& request() const { return parser_.get(); }
+  std::optional<std::uint64_t> content_length() const;
+  // The whole body; past limit: too_large, and nothing more is read.
+  asio::awaitable<Result<std::string>> read_body(std::size_t limit);
+  // At most max bytes of the body; nullopt at its end.
+  asio::awaitable<Result<std::optional<std::string>>> read_some(std::size_t max);
+  bool body_done() const { return parser_.is_done(); }
+
+  asio::awaitable<Result<void>> respond(http::status status, std::string content_type, std::string body);
+  asio::awaitable<Result<void>> respond_error(const Error& e);
+  // A response whose body follows in pieces: exactly length bytes through write().
+  asio::awaitable<Result<void>> begin_response(http::status status, std::string content_type, std::uint64_t length);
+  asio::awaitable<Result<void>> write(std::string_view piece);
+  asio::awaitable<Result<void>> end_response();
+  bool responded() const { return responded_; }
+  // The connection cannot serve another request (a body left unread, a failed write).
+  bool keep_alive() const;
+
+ private:
+  struct Streamed;
+  asio::awaitable<void> drain_small_body();
+  beast::tcp_stream& stream_;
+  beast::flat_buffer& buffer_;
+  http::request_parser<http::buffer_body>& parser_;
+  const HttpOptions& options_;
+  bool responded_ = false;
+  bool broken_ = false;
+  std::shared_ptr<Streamed> streamed_;
+};
+
+using Handler = std::function<asio::awaitable<void>(Exchange&)>;
+
+class HttpServer {
+ public:
+  // Listens on HOST:PORT (port 0: any free one) and runs handler for every request, on executor.
+  static Result<std::unique_ptr<HttpServer>> start(const std::string& listen, asio::any_io_executor executor,
+                                                   Handler handler, HttpOptions options = {});
+  ~HttpServer();
+  std::uint16_t port() const { return port_; }
+  // Stops accepting and closes every connection; returns once they are gone. Any thread.
+  void shutdown();
+
+  struct State;
+
+ private:
+  HttpServer(std::shared_ptr<State> state, std::uint16_t port) : state_(std::move(state)), port_(port) {}
+  std::shared_ptr<State> state_;
+  std::uint16_t port_;
+};
+
+}  // namespace chord::rest

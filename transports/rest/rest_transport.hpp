@@ -1,0 +1,60 @@
+#pragma once
+// The REST transport: every RPC of chord.v1.Chord is POST /chord.v1.Chord/<Method> with the
+// proto3 JSON form of the request; 200 carries the JSON reply, any other status an error
+// {"code","message"}. Values go one chunk per request (transports/unary). The caller's timeout
+// travels as the header Chord-Timeout-Ms.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "chord/service.hpp"
+#include "http_client.hpp"
+#include "http_server.hpp"
+
+namespace chord::rest {
+
+struct Limits {
+  std::size_t chunk_bytes = 1 << 20;        // value bytes per request
+  std::size_t max_message_bytes = 8 << 20;  // any one request or response body
+  // The client sends Store and Fetch as binary protobuf (application/x-protobuf) rather than
+  // proto3 JSON: protobuf parses a base64 MiB of JSON in ~11 ms, the binary form in ~0.1 ms.
+  // The server takes either form on every method and answers in the form it was asked in.
+  bool binary_values = true;
+};
+
+class Connector final : public chord::Connector {
+ public:
+  Connector(asio::any_io_executor executor, Limits limits = {});
+  ~Connector() override;
+  Result<std::shared_ptr<ChordService>> connect(const std::string& uri) override;
+  void close() override;
+
+ private:
+  asio::any_io_executor executor_;
+  Limits limits_;
+  std::shared_ptr<Inflight> inflight_;
+  std::mutex mutex_;
+  std::map<std::string, std::pair<std::shared_ptr<HttpPeer>, std::shared_ptr<ChordService>>> peers_;
+};
+
+class Server {
+ public:
+  // Serves node on HOST:PORT (port 0 picks a free one), answering on executor.
+  static Result<std::unique_ptr<Server>> start(const std::string& listen, asio::any_io_executor executor,
+                                               std::shared_ptr<ChordService> node, Limits limits = {},
+                                               Timeout default_timeout = std::chrono::seconds(5));
+  ~Server();
+  std::uint16_t port() const { return http_->port(); }
+  void shutdown();
+
+ private:
+  struct Impl;
+  Server(std::unique_ptr<HttpServer> http, std::shared_ptr<Impl> impl) : http_(std::move(http)), impl_(std::move(impl)) {}
+  std::unique_ptr<HttpServer> http_;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace chord::rest

@@ -1,0 +1,110 @@
+// REST server: POST /chord.v1.Chord/<Method>, proto3 JSON in and out (or binary protobuf when
+// the request is application/x-protobuf), answered by the node through the shared Dispatcher.
+#include <charconv>
+
+#include <fmt/format.h>
+#include <google/protobuf/message.h>
+#include <google/protobuf/util/json_util.h>
+
+#include "http_status.hpp"
+#include "rest_transport.hpp"
+#include "unary.hpp"
+
+namespace chord::rest {
+
+namespace {
+constexpr std::string_view rpc_prefix = "/chord.v1.Chord/";
+
+// The caller's timeout travels in a header, as gRPC's deadline does; without one, the default.
+Timeout timeout_of(const http::request_header<>& h, Timeout fallback) {
+  auto v = h["Chord-Timeout-Ms"];
+  if (v.empty()) return fallback;
+  unsigned long ms = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
+  if (ec != std::errc() || p != v.data() + v.size() || ms == 0) return fallback;
+  return std::min(Timeout(ms), fallback);
+}
+}  // namespace
+
+struct Server::Impl {
+  Impl(asio::any_io_executor ex, std::shared_ptr<ChordService> node, Limits l, Timeout t)
+      : dispatcher(ex, std::move(node), unary::Limits{l.chunk_bytes, 64}), limits(l), timeout(t) {}
+  unary::Dispatcher dispatcher;
+  Limits limits;
+  Timeout timeout;
+
+  asio::awaitable<void> handle(Exchange& ex) {
+    const auto& req = ex.request();
+    std::string_view target = req.target();
+    if (!target.starts_with(rpc_prefix)) {
+      co_await ex.respond_error(make_error(Errc::not_found, fmt::format("no such path '{}'; RPCs are POST {}<Method>",
+                                                                        target, rpc_prefix)));
+      co_return;
+    }
+    auto method = target.substr(rpc_prefix.size());
+    auto request = unary::Dispatcher::new_request(method);
+    if (!request) {
+      co_await ex.respond_error(make_error(Errc::not_found, fmt::format("chord.v1.Chord has no method '{}'", method)));
+      co_return;
+    }
+    if (req.method() != http::verb::post) {
+      co_await ex.respond(http::status::method_not_allowed, "application/json",
+                          error_body(make_error(Errc::invalid_argument, fmt::format("{} needs POST", target))));
+      co_return;
+    }
+    auto body = co_await ex.read_body(limits.max_message_bytes);
+    if (!body) {
+      co_await ex.respond_error(body.error());
+      co_return;
+    }
+    const bool binary = req[http::field::content_type] == "application/x-protobuf";
+    google::protobuf::util::JsonParseOptions options;
+    options.ignore_unknown_fields = true;
+    if (binary) {
+      if (!request->ParseFromString(*body)) {
+        co_await ex.respond_error(make_error(Errc::invalid_argument, fmt::format("{}: malformed protobuf request", method)));
+        co_return;
+      }
+    } else if (auto parsed = google::protobuf::util::JsonStringToMessage(*body, request.get(), options); !parsed.ok()) {
+      co_await ex.respond_error(make_error(Errc::invalid_argument, fmt::format("{}: malformed JSON request: {}", method,
+                                                                               std::string(parsed.message()))));
+      co_return;
+    }
+    auto reply = co_await dispatcher.dispatch(method, *request, timeout_of(req, timeout));
+    if (!reply) {
+      co_await ex.respond_error(reply.error());
+      co_return;
+    }
+    std::string out;
+    if (binary) {
+      (*reply)->SerializeToString(&out);
+      co_await ex.respond(http::status::ok, "application/x-protobuf", std::move(out));
+      co_return;
+    }
+    google::protobuf::util::JsonPrintOptions print;
+    print.preserve_proto_field_names = true;
+    if (auto printed = google::protobuf::util::MessageToJsonString(**reply, &out, print); !printed.ok()) {
+      co_await ex.respond_error(make_error(Errc::internal, std::string(printed.message())));
+      co_return;
+    }
+    co_await ex.respond(http::status::ok, "application/json", std::move(out));
+  }
+};
+
+Result<std::unique_ptr<Server>> Server::start(const std::string& listen, asio::any_io_executor executor,
+                                              std::shared_ptr<ChordService> node, Limits limits,
+                                              Timeout default_timeout) {
+  auto impl = std::make_shared<Impl>(executor, std::move(node), limits, default_timeout);
+  // The handler holds the Impl: a request still running when the server goes keeps it alive.
+  auto http = HttpServer::start(listen, executor, [impl](Exchange& ex) { return impl->handle(ex); });
+  if (!http) return http.error();
+  return std::unique_ptr<Server>(new Server(std::move(*http), std::move(impl)));
+}
+
+Server::~Server() { shutdown(); }
+
+void Server::shutdown() {
+  if (http_) http_->shutdown();
+}
+
+}  // namespace chord::rest

@@ -1,0 +1,172 @@
+// The server side of the one-message-per-call transports: method name -> the node's answer.
+#include <map>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include "chord/chunk_pipe.hpp"
+#include "chord/chunks.hpp"
+#include "convert.hpp"
+#include "unary.hpp"
+
+namespace chord::unary {
+namespace {
+
+using Reply = Result<std::unique_ptr<gpb::Message>>;
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+template <class Req, class Rep>
+asio::awaitable<Reply> answer(ChordService& node, asio::awaitable<Result<Rep>> (ChordService::*method)(const Req&, Timeout),
+                              const gpb::Message& request, Timeout timeout) {
+  auto req = wire::from_proto(static_cast<const wire::proto_t<Req>&>(request));
+  if (!req) co_return req.error();
+  auto out = co_await (node.*method)(*req, timeout);
+  if (!out) co_return out.error();
+  auto reply = std::make_unique<wire::proto_t<Rep>>();
+  wire::to_proto(*out, reply.get());
+  co_return std::unique_ptr<gpb::Message>(std::move(reply));
+}
+
+// One Store in progress. Its chunks reach node->store() through a pipe without a buffer, so a
+// chunk is acknowledged only once the node took it.
+struct Transfer {
+  Transfer(asio::any_io_executor ex, const std::string& id, Timeout timeout)
+      : chunks(ex, 0, timeout, fmt::format("Store transfer '{}'", id)), done(ex, asio::steady_timer::time_point::max()) {}
+  ChunkPipe chunks;
+  asio::steady_timer done;  // cancelled when the store has finished
+  std::optional<Result<StoreReply>> result;
+  std::uint64_t next_offset = 0;
+  bool busy = false;  // a chunk is being handed over
+};
+
+}  // namespace
+
+struct Dispatcher::Transfers {
+  asio::any_io_executor executor;
+  Limits limits;
+  std::map<std::string, std::shared_ptr<Transfer>, std::less<>> open;
+};
+
+Dispatcher::Dispatcher(asio::any_io_executor executor, std::shared_ptr<ChordService> node, Limits limits)
+    : node_(std::move(node)), transfers_(std::make_shared<Transfers>(Transfers{std::move(executor), limits, {}})) {}
+
+Dispatcher::~Dispatcher() {
+  // Transfers still open end now: their store() calls see the channel close and give up.
+  for (auto& [id, t] : transfers_->open) t->chunks.close();
+}
+
+std::unique_ptr<gpb::Message> Dispatcher::new_request(std::string_view method) {
+#define CHORD_NEW_REQUEST(fn, Name, Req, Rep) \
+  if (method == #Name) return std::make_unique<wire::proto_t<Req>>();
+  CHORD_UNARY_RPCS(CHORD_NEW_REQUEST)
+#undef CHORD_NEW_REQUEST
+  if (method == "Store") return std::make_unique<wire::pb::StoreChunk>();
+  if (method == "Fetch") return std::make_unique<wire::pb::FetchRequest>();
+  return nullptr;
+}
+
+namespace {
+
+asio::awaitable<Reply> fetch_range(ChordService& node, const wire::pb::FetchRequest& request, std::size_t chunk_bytes,
+                                   Timeout timeout) {
+  auto req = wire::from_proto(request);
+  if (!req) co_return req.error();
+  req->length = std::min<std::uint64_t>(req->length.value_or(chunk_bytes), chunk_bytes);
+  StringSink sink(chunk_bytes);
+  auto out = co_await node.fetch(*req, sink, timeout);
+  if (!out) co_return out.error();
+  auto reply = std::make_unique<wire::pb::FetchChunk>();
+  wire::to_proto(*out, reply->mutable_header());
+  reply->set_data(std::move(sink.data()));
+  co_return std::unique_ptr<gpb::Message>(std::move(reply));
+}
+
+template <class Transfers>
+asio::awaitable<void> run_store(std::shared_ptr<ChordService> node, std::shared_ptr<Transfers> all,
+                                std::shared_ptr<Transfer> t, std::string id, StoreRequest req, Timeout timeout) {
+  auto out = co_await node->store(req, t->chunks, timeout);
+  t->result = std::move(out);
+  t->chunks.close();
+  t->done.cancel();
+  all->open.erase(id);
+}
+
+}  // namespace
+
+asio::awaitable<Reply> Dispatcher::dispatch(std::string_view method, const gpb::Message& request, Timeout timeout) {
+#define CHORD_DISPATCH(fn, Name, Req, Rep) \
+  if (method == #Name) co_return co_await answer<Req, Rep>(*node_, &ChordService::fn, request, timeout);
+  CHORD_UNARY_RPCS(CHORD_DISPATCH)
+#undef CHORD_DISPATCH
+  if (method == "Fetch")
+    co_return co_await fetch_range(*node_, static_cast<const wire::pb::FetchRequest&>(request),
+                                   transfers_->limits.chunk_bytes, timeout);
+  if (method != "Store") co_return make_error(Errc::not_found, fmt::format("chord.v1.Chord has no method '{}'", method));
+
+  const auto& chunk = static_cast<const wire::pb::StoreChunk&>(request);
+  const std::string& id = chunk.transfer();
+  auto refuse = [&](Errc code, const std::string& why) -> Reply {
+    return make_error(code, fmt::format("Store transfer '{}': {}", id, why));
+  };
+  if (id.empty() || id.size() > 64) co_return refuse(Errc::invalid_argument, "a transfer id of 1 to 64 characters is required");
+  if (chunk.data().size() > transfers_->limits.chunk_bytes)
+    co_return refuse(Errc::too_large, fmt::format("a chunk of {} bytes is over the {} byte limit", chunk.data().size(),
+                                                  transfers_->limits.chunk_bytes));
+  std::shared_ptr<Transfer> t;
+  if (chunk.has_header()) {
+    if (transfers_->open.contains(id)) co_return refuse(Errc::invalid_argument, "already begun");
+    if (chunk.offset() != 0) co_return refuse(Errc::invalid_argument, "the header must come with offset 0");
+    if (transfers_->open.size() >= transfers_->limits.max_transfers)
+      co_return refuse(Errc::too_large, fmt::format("{} transfers are in flight, the limit", transfers_->open.size()));
+    auto req = wire::from_proto(chunk.header());
+    if (!req) co_return req.error();
+    t = std::make_shared<Transfer>(transfers_->executor, id, timeout);
+    transfers_->open.emplace(id, t);
+    asio::co_spawn(transfers_->executor, run_store(node_, transfers_, t, id, std::move(*req), timeout), asio::detached);
+  } else {
+    auto it = transfers_->open.find(id);
+    if (it == transfers_->open.end()) co_return refuse(Errc::invalid_argument, "no such transfer (never begun, or over)");
+    t = it->second;
+  }
+  if (t->busy) co_return refuse(Errc::invalid_argument, "chunks must be sent one at a time");
+  if (chunk.offset() != t->next_offset)
+    co_return refuse(Errc::invalid_argument, fmt::format("chunk at offset {}, expected {}", chunk.offset(), t->next_offset));
+
+  // Hands one chunk (or the end) to the node. false: the store is over or stuck, and t->result
+  // (if set) says why.
+  auto hand_over = [](std::shared_ptr<Transfer> tr, std::optional<std::string> data, Timeout limit) -> asio::awaitable<bool> {
+    tr->busy = true;
+    bool taken = co_await tr->chunks.push(std::move(data), limit);
+    tr->busy = false;
+    co_return taken;
+  };
+  auto outcome = [&](std::shared_ptr<Transfer> tr) -> Reply {
+    if (!tr->result) return refuse(Errc::deadline_exceeded, fmt::format("the node took no chunk within {} ms", timeout.count()));
+    if (!*tr->result) return tr->result->error();
+    auto reply = std::make_unique<wire::pb::StoreReply>();
+    wire::to_proto(**tr->result, reply.get());
+    return std::unique_ptr<gpb::Message>(std::move(reply));
+  };
+
+  t->next_offset += chunk.data().size();
+  if (!chunk.data().empty() && !co_await hand_over(t, chunk.data(), timeout)) co_return outcome(t);
+  if (!chunk.last()) {
+    if (t->result && !*t->result) co_return outcome(t);
+    co_return std::unique_ptr<gpb::Message>(std::make_unique<wire::pb::StoreReply>());  // taken; send the next
+  }
+  if (!t->result && !co_await hand_over(t, std::nullopt, timeout)) co_return outcome(t);
+  if (!t->result) {
+    // The node has the whole value; what remains is committing it and its replicas' last chunks.
+    using namespace asio::experimental::awaitable_operators;
+    asio::steady_timer limit(co_await asio::this_coro::executor, timeout);
+    co_await (t->done.async_wait(tuple_awaitable) || limit.async_wait(tuple_awaitable));
+  }
+  co_return outcome(t);
+}
+
+}  // namespace chord::unary

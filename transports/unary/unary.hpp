@@ -1,0 +1,64 @@
+#pragma once
+// For transports that carry one message per call (REST, AMQP). The ChordService client is
+// written once over a Carrier that moves one request and its reply; the server side is one
+// Dispatcher that turns a method name and a request message into the node's answer.
+//
+// Values travel one message per chunk. Store: each StoreChunk names its transfer (chosen by the
+// client), its offset and whether it is the last; the first carries the header. The server feeds
+// the chunks of a transfer to one node->store() and acknowledges each chunk once the node has
+// taken it, so a slow receiver slows the sender down. Fetch: the client asks for one chunk-sized
+// range at a time; every reply repeats the header, so a value replaced mid-transfer is noticed.
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "chord/service.hpp"
+
+namespace google::protobuf {
+class Message;
+}
+
+namespace chord::unary {
+
+namespace gpb = ::google::protobuf;
+
+// The client side of one peer over one transport.
+class Carrier {
+ public:
+  virtual ~Carrier() = default;
+  virtual const std::string& uri() const = 0;
+  // Sends request to chord.v1.Chord/<method> and fills reply. A failure names the peer and the
+  // method; a transport failure is unavailable or deadline_exceeded.
+  virtual asio::awaitable<Result<void>> call(std::string_view method, const gpb::Message& request,
+                                             gpb::Message& reply, Timeout timeout) = 0;
+};
+
+std::shared_ptr<ChordService> make_client(std::shared_ptr<Carrier> carrier, std::size_t chunk_bytes);
+
+struct Limits {
+  std::size_t chunk_bytes = 1 << 20;  // data per message
+  std::size_t max_transfers = 64;     // Store transfers in flight at once
+};
+
+class Dispatcher {
+ public:
+  // Runs calls on node. Use it from the node's executor only (it keeps per-transfer state).
+  Dispatcher(asio::any_io_executor executor, std::shared_ptr<ChordService> node, Limits limits);
+  ~Dispatcher();
+
+  // A fresh request message for method, or null when chord.v1.Chord has no such method.
+  static std::unique_ptr<gpb::Message> new_request(std::string_view method);
+  // Answers one call. request must come from new_request(method).
+  asio::awaitable<Result<std::unique_ptr<gpb::Message>>> dispatch(std::string_view method,
+                                                                  const gpb::Message& request, Timeout timeout);
+
+ private:
+  struct Transfers;
+  std::shared_ptr<ChordService> node_;
+  std::shared_ptr<Transfers> transfers_;
+};
+
+}  // namespace chord::unary
