@@ -28,15 +28,16 @@ class Ring:
         self.workdir = workdir or tempfile.mkdtemp(prefix="chordring-")
         self.extra = list(extra)
         self.nodes = {}  # uri -> Popen
+        self.ready = {}  # uri -> the fields of the node's ready line (id, uri, http)
 
     def uri(self, port):
         return {"grpc": "grpc://127.0.0.1:%d", "rest": "http://127.0.0.1:%d"}[self.transport] % port
 
-    def start_node(self, port, join=None):
+    def start_node(self, port, join=None, extra=()):
         uri = self.uri(port)
         log = open(os.path.join(self.workdir, "node-%d.log" % port), "w")
         cmd = [self.binary, "serve", "--transport", self.transport, "--listen", "127.0.0.1:%d" % port,
-               "--stabilize-ms", str(self.stabilize_ms), "--rpc-timeout-ms", "1000"] + self.extra
+               "--stabilize-ms", str(self.stabilize_ms), "--rpc-timeout-ms", "1000"] + self.extra + list(extra)
         if join:
             cmd += ["--join", join]
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
@@ -45,15 +46,17 @@ class Ring:
             p.kill()
             raise RuntimeError("node %s did not start: %r (see %s)" % (uri, line, log.name))
         self.nodes[uri] = p
+        self.ready[uri] = dict(kv.split("=", 1) for kv in line.split()[1:])
         return uri
 
-    def start(self, n, ports=None):
+    def start(self, n, ports=None, extra_for=lambda i: ()):
+        """Starts n nodes; extra_for(i) adds flags to node i (e.g. its --http)."""
         ports = ports or free_ports(n)
-        first = self.start_node(ports[0])
+        first = self.start_node(ports[0], extra=extra_for(0))
         uris = [first]
         for i, port in enumerate(ports[1:], start=1):
             # Join through different nodes, not all through the first.
-            uris.append(self.start_node(port, join=uris[(i * 7) % len(uris)]))
+            uris.append(self.start_node(port, join=uris[(i * 7) % len(uris)], extra=extra_for(i)))
         return uris
 
     def cli(self, *args, check=True, timeout=120):

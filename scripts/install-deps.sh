@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages chordnode builds and tests with. Safe to run again:
-# it does nothing when every package is already present.
+# Installs the Debian 12 packages chordnode builds with; --tests adds what only the tests use
+# (headless Chromium for the ring page). Safe to run again: it does nothing when every package
+# is already present.
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,9 @@ packages=(
   librabbitmq-dev prometheus-cpp-dev
   curl procps python3
 )
+if [ "${1:-}" = "--tests" ]; then
+  packages+=(chromium)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

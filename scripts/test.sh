@@ -3,7 +3,7 @@
 # under AddressSanitizer + UndefinedBehaviorSanitizer. --quick skips the sanitizer build.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/scripts/install-deps.sh"
+"$root/scripts/install-deps.sh" --tests
 
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1

@@ -42,6 +42,14 @@ struct NodeConfig {
   unsigned full_sync_every = 10;
 };
 
+// What a node reports as it works, for metrics. Called on the node's executor.
+class NodeObserver {
+ public:
+  virtual ~NodeObserver() = default;
+  virtual void lookup_done(std::uint32_t hops, bool ok) = 0;
+  virtual void stabilized() = 0;
+};
+
 class Node final : public ChordService, public std::enable_shared_from_this<Node> {
  public:
   Node(asio::any_io_executor executor, Ring ring, NodeRef self, NodeConfig config,
@@ -77,6 +85,9 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
   const FingerTable& fingers() const { return fingers_; }
   const Store& store() const { return *store_; }
   bool joined() const { return joined_; }
+  // Peers currently routed around because a call to them failed.
+  std::size_t suspected_count() const;
+  void set_observer(std::shared_ptr<NodeObserver> observer) { observer_ = std::move(observer); }
   const asio::any_io_executor& executor() const { return executor_; }
   // Routing state computed outside the protocol (the simulator's ideal ring). fingers[i-1] is
   // finger i.
@@ -95,6 +106,8 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
 
  private:
   // Routing
+  asio::awaitable<Result<LookupReply>> route(Id key_id);
+  asio::awaitable<void> stabilize_once();
   LookupStepReply step(const Id& key_id, const std::vector<Id>& exclude) const;
   std::vector<NodeRef> closest_preceding_nodes(const Id& key_id, unsigned count,
                                                const std::vector<Id>& exclude) const;
@@ -148,6 +161,7 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
   bool leaving_ = false;
   std::vector<std::shared_ptr<asio::steady_timer>> timers_;
   std::minstd_rand jitter_;
+  std::shared_ptr<NodeObserver> observer_;
 };
 
 }  // namespace chord

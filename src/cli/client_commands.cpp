@@ -14,6 +14,7 @@
 #include "commands.hpp"
 #include "registry.hpp"
 #include "values.hpp"
+#include "views.hpp"
 
 namespace chord::cli {
 namespace json = boost::json;
@@ -35,8 +36,6 @@ struct ClientOptions {
   unsigned timeout_ms = 10000;
   Timeout timeout() const { return Timeout(timeout_ms); }
 };
-
-json::object node_json(const NodeRef& n, const Ring& ring) { return {{"id", ring.hex(n.id)}, {"uri", n.uri}}; }
 
 int fail(const Error& e, const std::string& what) {
   std::cerr << "chordnode " << what << ": " << e.message << "\n";
@@ -127,15 +126,8 @@ void add_client_commands(CLI::App& app, int& exit_code) {
         const LookupRequest req{*key, std::nullopt};
         auto r = co_await via.lookup(req, o->timeout());
         if (!r) co_return fail(r.error(), "lookup");
-        json::array path;
-        for (const auto& n : r->path) path.emplace_back(n.uri);
         if (o->json) {
-          std::cout << json::serialize(json::object{{"key", *key},
-                                                    {"key_id", ring.hex(r->key_id)},
-                                                    {"owner", node_json(r->owner, ring)},
-                                                    {"hops", r->hops},
-                                                    {"path", path}})
-                    << "\n";
+          std::cout << json::serialize(views::lookup(*key, *r, ring)) << "\n";
         } else {
           std::cout << "key    " << *key << " (id " << ring.hex(r->key_id) << ")\n"
                     << "owner  " << r->owner.uri << " (id " << ring.hex(r->owner.id) << ")\n"
@@ -204,12 +196,9 @@ void add_client_commands(CLI::App& app, int& exit_code) {
         auto r = co_await via.store(req, source, o->timeout());
         if (!r) co_return fail(r.error(), "put");
         if (o->json) {
-          std::cout << json::serialize(json::object{{"key", *key},
-                                                    {"owner", node_json(r->owner, ring)},
-                                                    {"bytes", r->bytes},
-                                                    {"sha256", hex_digest(r->sha256)},
-                                                    {"copies", r->copies}})
-                    << "\n";
+          auto out = views::value(*key, r->owner, r->bytes, r->sha256, ring);
+          out["copies"] = r->copies;
+          std::cout << json::serialize(out) << "\n";
         } else {
           std::cout << "stored " << *key << ": " << r->bytes << " bytes on " << r->owner.uri << " (" << r->copies
                     << " copies), sha256 " << hex_digest(r->sha256) << "\n";
@@ -236,11 +225,7 @@ void add_client_commands(CLI::App& app, int& exit_code) {
         if (!r) co_return fail(r.error(), "get");
         if (auto done = sink.finish(); !done) co_return fail(done.error(), "get");
         if (o->json)
-          std::cout << json::serialize(json::object{{"key", *key},
-                                                    {"owner", node_json(r->holder, ring)},
-                                                    {"bytes", r->meta.size},
-                                                    {"sha256", hex_digest(r->meta.sha256)}})
-                    << "\n";
+          std::cout << json::serialize(views::value(*key, r->holder, r->meta.size, r->meta.sha256, ring)) << "\n";
         else if (target == ValueSink::Target::file)
           std::cerr << "got " << *key << ": " << r->meta.size << " bytes from " << r->holder.uri << "\n";
         co_return Exit::ok;
@@ -260,7 +245,7 @@ void add_client_commands(CLI::App& app, int& exit_code) {
         auto r = co_await via.remove(req, o->timeout());
         if (!r) co_return fail(r.error(), "delete");
         if (o->json)
-          std::cout << json::serialize(json::object{{"key", *key}, {"owner", node_json(r->owner, ring)}, {"existed", r->existed}})
+          std::cout << json::serialize(json::object{{"key", *key}, {"owner", views::node(r->owner, ring)}, {"existed", r->existed}})
                     << "\n";
         else
           std::cout << (r->existed ? "deleted " : "was not there: ") << *key << "\n";
@@ -277,38 +262,14 @@ void add_client_commands(CLI::App& app, int& exit_code) {
     cmd->add_option("--limit", *limit, "stop after this many nodes")->capture_default_str();
     cmd->callback([o, limit, &exit_code] {
       exit_code = run(*o, "ring", [&](ChordService& via, Ring ring) -> asio::awaitable<int> {
-        auto first = co_await via.node_info(Empty{}, o->timeout());
-        if (!first) co_return fail(first.error(), "ring");
         auto registry = make_registry(co_await asio::this_coro::executor);
-        std::vector<NodeInfo> nodes{*first};
-        std::set<Id> seen{first->self.id};
-        std::optional<Error> broken;
-        while (nodes.size() < *limit) {
-          const auto& last = nodes.back();
-          if (last.successors.empty()) break;
-          const NodeRef& next = last.successors.front();
-          if (seen.contains(next.id)) break;
-          auto client = registry->connect(next.uri);
-          Result<NodeInfo> info = client ? Result<NodeInfo>(NodeInfo{}) : client.error();
-          if (client) info = co_await (*client)->node_info(Empty{}, o->timeout());
-          if (!info) {
-            broken = info.error();
-            break;
-          }
-          seen.insert(info->self.id);
-          nodes.push_back(*info);
-        }
+        auto walk = co_await views::walk_ring(via, *registry, *limit, o->timeout());
+        registry->close();
+        if (walk.nodes.empty()) co_return fail(*walk.broken, "ring");
+        const auto& nodes = walk.nodes;
+        const auto& broken = walk.broken;
         if (o->json) {
-          json::array arr;
-          for (const auto& n : nodes) {
-            json::object e{{"id", ring.hex(n.self.id)}, {"uri", n.self.uri}, {"keys", n.keys}};
-            e["predecessor"] = n.predecessor ? json::value(n.predecessor->uri) : json::value(nullptr);
-            e["successor"] = n.successors.empty() ? json::value(nullptr) : json::value(n.successors.front().uri);
-            arr.push_back(std::move(e));
-          }
-          json::object out{{"nodes", arr}};
-          if (broken) out["error"] = broken->message;
-          std::cout << json::serialize(out) << "\n";
+          std::cout << json::serialize(views::ring(walk, ring)) << "\n";
         } else {
           std::cout << fmt::format("{:<10} {:<28} {:<28} {:<28} {:>6}\n", "id", "uri", "predecessor", "successor", "keys");
           for (const auto& n : nodes)
@@ -333,10 +294,7 @@ void add_client_commands(CLI::App& app, int& exit_code) {
         auto r = co_await via.list_keys(req, o->timeout());
         if (!r) co_return fail(r.error(), "ls");
         if (o->json) {
-          json::array arr;
-          for (const auto& m : r->keys)
-            arr.push_back(json::object{{"key", m.key}, {"key_id", ring.hex(m.key_id)}, {"bytes", m.size}, {"sha256", to_hex(m.sha256)}});
-          std::cout << json::serialize(json::object{{"keys", arr}, {"truncated", r->truncated}}) << "\n";
+          std::cout << json::serialize(views::keys(*r, ring)) << "\n";
         } else {
           for (const auto& m : r->keys) std::cout << ring.short_hex(m.key_id) << "  " << m.size << "  " << m.key << "\n";
           if (r->truncated) std::cout << "(truncated)\n";

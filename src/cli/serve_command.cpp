@@ -18,6 +18,8 @@
 #include "grpc_transport.hpp"
 #include "registry.hpp"
 #include "rest_transport.hpp"
+#include "user_api.hpp"
+#include "values.hpp"
 #include "uri.hpp"
 
 namespace chord::cli {
@@ -35,6 +37,8 @@ struct ServeOptions {
   unsigned rpc_timeout_ms = 2000;
   unsigned join_timeout_s = 30;
   std::string data_dir;
+  std::string http;
+  std::string http_max_body = "1GiB";
   std::string log_level = "info";
 };
 
@@ -64,7 +68,7 @@ class ServedBy final : public Served {
 };
 
 Result<std::unique_ptr<Served>> start_server(const std::string& transport, const std::string& listen,
-                                             asio::any_io_executor ex, std::shared_ptr<Node> node,
+                                             asio::any_io_executor ex, std::shared_ptr<ChordService> node,
                                              const NodeConfig& cfg) {
   if (transport == "rest") {
     rest::Limits limits;
@@ -113,8 +117,26 @@ int serve(const ServeOptions& o) {
     return Exit::usage;
   }
 
+  std::uint64_t http_max_body = 0;
+  if (!o.http.empty()) {
+    auto n = parse_size(o.http_max_body);
+    if (!n) {
+      std::cerr << "chordnode serve: --http-max-body: " << n.error().message << "\n";
+      return Exit::usage;
+    }
+    http_max_body = *n;
+  }
+
   asio::io_context io;
   auto registry = make_registry(io.get_executor());
+  // With --http the node's calls are metered: outgoing through the connector, incoming at the server.
+  std::shared_ptr<http_api::Metrics> metrics;
+  std::unique_ptr<Connector> metered;
+  if (!o.http.empty()) {
+    metrics = std::make_shared<http_api::Metrics>();
+    metered = metrics->meter(*registry);
+  }
+  Connector& connector = metered ? *metered : static_cast<Connector&>(*registry);
   Ring ring(o.bits);
   NodeConfig cfg;
   cfg.successors = o.successors;
@@ -127,12 +149,26 @@ int serve(const ServeOptions& o) {
   cfg.suspect_for = std::chrono::milliseconds(std::max(1000u, o.stabilize_ms * 4));
   auto store = o.data_dir.empty() ? make_memory_store() : make_disk_store(o.data_dir);
   NodeRef self{ring.hash(uri), uri};
-  auto node = std::make_shared<Node>(io.get_executor(), ring, self, cfg, *registry, std::move(store), o.transport);
+  auto node = std::make_shared<Node>(io.get_executor(), ring, self, cfg, connector, std::move(store), o.transport);
+  if (metrics) node->set_observer(metrics);
 
-  auto server = start_server(o.transport, o.listen, io.get_executor(), node, cfg);
+  auto served = metrics ? metrics->meter(node, "in", o.transport) : std::shared_ptr<ChordService>(node);
+  auto server = start_server(o.transport, o.listen, io.get_executor(), served, cfg);
   if (!server) {
     std::cerr << "chordnode serve: " << server.error().message << "\n";
     return Exit::unreachable;
+  }
+  std::unique_ptr<http_api::UserApi> api;
+  if (!o.http.empty()) {
+    http_api::ApiOptions options;
+    options.max_buffered_body = http_max_body;
+    options.timeout = std::max(cfg.rpc_timeout * 5, Timeout(10000));
+    auto started = http_api::UserApi::start(o.http, io.get_executor(), node, connector, metrics, options);
+    if (!started) {
+      std::cerr << "chordnode serve: --http: " << started.error().message << "\n";
+      return Exit::unreachable;
+    }
+    api = std::move(*started);
   }
 
   int code = Exit::ok;
@@ -171,7 +207,9 @@ int serve(const ServeOptions& o) {
       co_return;
     }
     node->start();
-    std::cout << "ready id=" << ring.hex(self.id) << " uri=" << uri << std::endl;
+    std::cout << "ready id=" << ring.hex(self.id) << " uri=" << uri;
+    if (api) std::cout << " http=http://" << wire::parse_host_port(o.http)->host << ":" << api->port();
+    std::cout << std::endl;
   };
   asio::co_spawn(io, begin(), asio::detached);
 
@@ -180,6 +218,7 @@ int serve(const ServeOptions& o) {
   auto work = asio::make_work_guard(io);
   std::thread runner([&] { io.run(); });
   finished.get_future().wait();
+  if (api) api->shutdown();
   (*server)->shutdown();
   registry->close();  // outgoing calls end while the I/O thread can still deliver their completions
   work.reset();
@@ -214,6 +253,10 @@ void add_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--join-timeout", o->join_timeout_s, "seconds to keep retrying the join while the seed is unreachable")
       ->capture_default_str();
   cmd->add_option("--data-dir", o->data_dir, "keep values in this directory across restarts (default: memory)");
+  cmd->add_option("--http", o->http, "HOST:PORT of the user HTTP API, /metrics and the ring page (any transport)");
+  cmd->add_option("--http-max-body", o->http_max_body,
+                  "largest PUT body the HTTP API holds in memory to hash (streamed PUTs with X-Content-SHA256 are bounded by the node's value limit)")
+      ->capture_default_str();
   cmd->add_option("--log-level", o->log_level, "trace, debug, info, warn, error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));

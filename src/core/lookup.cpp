@@ -62,6 +62,12 @@ asio::awaitable<Result<LookupStepReply>> Node::lookup_step(const LookupStepReque
 }
 
 asio::awaitable<Result<LookupReply>> Node::find_successor(Id key_id) {
+  auto r = co_await route(key_id);
+  if (observer_) observer_->lookup_done(r ? r->hops : 0, r.ok());
+  co_return r;
+}
+
+asio::awaitable<Result<LookupReply>> Node::route(Id key_id) {
   if (!joined_) co_return make_error(Errc::not_ready, fmt::format("{} is not part of a ring", self_.uri));
   auto keep = shared_from_this();
   LookupReply out;

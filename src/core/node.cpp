@@ -132,6 +132,12 @@ void Node::peer_answered(const NodeRef& node) {
   if (!suspected_.empty()) suspected_.erase(node.id);
 }
 
+std::size_t Node::suspected_count() const {
+  auto now = std::chrono::steady_clock::now();
+  return static_cast<std::size_t>(
+      std::count_if(suspected_.begin(), suspected_.end(), [&](const auto& e) { return e.second > now; }));
+}
+
 bool Node::suspected(const Id& id) const {
   if (suspected_.empty()) return false;
   auto it = suspected_.find(id);

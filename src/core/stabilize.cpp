@@ -9,6 +9,11 @@ namespace chord {
 
 asio::awaitable<void> Node::stabilize() {
   if (!joined_ || leaving_) co_return;
+  co_await stabilize_once();
+  if (observer_) observer_->stabilized();
+}
+
+asio::awaitable<void> Node::stabilize_once() {
   // Ask the first live successor for its predecessor and successor list; dead ones drop out.
   // Bounded: when every peer fails at once, the round ends instead of cycling through them.
   for (unsigned attempt = 0;; ++attempt) {

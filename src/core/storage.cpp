@@ -14,6 +14,7 @@
 #include "chord/chunk_pipe.hpp"
 #include "chord/chunks.hpp"
 #include "chord/node.hpp"
+#include "chord/utf8.hpp"
 
 namespace chord {
 
@@ -21,6 +22,7 @@ Result<Id> Node::key_id_of(const std::string& key, const std::optional<Id>& key_
   if (key.size() > config_.max_key_bytes)
     return make_error(Errc::too_large, fmt::format("key of {} bytes is over the {} byte limit", key.size(),
                                                    config_.max_key_bytes));
+  if (!is_utf8(key)) return make_error(Errc::invalid_argument, "a key must be UTF-8 text");
   if (key.empty()) {
     if (!key_id) return make_error(Errc::invalid_argument, "neither a key nor a key id was given");
     if (!ring_.contains(*key_id))

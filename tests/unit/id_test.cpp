@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "chord/id.hpp"
+#include "chord/utf8.hpp"
 
 using chord::Id;
 using chord::in_half_open;
@@ -92,4 +93,16 @@ TEST_CASE("byte form round trip") {
   REQUIRE(b);
   CHECK(*b == a);
   CHECK_FALSE(Id::from_bytes("short"));
+}
+
+TEST_CASE("keys must be well-formed UTF-8") {
+  CHECK(chord::is_utf8(""));
+  CHECK(chord::is_utf8("plain ascii"));
+  CHECK(chord::is_utf8("Schl\xc3\xbcssel \xe2\x82\xac \xf0\x9f\x94\x91"));  // ü, €, a key emoji
+  CHECK_FALSE(chord::is_utf8("\xff"));
+  CHECK_FALSE(chord::is_utf8("\xc3"));              // truncated
+  CHECK_FALSE(chord::is_utf8("\xc0\xaf"));          // overlong '/'
+  CHECK_FALSE(chord::is_utf8("\xed\xa0\x80"));      // a UTF-16 surrogate
+  CHECK_FALSE(chord::is_utf8("\xf4\x90\x80\x80"));  // past U+10FFFF
+  CHECK_FALSE(chord::is_utf8("a\x80" "b"));            // a lone continuation byte
 }

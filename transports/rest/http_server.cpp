@@ -136,12 +136,13 @@ asio::awaitable<Result<void>> Exchange::respond_error(const Error& e) {
 }
 
 asio::awaitable<Result<void>> Exchange::begin_response(http::status status, std::string content_type,
-                                                       std::uint64_t length) {
+                                                       std::uint64_t length, Headers headers) {
   co_await drain_small_body();
   http::response<http::buffer_body> res{status, parser_.get().version()};
   res.set(http::field::server, "chordnode");
   res.set(http::field::content_type, content_type);
   res.set(http::field::cache_control, "no-store");
+  for (auto& [name, value] : headers) res.set(name, value);
   res.content_length(length);
   res.keep_alive(parser_.get().keep_alive() && parser_.is_done() && !broken_);
   res.body().data = nullptr;

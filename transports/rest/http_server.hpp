@@ -7,6 +7,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -46,7 +48,9 @@ class Exchange {
   asio::awaitable<Result<void>> respond(http::status status, std::string content_type, std::string body);
   asio::awaitable<Result<void>> respond_error(const Error& e);
   // A response whose body follows in pieces: exactly length bytes through write().
-  asio::awaitable<Result<void>> begin_response(http::status status, std::string content_type, std::uint64_t length);
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  asio::awaitable<Result<void>> begin_response(http::status status, std::string content_type, std::uint64_t length,
+                                               Headers headers = {});
   asio::awaitable<Result<void>> write(std::string_view piece);
   asio::awaitable<Result<void>> end_response();
   bool responded() const { return responded_; }

@@ -1,0 +1,225 @@
+#include "user_api.hpp"
+
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+#include <fmt/format.h>
+
+#include "chord/chunks.hpp"
+#include "chord/sha256.hpp"
+#include "http_status.hpp"
+#include "ring_page.hpp"
+#include "views.hpp"
+
+namespace chord::http_api {
+
+namespace http = rest::http;
+namespace json = boost::json;
+
+namespace {
+
+// A PUT's body as the chunks of a value, read as the node asks for them.
+class BodySource final : public ChunkSource {
+ public:
+  BodySource(rest::Exchange& ex, std::size_t chunk, std::uint64_t expected) : ex_(ex), chunk_(chunk), left_(expected) {}
+  asio::awaitable<Result<std::optional<std::string>>> next() override {
+    auto piece = co_await ex_.read_some(chunk_);
+    if (!piece) co_return piece.error();
+    if (!*piece && left_ != 0) co_return make_error(Errc::invalid_argument, fmt::format("the body ended {} bytes short", left_));
+    if (*piece) left_ -= std::min<std::uint64_t>(left_, (*piece)->size());
+    co_return piece;
+  }
+
+ private:
+  rest::Exchange& ex_;
+  std::size_t chunk_;
+  std::uint64_t left_;
+};
+
+// A GET's response, written as the value's chunks arrive from its holder.
+class ResponseSink final : public ChunkSink {
+ public:
+  explicit ResponseSink(rest::Exchange& ex) : ex_(ex) {}
+  asio::awaitable<Result<void>> begin(const FetchReply& h) override {
+    rest::Exchange::Headers headers{{"X-Content-SHA256", to_hex(h.meta.sha256)}, {"X-Chord-Holder", h.holder.uri}};
+    co_return co_await ex_.begin_response(http::status::ok, "application/octet-stream", h.meta.size, std::move(headers));
+  }
+  asio::awaitable<Result<void>> write(std::string chunk) override { co_return co_await ex_.write(chunk); }
+
+ private:
+  rest::Exchange& ex_;
+};
+
+std::optional<Digest> parse_digest(std::string_view hex) {
+  if (hex.size() != 64) return std::nullopt;
+  Digest d{};
+  for (std::size_t i = 0; i < 32; ++i) {
+    auto nibble = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    int h = nibble(hex[2 * i]), l = nibble(hex[2 * i + 1]);
+    if (h < 0 || l < 0) return std::nullopt;
+    d[i] = static_cast<std::uint8_t>(h * 16 + l);
+  }
+  return d;
+}
+
+}  // namespace
+
+struct UserApi::Impl {
+  std::shared_ptr<Node> node;
+  Connector& connector;
+  std::shared_ptr<Metrics> metrics;
+  ApiOptions options;
+
+  asio::awaitable<void> fail(rest::Exchange& ex, Error e) { co_await ex.respond_error(e); }
+
+  asio::awaitable<void> json_reply(rest::Exchange& ex, http::status status, json::object body) {
+    co_await ex.respond(status, "application/json", json::serialize(body));
+  }
+
+  asio::awaitable<void> handle(rest::Exchange& ex) {
+    auto url = boost::urls::parse_origin_form(ex.request().target());
+    if (!url) {
+      co_await ex.respond_error(make_error(Errc::invalid_argument, "malformed request target"));
+      co_return;
+    }
+    const std::string_view path = url->encoded_path();
+    const auto verb = ex.request().method();
+    // A key is everything after the prefix, percent-decoded: "/v1/keys/a%2Fb" and "/v1/keys/a/b"
+    // both name the key "a/b".
+    auto key_after = [&](std::string_view prefix) -> std::optional<std::string> {
+      if (!path.starts_with(prefix)) return std::nullopt;
+      auto rest = boost::urls::make_pct_string_view(path.substr(prefix.size()));
+      if (!rest) return std::nullopt;
+      auto decoded = rest->decode();
+      return std::string(decoded.begin(), decoded.end());
+    };
+    auto only = [&](std::initializer_list<http::verb> allowed) -> bool {
+      for (auto v : allowed)
+        if (v == verb) return true;
+      return false;
+    };
+
+    if (path == "/" || path.empty()) {
+      if (!only({http::verb::get})) co_return co_await not_allowed(ex);
+      co_await ex.respond(http::status::ok, "text/html; charset=utf-8", std::string(ring_page()));
+    } else if (path == "/metrics") {
+      if (!only({http::verb::get})) co_return co_await not_allowed(ex);
+      co_await ex.respond(http::status::ok, "text/plain; version=0.0.4", metrics->scrape(*node));
+    } else if (path == "/v1/keys") {
+      if (!only({http::verb::get})) co_return co_await not_allowed(ex);
+      const ListKeysRequest req{0};  // named: g++ 12 mishandles braced temporaries in co_await
+      auto r = co_await node->list_keys(req, options.timeout);
+      if (!r) co_return co_await fail(ex, r.error());
+      co_await json_reply(ex, http::status::ok, views::keys(*r, node->ring()));
+    } else if (auto key = key_after("/v1/keys/")) {
+      if (!only({http::verb::put, http::verb::get, http::verb::delete_})) co_return co_await not_allowed(ex);
+      if (key->empty()) co_return co_await fail(ex, make_error(Errc::invalid_argument, "an empty key"));
+      if (verb == http::verb::put) co_await put(ex, *key);
+      else if (verb == http::verb::get) co_await get(ex, *key);
+      else co_await remove(ex, *key);
+    } else if (auto lkey = key_after("/v1/lookup/")) {
+      if (!only({http::verb::get})) co_return co_await not_allowed(ex);
+      if (lkey->empty()) co_return co_await fail(ex, make_error(Errc::invalid_argument, "an empty key"));
+      const LookupRequest req{*lkey, std::nullopt};
+      auto r = co_await node->lookup(req, options.timeout);
+      if (!r) co_return co_await fail(ex, r.error());
+      co_await json_reply(ex, http::status::ok, views::lookup(*lkey, *r, node->ring()));
+    } else if (path == "/v1/ring") {
+      if (!only({http::verb::get})) co_return co_await not_allowed(ex);
+      const Empty req;
+      auto r = co_await node->node_info(req, options.timeout);
+      if (!r) co_return co_await fail(ex, r.error());
+      co_await json_reply(ex, http::status::ok, views::node_info(*r, node->ring()));
+    } else if (path == "/v1/ring/walk") {
+      if (!only({http::verb::get})) co_return co_await not_allowed(ex);
+      auto walk = co_await views::walk_ring(*node, connector, options.ring_walk_limit, options.timeout);
+      co_await json_reply(ex, http::status::ok, views::ring(walk, node->ring()));
+    } else {
+      co_await ex.respond_error(make_error(Errc::not_found, fmt::format("no such resource: {}", path)));
+    }
+  }
+
+  asio::awaitable<void> not_allowed(rest::Exchange& ex) {
+    co_await ex.respond(http::status::method_not_allowed, "application/json",
+                        rest::error_body(make_error(Errc::invalid_argument,
+                                                    fmt::format("{} is not allowed on {}", ex.request().method_string(),
+                                                                ex.request().target()))));
+  }
+
+  asio::awaitable<void> put(rest::Exchange& ex, const std::string& key) {
+    const auto& ring = node->ring();
+    ValueMeta meta{key, ring.hash(key), 0, {}};
+    auto length = ex.content_length();
+    auto declared = ex.request()["X-Content-SHA256"];
+    Result<StoreReply> r = make_error(Errc::internal, "unreached");
+    if (!declared.empty()) {
+      auto digest = parse_digest(declared);
+      if (!digest) co_return co_await fail(ex, make_error(Errc::invalid_argument, "X-Content-SHA256 must be 64 hex digits"));
+      if (!length) co_return co_await fail(ex, make_error(Errc::invalid_argument, "a streamed PUT needs a Content-Length"));
+      meta.size = *length;
+      meta.sha256 = *digest;
+      BodySource source(ex, node->config().chunk_bytes, *length);
+      const StoreRequest req{meta, Role::client};
+      r = co_await node->store(req, source, options.timeout);
+    } else {
+      auto body = co_await ex.read_body(options.max_buffered_body);
+      if (!body) {
+        auto e = body.error();
+        if (e.code == Errc::too_large) e.message += "; send X-Content-SHA256 with the body's digest to stream it instead";
+        co_return co_await fail(ex, e);
+      }
+      meta.size = body->size();
+      meta.sha256 = Sha256::of(*body);
+      StringSource source(std::move(*body), node->config().chunk_bytes);
+      const StoreRequest req{meta, Role::client};
+      r = co_await node->store(req, source, options.timeout);
+    }
+    if (!r) co_return co_await fail(ex, r.error());
+    auto out = views::value(key, r->owner, r->bytes, r->sha256, ring);
+    out["copies"] = r->copies;
+    co_await json_reply(ex, http::status::created, out);
+  }
+
+  asio::awaitable<void> get(rest::Exchange& ex, const std::string& key) {
+    ResponseSink sink(ex);
+    const FetchRequest req{key, std::nullopt, Role::client, 0, std::nullopt};
+    auto r = co_await node->fetch(req, sink, options.timeout);
+    if (!r) {
+      // Before the first byte the client gets a proper error; after it, a short body on a
+      // closed connection, which no client mistakes for the value.
+      if (!ex.responded()) co_await ex.respond_error(r.error());
+      co_return;
+    }
+    co_await ex.end_response();
+  }
+
+  asio::awaitable<void> remove(rest::Exchange& ex, const std::string& key) {
+    const DeleteRequest req{key, std::nullopt, Role::client};
+    auto r = co_await node->remove(req, options.timeout);
+    if (!r) co_return co_await fail(ex, r.error());
+    if (!r->existed) co_return co_await fail(ex, make_error(Errc::not_found, fmt::format("key '{}' not found", key)));
+    json::object out{{"key", key}, {"owner", views::node(r->owner, node->ring())}, {"existed", true}};
+    co_await json_reply(ex, http::status::ok, std::move(out));
+  }
+};
+
+Result<std::unique_ptr<UserApi>> UserApi::start(const std::string& listen, asio::any_io_executor executor,
+                                                std::shared_ptr<Node> node, Connector& connector,
+                                                std::shared_ptr<Metrics> metrics, ApiOptions options) {
+  auto impl = std::make_shared<Impl>(Impl{std::move(node), connector, std::move(metrics), options});
+  auto http = rest::HttpServer::start(listen, executor, [impl](rest::Exchange& ex) { return impl->handle(ex); });
+  if (!http) return http.error();
+  return std::unique_ptr<UserApi>(new UserApi(std::move(*http), std::move(impl)));
+}
+
+UserApi::~UserApi() { shutdown(); }
+
+void UserApi::shutdown() {
+  if (http_) http_->shutdown();
+}
+
+}  // namespace chord::http_api

@@ -1,0 +1,97 @@
+#include "views.hpp"
+
+#include <set>
+
+#include <boost/json/array.hpp>
+
+#include "chord/sha256.hpp"
+
+namespace chord::views {
+
+namespace {
+json::value node_or_null(const std::optional<NodeRef>& n, const Ring& ring) {
+  return n ? json::value(node(*n, ring)) : json::value(nullptr);
+}
+}  // namespace
+
+json::object node(const NodeRef& n, const Ring& ring) { return {{"id", ring.hex(n.id)}, {"uri", n.uri}}; }
+
+json::object lookup(const std::string& key, const LookupReply& r, const Ring& ring) {
+  json::array path;
+  for (const auto& n : r.path) path.emplace_back(n.uri);
+  return {{"key", key}, {"key_id", ring.hex(r.key_id)}, {"owner", node(r.owner, ring)}, {"hops", r.hops}, {"path", path}};
+}
+
+json::object value(const std::string& key, const NodeRef& owner, std::uint64_t bytes, const Digest& sha256,
+                   const Ring& ring) {
+  return {{"key", key}, {"owner", node(owner, ring)}, {"bytes", bytes}, {"sha256", to_hex(sha256)}};
+}
+
+json::object keys(const ListKeysReply& r, const Ring& ring) {
+  json::array arr;
+  for (const auto& m : r.keys)
+    arr.push_back(json::object{{"key", m.key}, {"key_id", ring.hex(m.key_id)}, {"bytes", m.size}, {"sha256", to_hex(m.sha256)}});
+  return {{"keys", arr}, {"truncated", r.truncated}};
+}
+
+json::object node_info(const NodeInfo& n, const Ring& ring) {
+  json::array successors, fingers;
+  for (const auto& s : n.successors) successors.push_back(node(s, ring));
+  for (const auto& f : n.fingers)
+    fingers.push_back(json::object{{"index", f.index}, {"start", ring.hex(f.start)}, {"node", node(f.node, ring)}});
+  return {{"id", ring.hex(n.self.id)},
+          {"uri", n.self.uri},
+          {"bits", n.bits},
+          {"transport", n.transport},
+          {"predecessor", node_or_null(n.predecessor, ring)},
+          {"successors", successors},
+          {"fingers", fingers},
+          {"keys", n.keys},
+          {"bytes", n.bytes}};
+}
+
+asio::awaitable<RingWalk> walk_ring(ChordService& start, Connector& connector, std::size_t limit, Timeout timeout) {
+  RingWalk walk;
+  const Empty ask;
+  auto first = co_await start.node_info(ask, timeout);
+  if (!first) {
+    walk.broken = first.error();
+    co_return walk;
+  }
+  walk.nodes.push_back(*first);
+  std::set<Id> seen{first->self.id};
+  while (walk.nodes.size() < limit) {
+    const auto& last = walk.nodes.back();
+    if (last.successors.empty()) break;
+    const NodeRef next = last.successors.front();
+    if (seen.contains(next.id)) break;
+    auto client = connector.connect(next.uri);
+    if (!client) {
+      walk.broken = client.error();
+      break;
+    }
+    auto info = co_await (*client)->node_info(ask, timeout);
+    if (!info) {
+      walk.broken = info.error();
+      break;
+    }
+    seen.insert(info->self.id);
+    walk.nodes.push_back(std::move(*info));
+  }
+  co_return walk;
+}
+
+json::object ring(const RingWalk& walk, const Ring& r) {
+  json::array arr;
+  for (const auto& n : walk.nodes) {
+    json::object e{{"id", r.hex(n.self.id)}, {"uri", n.self.uri}, {"keys", n.keys}};
+    e["predecessor"] = n.predecessor ? json::value(n.predecessor->uri) : json::value(nullptr);
+    e["successor"] = n.successors.empty() ? json::value(nullptr) : json::value(n.successors.front().uri);
+    arr.push_back(std::move(e));
+  }
+  json::object out{{"nodes", arr}};
+  if (walk.broken) out["error"] = walk.broken->message;
+  return out;
+}
+
+}  // namespace chord::views
