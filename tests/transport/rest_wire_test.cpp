@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
+#include "chord/chunks.hpp"
 #include "chord/sha256.hpp"
 #include "harness.hpp"
 
@@ -137,4 +138,35 @@ TEST_CASE("REST: malformed, misaddressed and oversized requests get a clear stat
     CHECK(got.body.find("\"data\":\"" + b64(value) + "\"") != std::string::npos);
     CHECK(h->node(0).store().count() == 1);
   }
+}
+
+TEST_CASE("REST: values in proto3 JSON chunks, through the real client, in and out of a ring") {
+  // The client sends Store and Fetch as binary protobuf by default; here every message is JSON.
+  auto h = test::make_rest_harness(false);
+  h->start(3);
+  REQUIRE(h->converged());
+  const Ring ring(160);
+  std::string value(200 * 1024 + 17, '\0');
+  for (std::size_t i = 0; i < value.size(); ++i) value[i] = static_cast<char>(i * 7 % 253);
+  const ValueMeta meta{"json-value", ring.hash("json-value"), value.size(), Sha256::of(value)};
+  auto put = [](std::shared_ptr<ChordService> via, ValueMeta m, std::string v) -> asio::awaitable<Result<StoreReply>> {
+    StringSource source(std::move(v), 64 << 10);
+    const StoreRequest req{m, Role::client};
+    co_return co_await via->store(req, source, std::chrono::seconds(5));
+  };
+  auto stored = h->run(put(h->client(0), meta, value));
+  INFO((stored ? std::string() : stored.error().message));
+  REQUIRE(stored);
+  CHECK(stored->copies == 3);
+  auto get = [](std::shared_ptr<ChordService> via) -> asio::awaitable<Result<std::string>> {
+    StringSink sink;
+    const FetchRequest req{"json-value", std::nullopt, Role::client, 0, std::nullopt};
+    auto r = co_await via->fetch(req, sink, std::chrono::seconds(5));
+    if (!r) co_return r.error();
+    co_return std::move(sink.data());
+  };
+  auto got = h->run(get(h->client(2)));
+  INFO((got ? std::string() : got.error().message));
+  REQUIRE(got);
+  CHECK(*got == value);
 }
