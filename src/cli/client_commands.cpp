@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <iostream>
 #include <set>
 
@@ -46,7 +47,8 @@ int fail(const Error& e, const std::string& what) {
 // hands both to op.
 template <class Op>
 int run(const ClientOptions& o, const std::string& what, Op op) {
-  spdlog::set_level(spdlog::level::warn);
+  const char* level = std::getenv("CHORD_LOG_LEVEL");  // e.g. debug, to see what the client does
+  spdlog::set_level(level ? spdlog::level::from_str(level) : spdlog::level::warn);
   asio::io_context io;
   auto registry = make_registry(io.get_executor());
   auto via = registry->connect(o.via);

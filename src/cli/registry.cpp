@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "amqp_transport.hpp"
 #include "grpc_transport.hpp"
 #include "rest_transport.hpp"
 #include "uri.hpp"
@@ -31,6 +32,9 @@ std::unique_ptr<Registry> make_registry(asio::any_io_executor executor) {
   auto r = std::make_unique<Registry>();
   r->add("grpc", std::make_unique<grpc_transport::Connector>(executor));
   r->add("http", std::make_unique<rest::Connector>(executor));
+  // Credentials for every broker: $CHORD_AMQP_URL (serve's --amqp-url sets it), else guest.
+  auto broker = amqp::default_broker();
+  r->add("amqp", std::make_unique<amqp::Connector>(executor, broker ? *broker : amqp::Broker{}));
   return r;
 }
 

@@ -9,6 +9,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <future>
 #include <iostream>
 #include <thread>
@@ -17,6 +19,7 @@
 #include "commands.hpp"
 #include "grpc_transport.hpp"
 #include "registry.hpp"
+#include "amqp_transport.hpp"
 #include "rest_transport.hpp"
 #include "user_api.hpp"
 #include "values.hpp"
@@ -27,7 +30,8 @@ namespace {
 
 struct ServeOptions {
   std::string transport = "grpc";
-  std::string listen;
+  std::vector<std::string> listen;
+  std::string amqp_url;
   std::string advertise;
   std::string join;
   unsigned bits = 160;
@@ -43,6 +47,8 @@ struct ServeOptions {
 };
 
 std::string scheme_of_transport(const std::string& transport) { return transport == "rest" ? "http" : transport; }
+
+
 
 // One node's server, whatever carries it.
 class Served {
@@ -69,7 +75,14 @@ class ServedBy final : public Served {
 
 Result<std::unique_ptr<Served>> start_server(const std::string& transport, const std::string& listen,
                                              asio::any_io_executor ex, std::shared_ptr<ChordService> node,
-                                             const NodeConfig& cfg) {
+                                             const NodeConfig& cfg, const amqp::Broker& broker) {
+  if (transport == "amqp") {
+    amqp::Limits limits;
+    limits.chunk_bytes = cfg.chunk_bytes;
+    auto s = amqp::Server::start(listen, broker, ex, node, limits, cfg.rpc_timeout);
+    if (!s) return s.error();
+    return std::unique_ptr<Served>(std::make_unique<ServedBy<amqp::Server>>(std::move(*s)));
+  }
   if (transport == "rest") {
     rest::Limits limits;
     limits.chunk_bytes = cfg.chunk_bytes;
@@ -105,13 +118,51 @@ int serve(const ServeOptions& o) {
   spdlog::set_level(level);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
 
-  auto listen = wire::parse_host_port(o.listen);
-  if (!listen || listen->port == 0) {
-    std::cerr << "chordnode serve: --listen needs HOST:PORT with a port other than 0\n";
+  // Several transports: --transport grpc,rest with one --listen each, in that order. The node
+  // is known to the ring by the first one's URI (or --advertise); the others answer as well.
+  std::vector<std::string> transports;
+  for (std::size_t at = 0; at <= o.transport.size();) {
+    auto comma = std::min(o.transport.find(',', at), o.transport.size());
+    transports.push_back(o.transport.substr(at, comma - at));
+    at = comma + 1;
+  }
+  for (std::size_t i = 0; i < transports.size(); ++i) {
+    const auto& t = transports[i];
+    if (t != "grpc" && t != "rest" && t != "amqp") {
+      std::cerr << "chordnode serve: unknown transport '" << t << "' (grpc, rest, amqp)\n";
+      return Exit::usage;
+    }
+    if (std::find(transports.begin(), transports.begin() + static_cast<long>(i), t) != transports.begin() + static_cast<long>(i)) {
+      std::cerr << "chordnode serve: transport '" << t << "' given twice\n";
+      return Exit::usage;
+    }
+  }
+  if (o.listen.size() != transports.size()) {
+    std::cerr << "chordnode serve: give --listen once per transport, in the order of --transport (" << transports.size()
+              << " transports, " << o.listen.size() << " --listen)\n";
     return Exit::usage;
   }
-  const std::string scheme = scheme_of_transport(o.transport);
-  std::string uri = o.advertise.empty() ? scheme + "://" + listen->host_port() : o.advertise;
+  if (!o.amqp_url.empty()) setenv("CHORD_AMQP_URL", o.amqp_url.c_str(), 1);  // for this node's AMQP client too
+  auto broker = amqp::default_broker();
+  std::vector<std::string> uris;
+  for (std::size_t i = 0; i < transports.size(); ++i) {
+    if (transports[i] == "amqp") {
+      if (!broker) {
+        std::cerr << "chordnode serve: " << broker.error().message << "\n";
+        return Exit::usage;
+      }
+      uris.push_back(amqp::node_uri(*broker, o.listen[i]));
+      continue;
+    }
+    auto listen = wire::parse_host_port(o.listen[i]);
+    if (!listen || listen->port == 0) {
+      std::cerr << "chordnode serve: --listen of " << transports[i] << " needs HOST:PORT with a port other than 0\n";
+      return Exit::usage;
+    }
+    uris.push_back(scheme_of_transport(transports[i]) + "://" + listen->host_port());
+  }
+  const std::string scheme = scheme_of_transport(transports[0]);
+  std::string uri = o.advertise.empty() ? uris[0] : o.advertise;
   if (auto ep = wire::parse_endpoint(uri); !ep || ep->scheme != scheme) {
     std::cerr << "chordnode serve: --advertise must be a " << scheme << ":// URI, got '" << uri << "'\n";
     return Exit::usage;
@@ -152,11 +203,15 @@ int serve(const ServeOptions& o) {
   auto node = std::make_shared<Node>(io.get_executor(), ring, self, cfg, connector, std::move(store), o.transport);
   if (metrics) node->set_observer(metrics);
 
-  auto served = metrics ? metrics->meter(node, "in", o.transport) : std::shared_ptr<ChordService>(node);
-  auto server = start_server(o.transport, o.listen, io.get_executor(), served, cfg);
-  if (!server) {
-    std::cerr << "chordnode serve: " << server.error().message << "\n";
-    return Exit::unreachable;
+  std::vector<std::unique_ptr<Served>> servers;
+  for (std::size_t i = 0; i < transports.size(); ++i) {
+    auto served = metrics ? metrics->meter(node, "in", transports[i]) : std::shared_ptr<ChordService>(node);
+    auto server = start_server(transports[i], o.listen[i], io.get_executor(), served, cfg, broker ? *broker : amqp::Broker{});
+    if (!server) {
+      std::cerr << "chordnode serve: " << server.error().message << "\n";
+      return Exit::unreachable;
+    }
+    servers.push_back(std::move(*server));
   }
   std::unique_ptr<http_api::UserApi> api;
   if (!o.http.empty()) {
@@ -209,6 +264,10 @@ int serve(const ServeOptions& o) {
     node->start();
     std::cout << "ready id=" << ring.hex(self.id) << " uri=" << uri;
     if (api) std::cout << " http=http://" << wire::parse_host_port(o.http)->host << ":" << api->port();
+    if (uris.size() > 1) {
+      std::cout << " serves=";
+      for (std::size_t i = 0; i < uris.size(); ++i) std::cout << (i ? "," : "") << uris[i];
+    }
     std::cout << std::endl;
   };
   asio::co_spawn(io, begin(), asio::detached);
@@ -219,7 +278,7 @@ int serve(const ServeOptions& o) {
   std::thread runner([&] { io.run(); });
   finished.get_future().wait();
   if (api) api->shutdown();
-  (*server)->shutdown();
+  for (auto& s : servers) s->shutdown();
   registry->close();  // outgoing calls end while the I/O thread can still deliver their completions
   work.reset();
   io.stop();
@@ -233,10 +292,13 @@ void add_serve(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("serve", "Run one Chord node until SIGINT/SIGTERM (then leave gracefully)");
   auto o = std::make_shared<ServeOptions>();
   cmd->set_config("--config", "", "read options from a config file (TOML or INI, same names as the flags)");
-  cmd->add_option("--transport", o->transport, "grpc (grpc://HOST:PORT) or rest (http://HOST:PORT)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"grpc", "rest"}));
-  cmd->add_option("--listen", o->listen, "HOST:PORT to bind")->required();
+  cmd->add_option("--transport", o->transport,
+                  "grpc (grpc://HOST:PORT), rest (http://HOST:PORT), amqp (amqp://BROKER:PORT/QUEUE), or several: grpc,rest")
+      ->capture_default_str();
+  cmd->add_option("--listen", o->listen, "HOST:PORT to bind (amqp: the QUEUE name); once per transport, in order")
+      ->required();
+  cmd->add_option("--amqp-url", o->amqp_url,
+                  "the broker, amqp://USER:PASS@HOST:PORT/VHOST (default: $CHORD_AMQP_URL, else amqp://guest:guest@127.0.0.1:5672/)");
   cmd->add_option("--advertise", o->advertise, "URI peers use to reach this node (default: from --listen)");
   cmd->add_option("--join", o->join, "URI of any node of the ring to join; none: start a new ring");
   cmd->add_option("--bits", o->bits, "m: ids have m bits (every node of a ring must agree)")

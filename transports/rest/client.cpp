@@ -65,7 +65,7 @@ class JsonCarrier final : public unary::Carrier {
 }  // namespace
 
 Connector::Connector(asio::any_io_executor executor, Limits limits)
-    : executor_(std::move(executor)), limits_(limits), inflight_(std::make_shared<Inflight>()) {}
+    : executor_(std::move(executor)), limits_(limits), inflight_(std::make_shared<unary::Inflight>()) {}
 
 Connector::~Connector() { close(); }
 

@@ -20,25 +20,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-bool Inflight::enter() {
-  std::lock_guard lock(mutex_);
-  if (closed_) return false;
-  ++count_;
-  return true;
-}
-void Inflight::leave() {
-  std::lock_guard lock(mutex_);
-  if (--count_ == 0) drained_.notify_all();
-}
-void Inflight::close() {
-  std::lock_guard lock(mutex_);
-  closed_ = true;
-}
-bool Inflight::wait(std::chrono::milliseconds limit) {
-  std::unique_lock lock(mutex_);
-  return drained_.wait_for(lock, limit, [&] { return count_ == 0; });
-}
-
 namespace {
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
@@ -59,7 +40,7 @@ struct HttpPeer::Impl {
   asio::any_io_executor executor;
   std::string host;
   std::uint16_t port;
-  std::shared_ptr<Inflight> inflight;
+  std::shared_ptr<unary::Inflight> inflight;
   HttpClientOptions options;
   std::vector<std::unique_ptr<Connection>> idle;
   std::set<Connection*> busy;
@@ -67,7 +48,7 @@ struct HttpPeer::Impl {
 };
 
 HttpPeer::HttpPeer(asio::any_io_executor executor, std::string host, std::uint16_t port, std::string name,
-                   std::shared_ptr<Inflight> inflight, HttpClientOptions options)
+                   std::shared_ptr<unary::Inflight> inflight, HttpClientOptions options)
     : impl_(std::make_shared<Impl>(Impl{std::move(executor), std::move(host), port, std::move(inflight), options, {}, {}, false})),
       name_(std::move(name)) {}
 
@@ -94,10 +75,7 @@ asio::awaitable<Result<HttpResponse>> HttpPeer::request(std::string method, std:
     return fail(Errc::unavailable, fmt::format("{}: {}", step, ec.message()));
   };
   if (impl->closed || !impl->inflight->enter()) co_return fail(Errc::cancelled, "the client is closing");
-  struct Leave {
-    Inflight& f;
-    ~Leave() { f.leave(); }
-  } leave_guard{*impl->inflight};
+  unary::InflightGuard leave_guard{*impl->inflight};
 
   auto verb = http::string_to_verb(method);
   http::request<http::string_body> req{verb, target, 11};

@@ -1,10 +1,7 @@
 #pragma once
 // HTTP/1.1 client of one peer: a pool of keep-alive connections (TCP_NODELAY), a deadline on
 // every request covering connect, write and read, and a bound on the response body.
-#include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +9,7 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include "chord/service.hpp"
+#include "inflight.hpp"
 
 namespace chord::rest {
 
@@ -19,22 +17,6 @@ struct HttpResponse {
   unsigned status = 0;
   std::string content_type;
   std::string body;
-};
-
-// Requests in flight across the peers of one connector, so that closing it can wait for them.
-class Inflight {
- public:
-  bool enter();  // false once closed: the request must not start
-  void leave();
-  void close();  // later enter() calls fail
-  // Waits until no request is in flight, at most limit; false if some still are.
-  bool wait(std::chrono::milliseconds limit);
-
- private:
-  std::mutex mutex_;
-  std::condition_variable drained_;
-  int count_ = 0;
-  bool closed_ = false;
 };
 
 struct HttpClientOptions {
@@ -46,7 +28,7 @@ class HttpPeer {
  public:
   // host:port of the peer; name is how errors call it (its URI).
   HttpPeer(asio::any_io_executor executor, std::string host, std::uint16_t port, std::string name,
-           std::shared_ptr<Inflight> inflight, HttpClientOptions options = {});
+           std::shared_ptr<unary::Inflight> inflight, HttpClientOptions options = {});
   ~HttpPeer();
   const std::string& name() const { return name_; }
   // One request within timeout. Transport failures are unavailable / deadline_exceeded and name

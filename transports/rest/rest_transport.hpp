@@ -35,7 +35,7 @@ class Connector final : public chord::Connector {
  private:
   asio::any_io_executor executor_;
   Limits limits_;
-  std::shared_ptr<Inflight> inflight_;
+  std::shared_ptr<unary::Inflight> inflight_;
   std::mutex mutex_;
   std::map<std::string, std::pair<std::shared_ptr<HttpPeer>, std::shared_ptr<ChordService>>> peers_;
 };

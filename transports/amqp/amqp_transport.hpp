@@ -1,0 +1,71 @@
+#pragma once
+// The AMQP transport: RabbitMQ's RPC pattern. A request is published on the default exchange to
+// the peer's queue with type=<Method>, content_type=application/x-protobuf, a correlation_id,
+// reply_to=amq.rabbitmq.reply-to (direct reply-to), expiration = the call's deadline, and
+// mandatory, so that a missing queue is an immediate error. The reply carries the method's reply
+// message, or type=Status with a chord.v1.Status. Values go one chunk per message
+// (transports/unary). A node's URI is amqp://BROKER_HOST:PORT/QUEUE.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "chord/service.hpp"
+#include "inflight.hpp"
+#include "link.hpp"
+
+namespace chord::amqp {
+
+struct Limits {
+  std::size_t chunk_bytes = 1 << 20;        // value bytes per message
+  std::size_t max_message_bytes = 8 << 20;  // any one request or reply
+};
+
+class BrokerClient;
+
+class Connector final : public chord::Connector {
+ public:
+  // credentials: user, password and vhost for every broker a URI names (its host and port are
+  // ignored; each URI names its own broker).
+  Connector(asio::any_io_executor executor, Broker credentials, Limits limits = {});
+  ~Connector() override;
+  Result<std::shared_ptr<ChordService>> connect(const std::string& uri) override;
+  void close() override;
+
+ private:
+  asio::any_io_executor executor_;
+  Broker credentials_;
+  Limits limits_;
+  std::shared_ptr<unary::Inflight> inflight_;
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<BrokerClient>> brokers_;  // by host:port
+  std::map<std::string, std::shared_ptr<ChordService>> clients_;  // by URI
+};
+
+class Server {
+ public:
+  // Serves node on queue at broker; fails at once if the broker is unreachable or the queue is
+  // held by another node.
+  static Result<std::unique_ptr<Server>> start(const std::string& queue, const Broker& broker,
+                                               asio::any_io_executor executor, std::shared_ptr<ChordService> node,
+                                               Limits limits = {}, Timeout default_timeout = std::chrono::seconds(5));
+  ~Server();
+  // amqp://HOST:PORT/QUEUE
+  const std::string& uri() const { return uri_; }
+  void shutdown();
+
+  struct Impl;
+
+ private:
+  Server(std::shared_ptr<Impl> impl, std::string uri) : impl_(std::move(impl)), uri_(std::move(uri)) {}
+  std::shared_ptr<Impl> impl_;
+  std::string uri_;
+};
+
+// amqp://HOST:PORT/QUEUE for a node on queue at broker.
+std::string node_uri(const Broker& broker, const std::string& queue);
+
+}  // namespace chord::amqp
