@@ -27,16 +27,27 @@ class Ring:
         self.stabilize_ms = stabilize_ms
         self.workdir = workdir or tempfile.mkdtemp(prefix="chordring-")
         self.extra = list(extra)
+        self.broker = os.environ.get("CHORD_AMQP_BROKER", "127.0.0.1:5672")  # host:port of AMQP node URIs
         self.nodes = {}  # uri -> Popen
         self.ready = {}  # uri -> the fields of the node's ready line (id, uri, http)
 
-    def uri(self, port):
-        return {"grpc": "grpc://127.0.0.1:%d", "rest": "http://127.0.0.1:%d"}[self.transport] % port
+    def uri(self, port, transport=None):
+        t = (transport or self.transport).split(",")[0]  # a node serving several is known by its first
+        if t == "amqp":
+            return "amqp://%s/%s" % (self.broker, self.listen(port, t))
+        return {"grpc": "grpc://127.0.0.1:%d", "rest": "http://127.0.0.1:%d"}[t] % port
 
-    def start_node(self, port, join=None, extra=()):
-        uri = self.uri(port)
+    def listen(self, port, transport=None):
+        """--listen of a node: HOST:PORT, or for AMQP its queue (named after the port, to be unique)."""
+        if (transport or self.transport).split(",")[0] == "amqp":
+            return "chord-%d-%d" % (os.getpid(), port)
+        return "127.0.0.1:%d" % port
+
+    def start_node(self, port, join=None, extra=(), transport=None):
+        t = transport or self.transport
+        uri = self.uri(port, t)
         log = open(os.path.join(self.workdir, "node-%d.log" % port), "w")
-        cmd = [self.binary, "serve", "--transport", self.transport, "--listen", "127.0.0.1:%d" % port,
+        cmd = [self.binary, "serve", "--transport", t, "--listen", self.listen(port, t),
                "--stabilize-ms", str(self.stabilize_ms), "--rpc-timeout-ms", "1000"] + self.extra + list(extra)
         if join:
             cmd += ["--join", join]
@@ -49,14 +60,16 @@ class Ring:
         self.ready[uri] = dict(kv.split("=", 1) for kv in line.split()[1:])
         return uri
 
-    def start(self, n, ports=None, extra_for=lambda i: ()):
-        """Starts n nodes; extra_for(i) adds flags to node i (e.g. its --http)."""
+    def start(self, n, ports=None, extra_for=lambda i: (), transport_for=None):
+        """Starts n nodes; extra_for(i) adds flags to node i (e.g. its --http); transport_for(i)
+        picks node i's transport (a mixed ring), else the ring's."""
         ports = ports or free_ports(n)
-        first = self.start_node(ports[0], extra=extra_for(0))
+        pick = transport_for or (lambda i: self.transport)
+        first = self.start_node(ports[0], extra=extra_for(0), transport=pick(0))
         uris = [first]
         for i, port in enumerate(ports[1:], start=1):
             # Join through different nodes, not all through the first.
-            uris.append(self.start_node(port, join=uris[(i * 7) % len(uris)], extra=extra_for(i)))
+            uris.append(self.start_node(port, join=uris[(i * 7) % len(uris)], extra=extra_for(i), transport=pick(i)))
         return uris
 
     def cli(self, *args, check=True, timeout=120):

@@ -10,7 +10,7 @@ packages=(
   libssl-dev libfmt-dev libspdlog-dev libcli11-dev catch2
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   librabbitmq-dev prometheus-cpp-dev
-  curl procps python3
+  curl procps python3 rabbitmq-server
 )
 if [ "${1:-}" = "--tests" ]; then
   packages+=(chromium)

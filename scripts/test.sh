@@ -16,6 +16,10 @@ run_suite() {
   (cd "$dir" && ctest --output-on-failure -j "${JOBS:-2}" --timeout 600)
 }
 
+# The AMQP tests talk to a real broker on 127.0.0.1; stop it afterwards if this script started it.
+"$root/scripts/rabbitmq.sh" start
+trap '"$root/scripts/rabbitmq.sh" stop' EXIT
+
 run_suite "$root/build"
 if [ $quick -eq 0 ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -108,6 +108,7 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
   // Routing
   asio::awaitable<Result<LookupReply>> route(Id key_id);
   asio::awaitable<void> stabilize_once();
+  asio::awaitable<void> recover_successors();
   LookupStepReply step(const Id& key_id, const std::vector<Id>& exclude) const;
   std::vector<NodeRef> closest_preceding_nodes(const Id& key_id, unsigned count,
                                                const std::vector<Id>& exclude) const;
@@ -148,6 +149,12 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
   FingerTable fingers_;
   unsigned next_finger_ = 1;
   std::unordered_map<Id, std::chrono::steady_clock::time_point, IdHash> suspected_;
+  // Successors dropped after a failed call, asked again once their suspicion expires.
+  struct Lost {
+    NodeRef node;
+    std::chrono::steady_clock::time_point forget_at;
+  };
+  std::vector<Lost> lost_;
 
   struct SyncStamp {
     std::uint64_t store_version = 0;

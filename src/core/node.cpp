@@ -121,7 +121,12 @@ Result<std::shared_ptr<ChordService>> Node::peer(const NodeRef& node) {
 void Node::peer_failed(const NodeRef& node, const Error& error) {
   if (!is_peer_failure(error.code)) return;
   spdlog::debug("[{}] peer {} failed: {}", tag_, node.uri, error.message);
-  suspected_[node.id] = std::chrono::steady_clock::now() + config_.suspect_for;
+  auto now = std::chrono::steady_clock::now();
+  suspected_[node.id] = now + config_.suspect_for;
+  if (successors_.contains(node.id) && node.id != self_.id) {
+    auto known = std::find_if(lost_.begin(), lost_.end(), [&](const Lost& l) { return l.node.id == node.id; });
+    if (known == lost_.end() && lost_.size() < config_.successors) lost_.push_back(Lost{node, now + config_.suspect_for * 20});
+  }
   // Route around it at once; stabilize puts a falsely suspected successor back, since it is
   // still its successor's predecessor.
   if (successors_.nodes().size() > 1 || successors_.first().id != node.id) successors_.remove(node.id);

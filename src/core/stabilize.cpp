@@ -9,8 +9,41 @@ namespace chord {
 
 asio::awaitable<void> Node::stabilize() {
   if (!joined_ || leaving_) co_return;
+  co_await recover_successors();
   co_await stabilize_once();
   if (observer_) observer_->stabilized();
+}
+
+// A successor dropped after a failed call may only have been unreachable for a moment (a
+// broker restart, a pause). Once its suspicion has expired it is asked again, and if it answers
+// and still lies between this node and its successor, it is the successor again. Without this,
+// nodes that all lost sight of each other at once can settle into interleaved loops (each node
+// skipping one) that the paper's stabilize never merges: seen after a RabbitMQ restart.
+asio::awaitable<void> Node::recover_successors() {
+  if (lost_.empty()) co_return;
+  auto now = std::chrono::steady_clock::now();
+  std::erase_if(lost_, [&](const Lost& l) { return now > l.forget_at || successors_.contains(l.node.id); });
+  std::vector<NodeRef> retry;
+  for (const auto& l : lost_)
+    if (!suspected(l.node.id)) retry.push_back(l.node);
+  for (const auto& n : retry) {
+    const NodeRef succ = successors_.first();
+    if (succ.id != self_.id && !in_open(n.id, self_.id, succ.id)) continue;  // not closer than what we have
+    auto client = peer(n);
+    if (!client) continue;
+    const Empty ask;
+    auto r = co_await (*client)->ping(ask, config_.rpc_timeout);
+    if (!r || r->id != n.id) {
+      if (!r) peer_failed(n, r.error());
+      continue;
+    }
+    peer_answered(n);
+    std::erase_if(lost_, [&](const Lost& l) { return l.node.id == n.id; });
+    if (successors_.first().id == self_.id || in_open(n.id, self_.id, successors_.first().id)) {
+      spdlog::info("[{}] {} answers again: successor once more", tag_, n.uri);
+      successors_.push_front(n);
+    }
+  }
 }
 
 asio::awaitable<void> Node::stabilize_once() {
@@ -155,7 +188,9 @@ asio::awaitable<Result<void>> Node::leave() {
   auto values = store_->list();
   if (!values.empty()) {
     bool handed = false;
-    for (const auto& succ : successors_.nodes()) {
+    // A copy: Leave notices from peers change the list while this waits on them.
+    const std::vector<NodeRef> candidates = successors_.nodes();
+    for (const auto& succ : candidates) {
       bool all = true;
       for (const auto& v : values) {
         auto r = co_await push_value(succ, v.key_id, Role::handoff);

@@ -11,6 +11,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples"))
+from checks import Checks  # noqa: E402
 from ringlib import Ring  # noqa: E402
 
 SIZES = [0, 1, 100, 4096, 65536, 1 << 20, (1 << 20) + 1, 3 << 20, 16 << 20] + [random.Random(i).randrange(1, 2 << 20) for i in range(11)]
@@ -24,12 +25,7 @@ def main():
     args = ap.parse_args()
 
     ring = Ring(args.binary, args.transport)
-    failures = []
-
-    def check(cond, what):
-        if not cond:
-            failures.append(what)
-            print("FAIL:", what, flush=True)
+    check = Checks()
 
     try:
         uris = ring.start(args.nodes)
@@ -79,12 +75,8 @@ def main():
         print("0 keys lost after 2 leaves and 1 crash", flush=True)
     finally:
         ring.stop()
-    if failures:
-        print("%d failed (logs in %s)" % (len(failures), ring.workdir))
-        return 1
-    print("e2e %s: all checks passed" % args.transport)
-    return 0
+    check.finish("e2e %s" % args.transport, ring.workdir)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -16,6 +16,7 @@ namespace {
 std::unique_ptr<test::Harness> harness_named(const std::string& name) {
   if (name == "inproc") return test::make_inproc_harness();
   if (name == "rest") return test::make_rest_harness(true);
+  if (name == "amqp") return test::make_amqp_harness();
   return test::make_grpc_harness();
 }
 
@@ -57,7 +58,7 @@ class OversizedSource final : public ChunkSource {
 }  // namespace
 
 TEST_CASE("transport conformance") {
-  auto backend = GENERATE(as<std::string>{}, "inproc", "grpc", "rest");
+  auto backend = GENERATE(as<std::string>{}, "inproc", "grpc", "rest", "amqp");
   auto h = harness_named(backend);
   INFO("backend " << backend);
   h->start(3);

@@ -4,10 +4,13 @@
 #include <chrono>
 #include <functional>
 
+#include <unistd.h>
+
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "amqp_transport.hpp"
 #include "grpc_transport.hpp"
 #include "inproc.hpp"
 #include "rest_transport.hpp"
@@ -126,22 +129,40 @@ class InprocHarness final : public Harness {
   inproc::Network* net_;
 };
 
-// Nodes served over real sockets on 127.0.0.1; Server is the transport's server type and
-// start its way of starting one.
+// Where node i listens and the URI peers use for it; and a URI where something takes calls
+// and never answers (kept up by `keep`).
+struct Addressing {
+  std::function<std::pair<std::string, std::string>(int)> next;
+  std::string silent_uri;
+  std::shared_ptr<void> keep;
+};
+
+// Something that accepts TCP connections and never says a word: only the call's deadline ends
+// the wait.
+Addressing tcp_addressing(const std::string& scheme) {
+  struct Silent {
+    asio::io_context io;
+    asio::ip::tcp::acceptor acceptor{io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
+  };
+  auto silent = std::make_shared<Silent>();
+  auto uri = scheme + "://127.0.0.1:" + std::to_string(silent->acceptor.local_endpoint().port());
+  return Addressing{[scheme](int) {
+                      auto port = std::to_string(free_port());
+                      return std::make_pair("127.0.0.1:" + port, scheme + "://127.0.0.1:" + port);
+                    },
+                    uri, silent};
+}
+
+// Nodes served over a real transport; Server is its server type and start its way of starting one.
 template <class Server>
-class SocketHarness final : public Harness {
+class ServedHarness final : public Harness {
  public:
   using Start = std::function<Result<std::unique_ptr<Server>>(const std::string& listen, asio::any_io_executor,
                                                               std::shared_ptr<Node>, Timeout)>;
   // The caller sets the connector, which needs this harness's executor.
-  SocketHarness(std::string name, std::string scheme, Start start)
-      : name_(std::move(name)), scheme_(std::move(scheme)), start_(std::move(start)), silent_(silent_io_) {
-    // Something that accepts TCP connections and never says a word: only the call's deadline
-    // ends the wait.
-    silent_ = asio::ip::tcp::acceptor(silent_io_, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    silent_port_ = silent_.local_endpoint().port();
-  }
-  ~SocketHarness() override {
+  ServedHarness(std::string name, Addressing addressing, Start start)
+      : name_(std::move(name)), addressing_(std::move(addressing)), start_(std::move(start)) {}
+  ~ServedHarness() override {
     for (auto& s : servers_) s.reset();  // the servers shut down while the io thread still runs
     stop_io();
   }
@@ -154,30 +175,27 @@ class SocketHarness final : public Harness {
     }(nodes_.at(static_cast<std::size_t>(i))));
     servers_.at(static_cast<std::size_t>(i)).reset();
   }
-  std::string silent_uri() override { return scheme_ + "://127.0.0.1:" + std::to_string(silent_port_); }
+  std::string silent_uri() override { return addressing_.silent_uri; }
 
  protected:
   std::string uri_for(int i) override {
-    ports_.resize(static_cast<std::size_t>(i) + 1);
-    ports_[static_cast<std::size_t>(i)] = free_port();
-    return scheme_ + "://127.0.0.1:" + std::to_string(ports_[static_cast<std::size_t>(i)]);
+    auto [listen, uri] = addressing_.next(i);
+    listens_.resize(static_cast<std::size_t>(i) + 1);
+    listens_[static_cast<std::size_t>(i)] = listen;
+    return uri;
   }
   void serve(int i, std::shared_ptr<Node> node) override {
-    auto s = start_("127.0.0.1:" + std::to_string(ports_.at(static_cast<std::size_t>(i))), io_.get_executor(), node,
-                    config_.rpc_timeout);
+    auto s = start_(listens_.at(static_cast<std::size_t>(i)), io_.get_executor(), node, config_.rpc_timeout);
     if (!s) throw std::runtime_error(s.error().message);
     servers_.push_back(std::move(*s));
   }
 
  private:
   std::string name_;
-  std::string scheme_;
+  Addressing addressing_;
   Start start_;
-  std::vector<std::uint16_t> ports_;
+  std::vector<std::string> listens_;
   std::vector<std::unique_ptr<Server>> servers_;
-  asio::io_context silent_io_;
-  asio::ip::tcp::acceptor silent_;
-  std::uint16_t silent_port_ = 0;
 };
 
 }  // namespace
@@ -185,8 +203,8 @@ class SocketHarness final : public Harness {
 std::unique_ptr<Harness> make_rest_harness(bool binary_values) {
   rest::Limits limits;
   limits.binary_values = binary_values;
-  auto h = std::make_unique<SocketHarness<rest::Server>>(
-      binary_values ? "rest" : "rest-json", "http",
+  auto h = std::make_unique<ServedHarness<rest::Server>>(
+      binary_values ? "rest" : "rest-json", tcp_addressing("http"),
       [](const std::string& listen, asio::any_io_executor ex, std::shared_ptr<Node> node, Timeout t) {
         return rest::Server::start(listen, ex, std::move(node), {}, t);
       });
@@ -199,10 +217,38 @@ std::unique_ptr<Harness> make_rest_harness(bool binary_values) {
   h->set_connector(std::make_unique<rest::Connector>(h->executor(), limits));
   return h;
 }
+std::unique_ptr<Harness> make_amqp_harness() {
+  auto broker = amqp::default_broker();
+  if (!broker) throw std::runtime_error(broker.error().message);
+  // Queue names unique to this run, so that tests running side by side do not meet.
+  auto run_tag = std::to_string(::getpid()) + "-" + std::to_string(free_port());
+  // A queue that takes requests and never answers them.
+  struct Silent {
+    std::unique_ptr<amqp::Link> link;
+  };
+  auto silent = std::make_shared<Silent>();
+  auto silent_queue = "silent-" + run_tag;
+  auto link = amqp::Link::start(*broker, silent_queue, amqp::Link::Handlers{});
+  if (!link) throw std::runtime_error("the AMQP tests need a broker (scripts/rabbitmq.sh start): " + link.error().message);
+  silent->link = std::move(*link);
+  Addressing addressing{[b = *broker, run_tag](int i) {
+                          auto queue = "conformance-" + run_tag + "-" + std::to_string(i) + "-" + std::to_string(free_port());
+                          return std::make_pair(queue, amqp::node_uri(b, queue));
+                        },
+                        amqp::node_uri(*broker, silent_queue), silent};
+  auto h = std::make_unique<ServedHarness<amqp::Server>>(
+      "amqp", std::move(addressing),
+      [b = *broker](const std::string& queue, asio::any_io_executor ex, std::shared_ptr<Node> node, Timeout t) {
+        return amqp::Server::start(queue, b, ex, std::move(node), {}, t);
+      });
+  h->set_connector(std::make_unique<amqp::Connector>(h->executor(), *broker));
+  return h;
+}
+
 std::unique_ptr<Harness> make_inproc_harness() { return std::make_unique<InprocHarness>(); }
 std::unique_ptr<Harness> make_grpc_harness() {
-  auto h = std::make_unique<SocketHarness<grpc_transport::Server>>(
-      "grpc", "grpc", [](const std::string& listen, asio::any_io_executor ex, std::shared_ptr<Node> node, Timeout t) {
+  auto h = std::make_unique<ServedHarness<grpc_transport::Server>>(
+      "grpc", tcp_addressing("grpc"), [](const std::string& listen, asio::any_io_executor ex, std::shared_ptr<Node> node, Timeout t) {
         return grpc_transport::Server::start(listen, ex, std::move(node), {}, t);
       });
   h->set_connector(std::make_unique<grpc_transport::Connector>(h->executor()));

@@ -66,6 +66,8 @@ std::unique_ptr<Harness> make_inproc_harness();
 std::unique_ptr<Harness> make_grpc_harness();
 // REST with values as binary protobuf (the default), or everything as proto3 JSON.
 std::unique_ptr<Harness> make_rest_harness(bool binary_values);
+// AMQP through the broker of $CHORD_AMQP_URL (default: guest on 127.0.0.1:5672).
+std::unique_ptr<Harness> make_amqp_harness();
 
 // A free TCP port on 127.0.0.1 (bound once and released).
 std::uint16_t free_port();

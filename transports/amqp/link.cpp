@@ -192,7 +192,7 @@ void Link::run() {
         announced_down = true;
         pollfd wait{wake_fd_, POLLIN, 0};
         poll(&wait, 1, static_cast<int>(backoff.count()));
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
         continue;
       }
       if (announced_down) spdlog::info("amqp: connected to {} again", broker_.address());
