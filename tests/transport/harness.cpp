@@ -80,6 +80,9 @@ bool Harness::converged() {
       const auto& succ = live[static_cast<std::size_t>((at + 1) % n)];
       const auto& pred = live[static_cast<std::size_t>((at + n - 1) % n)];
       if (nodes[i]->successors().first().id != succ.id) co_return false;
+      // The successor lists are full too: a later stabilize round fills them.
+      auto want = std::min<std::size_t>(nodes[i]->config().successors, live.size() - 1);
+      if (n > 1 && nodes[i]->successors().nodes().size() < want) co_return false;
       if (n > 1 && (!nodes[i]->predecessor() || nodes[i]->predecessor()->id != pred.id)) co_return false;
     }
     co_return true;

@@ -37,7 +37,8 @@ class Harness {
   asio::any_io_executor executor() { return io_.get_executor(); }
   NodeConfig& config() { return config_; }
 
-  // Waits until every live node's successor and predecessor are right (10 s at most).
+  // Waits until every live node's successor, predecessor and full successor list are right
+  // (10 s at most).
   bool converged();
 
   template <class T>

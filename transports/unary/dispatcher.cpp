@@ -4,6 +4,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -56,8 +57,12 @@ Dispatcher::Dispatcher(asio::any_io_executor executor, std::shared_ptr<ChordServ
     : node_(std::move(node)), transfers_(std::make_shared<Transfers>(Transfers{std::move(executor), limits, {}})) {}
 
 Dispatcher::~Dispatcher() {
-  // Transfers still open end now: their store() calls see the channel close and give up.
-  for (auto& [id, t] : transfers_->open) t->chunks.close();
+  // Transfers still open end now: their store() calls see the pipe close and give up. The
+  // transfers belong to the executor's thread (the dispatcher may die on another one).
+  asio::post(transfers_->executor, [all = transfers_] {
+    auto open = all->open;  // a store that ends erases itself from the map
+    for (auto& [id, t] : open) t->chunks.close();
+  });
 }
 
 std::unique_ptr<gpb::Message> Dispatcher::new_request(std::string_view method) {
