@@ -1,19 +1,15 @@
-#include <grpc/grpc.h>
 #include <spdlog/spdlog.h>
 
 #include <exception>
 #include <iostream>
 
 #include "commands.hpp"
+#include "library.hpp"
 
 namespace {
-// gRPC shuts itself down when its last channel or server goes, on a thread of its own; a
-// process that returns from main meanwhile races that thread (ASan saw a double free in
-// grpc_cq_internal_unref). Holding one reference here and dropping it with the blocking call
-// makes the last shutdown happen on this thread, before exit.
+// See library.hpp: the last gRPC shutdown happens on this thread, before exit.
 struct GrpcLifetime {
-  GrpcLifetime() { grpc_init(); }
-  ~GrpcLifetime() { grpc_shutdown_blocking(); }
+  ~GrpcLifetime() { chord::grpc_transport::release_library(); }
 };
 }  // namespace
 

@@ -12,6 +12,7 @@
 #include "convert.hpp"
 #include "events.hpp"
 #include "grpc_transport.hpp"
+#include "library.hpp"
 #include "status.hpp"
 #include "uri.hpp"
 
@@ -225,6 +226,7 @@ Connector::~Connector() { close(); }
 void Connector::close() { tracker_->close_and_wait(); }
 
 Result<std::shared_ptr<ChordService>> Connector::connect(const std::string& uri) {
+  hold_library();
   std::lock_guard lock(mutex_);
   if (auto it = clients_.find(uri); it != clients_.end()) return it->second;
   auto ep = wire::parse_endpoint(uri);

@@ -11,6 +11,7 @@
 #include "convert.hpp"
 #include "events.hpp"
 #include "grpc_transport.hpp"
+#include "library.hpp"
 #include "status.hpp"
 #include "uri.hpp"
 
@@ -221,6 +222,7 @@ void Server::shutdown(std::chrono::milliseconds grace) {
 Result<std::unique_ptr<Server>> Server::start(const std::string& listen, asio::any_io_executor executor,
                                               std::shared_ptr<ChordService> node, Limits limits,
                                               Timeout default_timeout) {
+  hold_library();
   auto ep = wire::parse_host_port(listen);
   if (!ep) return ep.error();
   auto impl = std::make_unique<Impl>();
