@@ -20,14 +20,22 @@ class CallTracker {
     calls_[key] = Entry{ctx, std::move(owner)};
     return true;
   }
-  // The call's last callback is done with everything the tracker knows of it.
+  // The call's last callback is done with everything the tracker knows of it. The call object
+  // is destroyed here, before the entry goes: whoever waits in close_and_wait() may destroy the
+  // executor the call's channels point to as soon as it sees no entry left.
   void remove(const void* key) {
-    std::shared_ptr<void> last;  // released outside the lock
+    std::shared_ptr<void> last;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = calls_.find(key);
+      if (it == calls_.end()) return;
+      last = std::move(it->second.owner);
+      it->second.ctx = nullptr;  // going: not to be cancelled any more
+    }
+    last.reset();
     std::lock_guard lock(mutex_);
-    auto it = calls_.find(key);
-    if (it == calls_.end()) return;
-    last = std::move(it->second.owner);
-    calls_.erase(it);
+    // A new call may have been made at the same address meanwhile: leave its entry alone.
+    if (auto it = calls_.find(key); it != calls_.end() && !it->second.owner) calls_.erase(it);
     if (calls_.empty()) drained_.notify_all();
   }
   void close_and_wait() {
@@ -36,7 +44,8 @@ class CallTracker {
     closed_ = true;
     std::map<const void*, Entry> snapshot = calls_;  // owners keep every context alive
     lock.unlock();
-    for (auto& [key, e] : snapshot) e.ctx->TryCancel();
+    for (auto& [key, e] : snapshot)
+      if (e.ctx) e.ctx->TryCancel();
     snapshot.clear();
     lock.lock();
     drained_.wait(lock, [&] { return calls_.empty(); });
