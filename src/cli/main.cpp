@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   chord::cli::add_serve(app, exit_code);
   chord::cli::add_client_commands(app, exit_code);
   chord::cli::add_simulate(app, exit_code);
+  chord::cli::add_bench_client(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Benchmarks of chordnode on each transport: for every transport it starts a ring of N real node
+processes on 127.0.0.1, waits for convergence, and measures with `chordnode bench-client`:
+
+  ping      round trip to one peer (the per-hop cost), p50/p90/p99
+  lookup    latency p50/p99 and mean hops, random keys from one access node
+  lookup/s  throughput with C = 1, 4, 16 concurrent callers
+  put, get  MB/s for values of 4 KiB, 1 MiB and 64 MiB
+  idle      RSS and threads per node; CPU time of the ring per lookup
+
+Results go to a folder (JSON and CSV, with the machine, library versions and date); the table is
+printed as rows complete. --quick is the CI mode (seconds per transport).
+
+  bench/bench.py [--quick] [--nodes 8] [--transports grpc,rest,amqp] [--out bench/results]
+
+AMQP needs a broker on 127.0.0.1 (scripts/rabbitmq.sh start).
+"""
+import argparse
+import csv
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "examples"))
+from ringlib import Ring  # noqa: E402
+
+FULL = {"ping": 2000, "lookup": 2000, "throughput": 2000, "concurrency": [1, 4, 16],
+        "values": [("4KiB", 4096, 500), ("1MiB", 1 << 20, 50), ("64MiB", 64 << 20, 3)]}
+QUICK = {"ping": 200, "lookup": 200, "throughput": 200, "concurrency": [1, 4],
+         "values": [("4KiB", 4096, 20), ("1MiB", 1 << 20, 4)]}
+
+
+def proc_status(pid):
+    fields = {}
+    for line in open("/proc/%d/status" % pid):
+        k, _, v = line.partition(":")
+        fields[k] = v.strip()
+    return int(fields["VmRSS"].split()[0]), int(fields["Threads"])
+
+
+def cpu_seconds(pids):
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        parts = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+        total += int(parts[11]) + int(parts[12])  # utime, stime
+    return total / tick
+
+
+def machine():
+    def pkg(name):
+        r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", name], capture_output=True, text=True)
+        return r.stdout.strip() or None
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "host": platform.node(), "kernel": platform.release(), "cpu": cpu, "cores": os.cpu_count(),
+            "libraries": {p: pkg(p) for p in ["libgrpc++-dev", "libboost1.81-dev", "librabbitmq-dev",
+                                                "rabbitmq-server", "libprotobuf-dev"]}}
+
+
+class Bench:
+    def __init__(self, binary, rows):
+        self.binary = binary
+        self.rows = rows
+
+    def client(self, via, op, count, concurrency=1, size=None, prefix="bench"):
+        cmd = [self.binary, "bench-client", "--via", via, "--op", op, "--count", str(count),
+               "--concurrency", str(concurrency), "--prefix", prefix]
+        if size:
+            cmd += ["--size", size]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        if r.returncode != 0:
+            raise RuntimeError("%s: %s" % (" ".join(cmd[1:]), r.stderr.strip() or r.stdout.strip()))
+        return json.loads(r.stdout)
+
+    def row(self, transport, metric, value, unit, **extra):
+        row = {"transport": transport, "metric": metric, "value": value, "unit": unit, **extra}
+        self.rows.append(row)
+        print("  %-6s %-30s %12s %s" % (transport, metric, value, unit), flush=True)
+
+    def transport(self, transport, nodes, plan):
+        ring = Ring(self.binary, transport, stabilize_ms=500)
+        try:
+            uris = ring.start(nodes)
+            if not ring.wait_converged(timeout=120):
+                raise RuntimeError("%s ring did not converge (logs in %s)" % (transport, ring.workdir))
+            time.sleep(2)
+            pids = [p.pid for p in ring.nodes.values()]
+            stats = [proc_status(pid) for pid in pids]
+            self.row(transport, "idle RSS per node (max)", round(max(s[0] for s in stats) / 1024, 1), "MiB")
+            self.row(transport, "threads per node (max)", max(s[1] for s in stats), "")
+
+            ping = self.client(uris[1], "ping", plan["ping"])
+            for p in ("p50", "p90", "p99"):
+                self.row(transport, "ping %s" % p, ping[p + "_ms"], "ms")
+
+            cpu0 = cpu_seconds(pids)
+            look = self.client(uris[2], "lookup", plan["lookup"])
+            cpu1 = cpu_seconds(pids)
+            self.row(transport, "lookup p50", look["p50_ms"], "ms")
+            self.row(transport, "lookup p99", look["p99_ms"], "ms")
+            self.row(transport, "lookup hops (mean)", look["hops_mean"], "")
+            self.row(transport, "ring CPU per lookup", round((cpu1 - cpu0) / look["ok"] * 1e3, 3), "ms")
+            for c in plan["concurrency"]:
+                t = self.client(uris[3], "lookup", plan["throughput"], concurrency=c, prefix="tput%d" % c)
+                self.row(transport, "lookups/s, %d callers" % c, round(t["per_second"]), "1/s", concurrency=c)
+
+            for label, size, count in plan["values"]:
+                put = self.client(uris[4], "put", count, size=label, prefix="v" + label)
+                get = self.client(uris[5 % nodes], "get", count, size=label, prefix="v" + label)
+                self.row(transport, "put %s" % label, put["mb_per_s"], "MB/s", size=size)
+                self.row(transport, "get %s" % label, get["mb_per_s"], "MB/s", size=size)
+        finally:
+            ring.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--binary", default=os.path.join(HERE, "..", "build", "chordnode"))
+    ap.add_argument("--nodes", type=int, default=8)
+    ap.add_argument("--transports", default="grpc,rest,amqp")
+    ap.add_argument("--quick", action="store_true", help="small counts, small values: the CI mode")
+    ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    args = ap.parse_args()
+    if args.nodes < 6:
+        ap.error("--nodes must be at least 6 (the measurements use different access nodes)")
+    plan = QUICK if args.quick else FULL
+    rows = []
+    bench = Bench(os.path.abspath(args.binary), rows)
+    info = machine()
+    print("chordnode bench (%s): %d nodes per ring, %s" % ("quick" if args.quick else "full", args.nodes, info["cpu"]))
+    for t in args.transports.split(","):
+        print("%s:" % t, flush=True)
+        bench.transport(t, args.nodes, plan)
+
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = os.path.join(args.out, "%s-%s" % (stamp, "quick" if args.quick else "full"))
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "results.json"), "w") as f:
+        json.dump({"machine": info, "nodes": args.nodes, "mode": "quick" if args.quick else "full", "rows": rows}, f, indent=1)
+    with open(os.path.join(folder, "results.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["transport", "metric", "value", "unit", "concurrency", "size"])
+        w.writeheader()
+        for r in rows:
+            w.writerow(r)
+    print("results: %s" % folder)
+
+
+if __name__ == "__main__":
+    main()

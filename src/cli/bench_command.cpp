@@ -1,0 +1,215 @@
+// chordnode bench-client: the load generator of bench/. Runs COUNT operations of one kind
+// (ping, lookup, put, get) against one access node with C concurrent callers in one process, and
+// prints their latency percentiles, throughput and, for lookups, the mean hop count. Process
+// start-up and client set-up are outside the timed part, so that small operations are measured
+// as what they cost, not as what starting a program costs.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include <memory>
+#include <vector>
+
+#include "commands.hpp"
+#include "registry.hpp"
+#include "uri.hpp"
+#include "values.hpp"
+
+namespace chord::cli {
+namespace {
+
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+
+struct BenchOptions {
+  std::string via;
+  std::string op = "lookup";
+  unsigned count = 1000;
+  unsigned concurrency = 1;
+  std::string size = "4KiB";
+  std::string prefix = "bench";
+  unsigned timeout_ms = 30000;
+};
+
+// Counts a fetched value's bytes and drops them.
+class DiscardSink final : public ChunkSink {
+ public:
+  asio::awaitable<Result<void>> begin(const FetchReply&) override { co_return Result<void>{}; }
+  asio::awaitable<Result<void>> write(std::string chunk) override {
+    bytes += chunk.size();
+    co_return Result<void>{};
+  }
+  std::uint64_t bytes = 0;
+};
+
+struct Tally {
+  std::vector<double> ms;
+  double hops = 0;
+  std::uint64_t bytes = 0;
+  unsigned failed = 0;
+  std::optional<Error> first_error;
+  unsigned next = 0;
+  unsigned running = 0;
+  Ring ring{160};  // the access node's, learnt before the clock starts
+};
+
+std::string key_of(const BenchOptions& o, std::uint64_t size, unsigned i) {
+  return fmt::format("{}-{}-{}", o.prefix, size, i);
+}
+
+asio::awaitable<Result<void>> one(ChordService& via, const BenchOptions& o, std::uint64_t size,
+                                  const std::vector<Digest>& digests, unsigned i, Tally& t) {
+  const Timeout timeout(o.timeout_ms);
+  if (o.op == "ping") {
+    const Empty ask;
+    auto r = co_await via.ping(ask, timeout);
+    if (!r) co_return r.error();
+  } else if (o.op == "lookup") {
+    const LookupRequest req{key_of(o, 0, i), std::nullopt};
+    auto r = co_await via.lookup(req, timeout);
+    if (!r) co_return r.error();
+    t.hops += r->hops;
+  } else if (o.op == "put") {
+    auto key = key_of(o, size, i);
+    DummySource source(key, size, 1 << 20);
+    const StoreRequest req{ValueMeta{key, t.ring.hash(key), size, digests[i]}, Role::client};
+    auto r = co_await via.store(req, source, timeout);
+    if (!r) co_return r.error();
+    t.bytes += size;
+  } else {
+    DiscardSink sink;
+    const FetchRequest req{key_of(o, size, i), std::nullopt, Role::client, 0, std::nullopt};
+    auto r = co_await via.fetch(req, sink, timeout);
+    if (!r) co_return r.error();
+    if (sink.bytes != r->meta.size)
+      co_return make_error(Errc::internal, fmt::format("got {} of {} bytes", sink.bytes, r->meta.size));
+    t.bytes += sink.bytes;
+  }
+  co_return Result<void>{};
+}
+
+// One caller: takes the next operation until none is left.
+asio::awaitable<void> worker(std::shared_ptr<ChordService> via, const BenchOptions& o, std::uint64_t size,
+                             const std::vector<Digest>& digests, Tally& t) {
+  while (t.next < o.count) {
+    unsigned i = t.next++;
+    auto t0 = Clock::now();
+    auto r = co_await one(*via, o, size, digests, i, t);
+    if (!r) {
+      ++t.failed;
+      if (!t.first_error) t.first_error = r.error();
+      continue;
+    }
+    t.ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  --t.running;
+}
+
+int bench(const BenchOptions& o) {
+  spdlog::set_level(spdlog::level::warn);
+  std::uint64_t size = 0;
+  if (o.op == "put" || o.op == "get") {
+    auto s = parse_size(o.size);
+    if (!s) {
+      std::cerr << "chordnode bench-client: " << s.error().message << "\n";
+      return Exit::usage;
+    }
+    size = *s;
+  }
+  std::vector<Digest> digests;
+  if (o.op == "put")  // hashed before the clock starts: the value's digest travels in its header
+    for (unsigned i = 0; i < o.count; ++i) digests.push_back(DummySource(key_of(o, size, i), size, 1 << 20).sha256());
+
+  asio::io_context io;
+  auto registry = make_registry(io.get_executor());
+  auto via = registry->connect(o.via);
+  if (!via) {
+    std::cerr << "chordnode bench-client: " << via.error().message << "\n";
+    return exit_code_of(via.error());
+  }
+  Tally t;
+  double seconds = 0;
+  auto main_task = [&]() -> asio::awaitable<void> {
+    // One untimed call first: connections are set up outside the measurement.
+    const Empty ask;
+    auto info = co_await (*via)->node_info(ask, Timeout(o.timeout_ms));
+    if (!info) {
+      t.first_error = info.error();
+      co_return;
+    }
+    t.ring = Ring(info->bits);
+    auto t0 = Clock::now();
+    t.running = std::max(1u, o.concurrency);
+    for (unsigned c = 0; c < t.running; ++c)
+      asio::co_spawn(io, worker(*via, o, size, digests, t), asio::detached);
+    asio::steady_timer tick(io);
+    while (t.running > 0) {
+      tick.expires_after(std::chrono::milliseconds(1));
+      co_await tick.async_wait(asio::use_awaitable);
+    }
+    seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  };
+  asio::co_spawn(io, main_task(), asio::detached);
+  io.run();
+  registry->close();
+
+  if (t.ms.empty()) {
+    std::cerr << "chordnode bench-client: no " << o.op << " succeeded"
+              << (t.first_error ? ": " + t.first_error->message : std::string()) << "\n";
+    return t.first_error ? exit_code_of(*t.first_error) : Exit::failure;
+  }
+  std::sort(t.ms.begin(), t.ms.end());
+  auto pct = [&](double p) {
+    return t.ms[std::min(t.ms.size() - 1, static_cast<std::size_t>(p / 100.0 * static_cast<double>(t.ms.size())))];
+  };
+  auto r3 = [](double v) { return std::round(v * 1000) / 1000; };
+  const double ok = static_cast<double>(t.ms.size());
+  json::object out{{"op", o.op},
+                   {"via", o.via},
+                   {"transport", wire::scheme_of(o.via)},
+                   {"count", o.count},
+                   {"ok", t.ms.size()},
+                   {"failed", t.failed},
+                   {"concurrency", o.concurrency},
+                   {"seconds", r3(seconds)},
+                   {"per_second", r3(ok / seconds)},
+                   {"p50_ms", r3(pct(50))},
+                   {"p90_ms", r3(pct(90))},
+                   {"p99_ms", r3(pct(99))}};
+  if (o.op == "lookup") out["hops_mean"] = r3(t.hops / ok);
+  if (size > 0) {
+    out["size"] = size;
+    out["mb_per_s"] = r3(static_cast<double>(t.bytes) / 1e6 / seconds);
+  }
+  if (t.first_error) out["first_error"] = t.first_error->message;
+  std::cout << json::serialize(out) << "\n";
+  return t.failed == 0 ? Exit::ok : Exit::failure;
+}
+
+}  // namespace
+
+void add_bench_client(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("bench-client", "Load generator of bench/: timed operations against one node");
+  auto o = std::make_shared<BenchOptions>();
+  cmd->add_option("--via", o->via, "URI of the access node")->required();
+  cmd->add_option("--op", o->op, "ping, lookup, put or get")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"ping", "lookup", "put", "get"}));
+  cmd->add_option("--count", o->count, "operations in all")->capture_default_str()->check(CLI::Range(1u, 10000000u));
+  cmd->add_option("--concurrency", o->concurrency, "callers at once")->capture_default_str()->check(CLI::Range(1u, 1024u));
+  cmd->add_option("--size", o->size, "value size of put and get")->capture_default_str();
+  cmd->add_option("--prefix", o->prefix, "key prefix (get reads what a put with the same prefix wrote)")->capture_default_str();
+  cmd->add_option("--timeout-ms", o->timeout_ms, "deadline of each operation")->capture_default_str();
+  cmd->callback([o, &exit_code] { exit_code = bench(*o); });
+}
+
+}  // namespace chord::cli
