@@ -13,7 +13,7 @@ run_suite() {
   echo "== build $(basename "$dir") $*"
   BUILD_DIR=$dir "$root/scripts/build.sh" "$@"
   echo "== test $(basename "$dir")"
-  (cd "$dir" && ctest --output-on-failure -j "${JOBS:-2}" --timeout 600)
+  (cd "$dir" && ctest --output-on-failure -j "${JOBS:-2}" --timeout 900)
 }
 
 # The AMQP tests talk to a real broker on 127.0.0.1; stop it afterwards if this script started it.

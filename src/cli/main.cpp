@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   chord::cli::add_client_commands(app, exit_code);
   chord::cli::add_simulate(app, exit_code);
   chord::cli::add_bench_client(app, exit_code);
+  chord::cli::add_bench_raw(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

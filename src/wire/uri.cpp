@@ -18,7 +18,10 @@ std::string scheme_of(const std::string& uri) {
   return pos == std::string::npos ? std::string() : uri.substr(0, pos);
 }
 
-Result<Endpoint> parse_endpoint(const std::string& uri) {
+namespace {
+
+// A node's URI needs a real port; a listening address may say 0 (any free port).
+Result<Endpoint> parse(const std::string& uri, bool port_zero_allowed) {
   auto parsed = boost::urls::parse_uri(uri);
   if (!parsed) return make_error(Errc::invalid_argument, fmt::format("'{}' is not a URI: {}", uri, parsed.error().message()));
   Endpoint e;
@@ -35,13 +38,18 @@ Result<Endpoint> parse_endpoint(const std::string& uri) {
   if (!parsed->has_port() || parsed->port().empty())
     return make_error(Errc::invalid_argument, fmt::format("'{}' has no port", uri));
   auto n = parsed->port_number();
-  if (n == 0) return make_error(Errc::invalid_argument, fmt::format("'{}' has port 0 or a port out of range", uri));
+  if (n == 0 && !(port_zero_allowed && parsed->port() == "0"))
+    return make_error(Errc::invalid_argument, fmt::format("'{}' has port 0 or a port out of range", uri));
   e.port = n;
   return e;
 }
 
+}  // namespace
+
+Result<Endpoint> parse_endpoint(const std::string& uri) { return parse(uri, false); }
+
 Result<Endpoint> parse_host_port(const std::string& text) {
-  auto r = parse_endpoint("tcp://" + text);
+  auto r = parse("tcp://" + text, true);
   if (!r) return make_error(Errc::invalid_argument, fmt::format("'{}' is not HOST:PORT", text));
   if (!r->path.empty()) return make_error(Errc::invalid_argument, fmt::format("'{}' is not HOST:PORT", text));
   return r;
