@@ -12,8 +12,8 @@ and, in the same run, the frameworks with no Chord on top (`chordnode bench-raw`
 Beast HTTP echo, a gRPC unary ping and 1 MiB-chunk stream, an AMQP request/reply through the same
 broker), so that the ping, lookup and value rows show chordnode / raw framework.
 
-Results go to a folder (JSON and CSV, with the machine, library versions and date); the table is
-printed as rows complete. --quick is the CI mode (seconds per transport).
+Results go to a folder (JSON and CSV, with the machine, library versions and date, and the plots
+of bench/plot.py when gnuplot is installed); the table is printed as rows complete. --quick is the CI mode (seconds per transport).
 
   bench/bench.py [--quick] [--nodes 8] [--transports grpc,rest,amqp] [--out bench/results]
 
@@ -182,6 +182,8 @@ def main():
         for r in rows:
             w.writerow(r)
     print("results: %s" % folder)
+    plot = subprocess.run([sys.executable, os.path.join(HERE, "plot.py"), folder], capture_output=True, text=True)
+    print((plot.stdout or plot.stderr).strip())
 
 
 if __name__ == "__main__":
