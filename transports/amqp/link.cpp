@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <amqp.h>
@@ -130,6 +131,10 @@ Result<void> Link::connect() {
   timeval connect_limit{2, 0};
   if (int rc = amqp_socket_open_noblock(socket, broker_.host.c_str(), broker_.port, &connect_limit); rc != AMQP_STATUS_OK)
     return fail(fmt::format("cannot connect: {}", amqp_error_string2(rc)));
+  // rabbitmq-c writes without a deadline: a broker that stops reading would hold this thread
+  // in a publish for good. A send timeout turns that into an error, and the link reconnects.
+  timeval send_limit{10, 0};
+  setsockopt(amqp_get_sockfd(c->state), SOL_SOCKET, SO_SNDTIMEO, &send_limit, sizeof send_limit);
   auto login = amqp_login(c->state, broker_.vhost.c_str(), 0, AMQP_DEFAULT_FRAME_SIZE, heartbeat_seconds,
                           AMQP_SASL_METHOD_PLAIN, broker_.user.c_str(), broker_.password.c_str());
   if (login.reply_type != AMQP_RESPONSE_NORMAL) return fail("login refused: " + describe(login));
