@@ -11,6 +11,7 @@
 #include <random>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -109,6 +110,7 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
   asio::awaitable<Result<LookupReply>> route(Id key_id);
   asio::awaitable<void> stabilize_once();
   asio::awaitable<void> recover_successors();
+  void remember_lost(const std::vector<NodeRef>& before);
   LookupStepReply step(const Id& key_id, const std::vector<Id>& exclude) const;
   std::vector<NodeRef> closest_preceding_nodes(const Id& key_id, unsigned count,
                                                const std::vector<Id>& exclude) const;
@@ -155,6 +157,7 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
     std::chrono::steady_clock::time_point forget_at;
   };
   std::vector<Lost> lost_;
+  std::unordered_set<Id, IdHash> departed_;  // nodes that announced their leave
 
   struct SyncStamp {
     std::uint64_t store_version = 0;

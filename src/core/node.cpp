@@ -135,6 +135,7 @@ void Node::peer_failed(const NodeRef& node, const Error& error) {
 
 void Node::peer_answered(const NodeRef& node) {
   if (!suspected_.empty()) suspected_.erase(node.id);
+  if (!departed_.empty()) departed_.erase(node.id);  // back in a ring
 }
 
 std::size_t Node::suspected_count() const {
@@ -155,7 +156,12 @@ std::optional<NodeRef> Node::first_unsuspected(const std::vector<NodeRef>& nodes
   return std::nullopt;
 }
 
-asio::awaitable<Result<NodeRef>> Node::ping(const Empty&, Timeout) { co_return self_; }
+asio::awaitable<Result<NodeRef>> Node::ping(const Empty&, Timeout) {
+  // A node that has left (or not yet joined) is alive but no one's successor: say so, so that
+  // recover_successors does not take it back.
+  if (!joined_) co_return make_error(Errc::not_ready, fmt::format("{} is not part of a ring", self_.uri));
+  co_return self_;
+}
 
 asio::awaitable<Result<Neighbors>> Node::get_predecessor(const Empty&, Timeout) {
   co_return Neighbors{predecessor_, successors_.nodes()};

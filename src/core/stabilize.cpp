@@ -1,5 +1,7 @@
 // The paper's maintenance protocol: stabilize, notify, fix_fingers, check_predecessor, plus the
 // voluntary leave that the paper sketches (hand keys to the successor, tell both neighbours).
+#include <algorithm>
+
 #include <boost/asio/co_spawn.hpp>
 #include <spdlog/spdlog.h>
 
@@ -10,8 +12,22 @@ namespace chord {
 asio::awaitable<void> Node::stabilize() {
   if (!joined_ || leaving_) co_return;
   co_await recover_successors();
+  const std::vector<NodeRef> before = successors_.nodes();
   co_await stabilize_once();
+  // Successors that dropped out of the list this round, for whatever reason (a failed call
+  // here, or a successor's list that had lost them), are remembered too: a node that every
+  // neighbour lost at once is otherwise known to nobody that would bring it back.
+  remember_lost(before);
   if (observer_) observer_->stabilized();
+}
+
+void Node::remember_lost(const std::vector<NodeRef>& before) {
+  auto now = std::chrono::steady_clock::now();
+  for (const auto& n : before) {
+    if (n.id == self_.id || successors_.contains(n.id) || departed_.contains(n.id)) continue;
+    auto known = std::find_if(lost_.begin(), lost_.end(), [&](const Lost& l) { return l.node.id == n.id; });
+    if (known == lost_.end() && lost_.size() < config_.successors) lost_.push_back(Lost{n, now + config_.suspect_for * 20});
+  }
 }
 
 // A successor dropped after a failed call may only have been unreachable for a moment (a
@@ -228,6 +244,10 @@ asio::awaitable<Result<void>> Node::leave() {
 asio::awaitable<Result<Empty>> Node::leave(const LeaveRequest& req, Timeout) {
   const auto& gone = req.leaving;
   if (gone.id == self_.id) co_return make_error(Errc::invalid_argument, "leave: a node cannot tell itself it left");
+  // It said goodbye: not a successor lost by accident, so recover_successors leaves it alone.
+  if (departed_.size() > 4 * config_.successors) departed_.clear();
+  departed_.insert(gone.id);
+  std::erase_if(lost_, [&](const Lost& l) { return l.node.id == gone.id; });
   if (predecessor_ && predecessor_->id == gone.id) {
     if (req.predecessor && req.predecessor->id != self_.id) predecessor_ = req.predecessor;
     else predecessor_.reset();
