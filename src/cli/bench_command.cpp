@@ -22,6 +22,7 @@
 #include "commands.hpp"
 #include "registry.hpp"
 #include "uri.hpp"
+#include "latency.hpp"
 #include "values.hpp"
 
 namespace chord::cli {
@@ -167,17 +168,15 @@ int bench(const BenchOptions& o) {
               << (t.first_error ? ": " + t.first_error->message : std::string()) << "\n";
     return t.first_error ? exit_code_of(*t.first_error) : Exit::failure;
   }
-  std::sort(t.ms.begin(), t.ms.end());
-  auto pct = [&](double p) {
-    return t.ms[std::min(t.ms.size() - 1, static_cast<std::size_t>(p / 100.0 * static_cast<double>(t.ms.size())))];
-  };
-  auto r3 = [](double v) { return std::round(v * 1000) / 1000; };
   const double ok = static_cast<double>(t.ms.size());
+  const Latencies lat(std::move(t.ms));
+  auto pct = [&](double p) { return lat.percentile(p); };
+  auto r3 = round3;
   json::object out{{"op", o.op},
                    {"via", o.via},
                    {"transport", wire::scheme_of(o.via)},
                    {"count", o.count},
-                   {"ok", t.ms.size()},
+                   {"ok", lat.size()},
                    {"failed", t.failed},
                    {"concurrency", o.concurrency},
                    {"seconds", r3(seconds)},

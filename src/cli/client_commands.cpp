@@ -14,6 +14,7 @@
 #include "chord/sha256.hpp"
 #include "commands.hpp"
 #include "registry.hpp"
+#include "latency.hpp"
 #include "values.hpp"
 #include "views.hpp"
 
@@ -91,9 +92,8 @@ asio::awaitable<int> lookup_latency(ChordService& via, const std::string& key, u
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     hops += r->hops;
   }
-  std::sort(ms.begin(), ms.end());
-  auto pct = [&](double p) { return ms[std::min(ms.size() - 1, static_cast<std::size_t>(p / 100.0 * static_cast<double>(ms.size())))]; };
-  auto round3 = [](double v) { return std::round(v * 1000) / 1000; };
+  const Latencies lat(std::move(ms));
+  auto pct = [&](double p) { return lat.percentile(p); };
   if (o.json)
     std::cout << json::serialize(json::object{{"lookups", n}, {"p50_ms", round3(pct(50))}, {"p90_ms", round3(pct(90))},
                                               {"p99_ms", round3(pct(99))}, {"hops_mean", round3(hops / n)}})

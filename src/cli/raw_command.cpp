@@ -36,6 +36,7 @@
 #include "http_client.hpp"
 #include "http_server.hpp"
 #include "library.hpp"
+#include "latency.hpp"
 #include "values.hpp"
 
 namespace chord::cli {
@@ -312,18 +313,16 @@ int raw(const RawOptions& o) {
     std::cerr << "chordnode bench-raw " << o.framework << ": " << e.what() << "\n";
     return Exit::failure;
   }
-  auto r3 = [](double v) { return std::round(v * 1000) / 1000; };
+  auto r3 = round3;
   json::object out{{"framework", o.framework}, {"op", o.op}, {"seconds", r3(s.seconds)}};
   if (o.op == "ping") {
-    std::sort(s.ms.begin(), s.ms.end());
-    auto pct = [&](double p) {
-      return s.ms[std::min(s.ms.size() - 1, static_cast<std::size_t>(p / 100.0 * static_cast<double>(s.ms.size())))];
-    };
-    out["count"] = s.ms.size();
+    const Latencies lat(std::move(s.ms));
+    auto pct = [&](double p) { return lat.percentile(p); };
+    out["count"] = lat.size();
     out["p50_ms"] = r3(pct(50));
     out["p90_ms"] = r3(pct(90));
     out["p99_ms"] = r3(pct(99));
-    out["per_second"] = r3(static_cast<double>(s.ms.size()) / s.seconds);
+    out["per_second"] = r3(static_cast<double>(lat.size()) / s.seconds);
   } else {
     out["bytes"] = s.bytes;
     out["mb_per_s"] = r3(static_cast<double>(s.bytes) / 1e6 / s.seconds);
