@@ -20,13 +20,36 @@ def free_ports(n):
     return ports
 
 
+def free_port_blocks(n, size):
+    """n starting ports p, each with p..p+size-1 free (a node with --vnodes size uses them all)."""
+    found, held = [], []
+    while len(found) < n:
+        base = free_ports(1)[0]
+        block = []
+        try:
+            for port in range(base, base + size):
+                s = socket.socket()
+                s.bind(("127.0.0.1", port))
+                block.append(s)
+        except OSError:
+            for s in block:
+                s.close()
+            continue
+        held += block
+        found.append(base)
+    for s in held:
+        s.close()
+    return found
+
+
 class Ring:
-    def __init__(self, binary, transport="grpc", stabilize_ms=100, workdir=None, extra=()):
+    def __init__(self, binary, transport="grpc", stabilize_ms=100, workdir=None, extra=(), vnodes=1):
         self.binary = binary
         self.transport = transport
         self.stabilize_ms = stabilize_ms
         self.workdir = workdir or tempfile.mkdtemp(prefix="chordring-")
-        self.extra = list(extra)
+        self.extra = list(extra) + (["--vnodes", str(vnodes)] if vnodes > 1 else [])
+        self.vnodes = vnodes
         self.broker = os.environ.get("CHORD_AMQP_BROKER", "127.0.0.1:5672")  # host:port of AMQP node URIs
         self.nodes = {}  # uri -> Popen
         self.ready = {}  # uri -> the fields of the node's ready line (id, uri, http)
@@ -60,10 +83,15 @@ class Ring:
         self.ready[uri] = dict(kv.split("=", 1) for kv in line.split()[1:])
         return uri
 
+    def members(self, uri):
+        """The ring URIs of the process started as uri: itself and its virtual nodes."""
+        v = self.ready[uri].get("vnodes")
+        return [uri] + (v.split(",") if v else [])
+
     def start(self, n, ports=None, extra_for=lambda i: (), transport_for=None):
         """Starts n nodes; extra_for(i) adds flags to node i (e.g. its --http); transport_for(i)
         picks node i's transport (a mixed ring), else the ring's."""
-        ports = ports or free_ports(n)
+        ports = ports or (free_port_blocks(n, self.vnodes) if self.vnodes > 1 else free_ports(n))
         pick = transport_for or (lambda i: self.transport)
         first = self.start_node(ports[0], extra=extra_for(0), transport=pick(0))
         uris = [first]
@@ -92,7 +120,8 @@ class Ring:
         except (json.JSONDecodeError, RuntimeError):
             return False
         nodes = ring.get("nodes", [])
-        if sorted(n["uri"] for n in nodes) != sorted(live) or "error" in ring:
+        expected = sorted(m for u in live for m in self.members(u))
+        if sorted(n["uri"] for n in nodes) != expected or "error" in ring:
             return False
         ids = [n["id"] for n in nodes]
         start = ids.index(min(ids))

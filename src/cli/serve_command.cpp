@@ -44,6 +44,7 @@ struct ServeOptions {
   std::string http;
   std::string http_max_body = "1GiB";
   std::string log_level = "info";
+  unsigned vnodes = 1;
 };
 
 std::string scheme_of_transport(const std::string& transport) { return transport == "rest" ? "http" : transport; }
@@ -96,6 +97,15 @@ Result<std::unique_ptr<Served>> start_server(const std::string& transport, const
   if (!s) return s.error();
   return std::unique_ptr<Served>(std::make_unique<ServedBy<grpc_transport::Server>>(std::move(*s)));
 }
+
+// One of this process's virtual nodes with its servers.
+struct Hosted {
+  std::string uri;                  // what the ring knows it by
+  std::vector<std::string> serves;  // one URI per transport
+  std::vector<std::string> listen;  // what each transport's server binds
+  std::shared_ptr<Node> node;
+  std::vector<std::unique_ptr<Served>> servers;
+};
 
 // Joins through opt.join, retrying while the seed is not up yet.
 asio::awaitable<Result<void>> join_with_retry(std::shared_ptr<Node> node, std::optional<std::string> via,
@@ -198,21 +208,44 @@ int serve(const ServeOptions& o) {
   cfg.replicate_interval = std::chrono::milliseconds(o.stabilize_ms * 4);
   cfg.rpc_timeout = std::chrono::milliseconds(o.rpc_timeout_ms);
   cfg.suspect_for = std::chrono::milliseconds(std::max(1000u, o.stabilize_ms * 4));
-  auto store = o.data_dir.empty() ? make_memory_store() : make_disk_store(o.data_dir);
-  NodeRef self{ring.hash(uri), uri};
-  auto node = std::make_shared<Node>(io.get_executor(), ring, self, cfg, connector, std::move(store), o.transport);
-  if (metrics) node->set_observer(metrics);
-
-  std::vector<std::unique_ptr<Served>> servers;
-  for (std::size_t i = 0; i < transports.size(); ++i) {
-    auto served = metrics ? metrics->meter(node, "in", transports[i]) : std::shared_ptr<ChordService>(node);
-    auto server = start_server(transports[i], o.listen[i], io.get_executor(), served, cfg, broker ? *broker : amqp::Broker{});
-    if (!server) {
-      std::cerr << "chordnode serve: " << server.error().message << "\n";
-      return Exit::unreachable;
+  // The paper's virtual nodes: V Chord nodes in this process, each a plain node to its peers,
+  // at its own endpoints (PORT+i, QUEUE-v<i>). The first is the access point of the HTTP API.
+  std::vector<Hosted> hosted(o.vnodes);
+  for (unsigned v = 0; v < o.vnodes; ++v) {
+    auto& h = hosted[v];
+    auto vuri = wire::virtual_uri(uri, v);
+    if (!vuri) {
+      std::cerr << "chordnode serve: --vnodes: " << vuri.error().message << "\n";
+      return Exit::usage;
     }
-    servers.push_back(std::move(*server));
+    h.uri = *vuri;
+    for (std::size_t i = 0; i < transports.size(); ++i) {
+      auto served_uri = wire::virtual_uri(uris[i], v);
+      if (!served_uri) {
+        std::cerr << "chordnode serve: --vnodes: " << served_uri.error().message << "\n";
+        return Exit::usage;
+      }
+      auto ep = wire::parse_endpoint(*served_uri);
+      h.serves.push_back(*served_uri);
+      h.listen.push_back(transports[i] == "amqp" ? ep->path : ep->host_port());
+    }
+    std::unique_ptr<Store> store;
+    if (o.data_dir.empty()) store = make_memory_store();
+    else store = make_disk_store(v == 0 ? o.data_dir : o.data_dir + "/vnode-" + std::to_string(v));
+    h.node = std::make_shared<Node>(io.get_executor(), ring, NodeRef{ring.hash(h.uri), h.uri}, cfg, connector,
+                                    std::move(store), o.transport);
+    if (metrics) h.node->set_observer(metrics);
+    for (std::size_t i = 0; i < transports.size(); ++i) {
+      auto served = metrics ? metrics->meter(h.node, "in", transports[i]) : std::shared_ptr<ChordService>(h.node);
+      auto server = start_server(transports[i], h.listen[i], io.get_executor(), served, cfg, broker ? *broker : amqp::Broker{});
+      if (!server) {
+        std::cerr << "chordnode serve: " << server.error().message << "\n";
+        return Exit::unreachable;
+      }
+      h.servers.push_back(std::move(*server));
+    }
   }
+  auto node = hosted[0].node;
   std::unique_ptr<http_api::UserApi> api;
   if (!o.http.empty()) {
     http_api::ApiOptions options;
@@ -233,14 +266,17 @@ int serve(const ServeOptions& o) {
   auto shutdown = [&](bool graceful) -> asio::awaitable<void> {
     if (std::exchange(leaving, true)) co_return;
     signals.cancel();
-    if (graceful) {
-      auto r = co_await node->leave();
+    for (auto& h : hosted) {
+      if (!h.node->joined()) continue;
+      if (!graceful) {
+        h.node->stop();
+        continue;
+      }
+      auto r = co_await h.node->leave();
       if (!r) {
-        spdlog::error("leave: {}", r.error().message);
+        spdlog::error("leave of {}: {}", h.uri, r.error().message);
         code = Exit::failure;
       }
-    } else {
-      node->stop();
     }
     finished.set_value();
   };
@@ -254,19 +290,28 @@ int serve(const ServeOptions& o) {
   if (!o.join.empty()) via = o.join;
   // Named, not a temporary: a coroutine lambda's captures live in the lambda object.
   auto begin = [&]() -> asio::awaitable<void> {
-    auto r = co_await join_with_retry(node, via, std::chrono::seconds(o.join_timeout_s));
-    if (!r) {
-      spdlog::error("join failed: {}", r.error().message);
-      code = exit_code_of(r.error());
-      co_await shutdown(false);
-      co_return;
+    for (auto& h : hosted) {
+      // The other virtual nodes join through the first, which is in the ring by then. Named:
+      // a temporary inside a co_await expression is a g++ 12 hazard.
+      const std::optional<std::string> through = &h == &hosted[0] ? via : std::optional<std::string>(hosted[0].uri);
+      auto r = co_await join_with_retry(h.node, through, std::chrono::seconds(o.join_timeout_s));
+      if (!r) {
+        spdlog::error("join of {} failed: {}", h.uri, r.error().message);
+        code = exit_code_of(r.error());
+        co_await shutdown(h.node != node);
+        co_return;
+      }
+      h.node->start();
     }
-    node->start();
-    std::cout << "ready id=" << ring.hex(self.id) << " uri=" << uri;
+    std::cout << "ready id=" << ring.hex(node->self().id) << " uri=" << uri;
     if (api) std::cout << " http=http://" << wire::parse_host_port(o.http)->host << ":" << api->port();
     if (uris.size() > 1) {
       std::cout << " serves=";
       for (std::size_t i = 0; i < uris.size(); ++i) std::cout << (i ? "," : "") << uris[i];
+    }
+    if (hosted.size() > 1) {
+      std::cout << " vnodes=";
+      for (std::size_t v = 1; v < hosted.size(); ++v) std::cout << (v > 1 ? "," : "") << hosted[v].uri;
     }
     std::cout << std::endl;
   };
@@ -278,7 +323,8 @@ int serve(const ServeOptions& o) {
   std::thread runner([&] { io.run(); });
   finished.get_future().wait();
   if (api) api->shutdown();
-  for (auto& s : servers) s->shutdown();
+  for (auto& h : hosted)
+    for (auto& s : h.servers) s->shutdown();
   registry->close();  // outgoing calls end while the I/O thread can still deliver their completions
   work.reset();
   io.stop();
@@ -314,7 +360,12 @@ void add_serve(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(10u, 600000u));
   cmd->add_option("--join-timeout", o->join_timeout_s, "seconds to keep retrying the join while the seed is unreachable")
       ->capture_default_str();
-  cmd->add_option("--data-dir", o->data_dir, "keep values in this directory across restarts (default: memory)");
+  cmd->add_option("--vnodes", o->vnodes,
+                  "virtual nodes: run V Chord nodes here, node i at PORT+i (grpc, rest) or QUEUE-v<i> (amqp)")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 64u));
+  cmd->add_option("--data-dir", o->data_dir,
+                  "keep values in this directory across restarts (default: memory); virtual node i>0 in DIR/vnode-i");
   cmd->add_option("--http", o->http, "HOST:PORT of the user HTTP API, /metrics and the ring page (any transport)");
   cmd->add_option("--http-max-body", o->http_max_body,
                   "largest PUT body the HTTP API holds in memory to hash (streamed PUTs with X-Content-SHA256 are bounded by the node's value limit)")

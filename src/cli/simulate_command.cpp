@@ -13,14 +13,19 @@ void add_simulate(CLI::App& app, int& exit_code) {
   auto opts = std::make_shared<sim::SimOptions>();
   auto json = std::make_shared<bool>(false);
   auto build = std::make_shared<std::string>("join");
-  cmd->add_option("--nodes", opts->nodes, "number of nodes")->capture_default_str()->check(CLI::Range(1ull, 10000000ull));
+  cmd->add_option("--nodes", opts->nodes, "number of hosts (each runs --vnodes nodes)")->capture_default_str()->check(CLI::Range(1ull, 10000000ull));
+  cmd->add_option("--vnodes", opts->vnodes, "virtual nodes per host: each host runs this many Chord nodes")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1024u));
+  cmd->add_option("--keys", opts->keys, "keys to put through random nodes: keys per host, and keys lost with --fail")
+      ->capture_default_str();
   cmd->add_option("--lookups", opts->lookups, "lookups of random keys from random nodes")->capture_default_str();
   cmd->add_option("--bits", opts->bits, "m: ids have m bits")->capture_default_str()->check(CLI::Range(3u, 160u));
   cmd->add_option("--successors", opts->successors, "r: length of the successor list")
       ->capture_default_str()
       ->check(CLI::Range(1u, 256u));
   cmd->add_option("--replicas", opts->replicas, "k: copies of each key")->capture_default_str()->check(CLI::Range(1u, 64u));
-  cmd->add_option("--fail", opts->fail, "fraction of nodes to kill at once after the first lookups")
+  cmd->add_option("--fail", opts->fail, "fraction of hosts to kill at once after the first lookups")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 0.99));
   cmd->add_option("--seed", opts->seed, "seed of every random choice")->capture_default_str();
@@ -40,7 +45,8 @@ void add_simulate(CLI::App& app, int& exit_code) {
     if (tty) std::cerr << "\r\033[K";
     std::cout << (*json ? sim::to_json(report) + "\n" : sim::to_table(report));
     bool bad = !report.build_rounds || report.lookups.wrong > 0 || report.lookups.failed > 0 ||
-               (report.after_repair && (report.after_repair->wrong > 0 || report.after_repair->failed > 0));
+               (report.after_repair && (report.after_repair->wrong > 0 || report.after_repair->failed > 0)) ||
+               (report.load && report.load->refused > 0);
     exit_code = bad ? Exit::failure : Exit::ok;
   });
 }

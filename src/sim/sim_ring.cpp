@@ -6,6 +6,8 @@
 #include <boost/asio/detached.hpp>
 #include <fmt/format.h>
 
+#include "uri.hpp"
+
 namespace chord::sim {
 
 namespace asio = boost::asio;
@@ -32,14 +34,30 @@ void SimRing::drain() {
   io_.run();
 }
 
-std::shared_ptr<Node> SimRing::add(std::optional<Id> id) {
-  std::string uri = fmt::format("inproc://node-{}", next_uri_++);
-  NodeRef self{id ? *id : ring_.hash(uri), uri};
-  auto node = std::make_shared<Node>(io_.get_executor(), ring_, self, options_.node, network_,
+std::shared_ptr<Node> SimRing::attach(const std::string& uri, const Id& id, std::size_t host) {
+  auto node = std::make_shared<Node>(io_.get_executor(), ring_, NodeRef{id, uri}, options_.node, network_,
                                      make_memory_store());
   network_.attach(uri, node);
   nodes_.push_back(node);
+  hosts_[node.get()] = host;
   return node;
+}
+
+std::shared_ptr<Node> SimRing::add(std::optional<Id> id) {
+  std::string uri = fmt::format("inproc://node-{}", next_host_);
+  return attach(uri, id ? *id : ring_.hash(uri), next_host_++);
+}
+
+std::vector<std::shared_ptr<Node>> SimRing::add_host(unsigned vnodes) {
+  const std::size_t host = next_host_++;
+  const std::string base = fmt::format("inproc://node-{}", host);
+  std::vector<std::shared_ptr<Node>> out;
+  for (unsigned i = 0; i < std::max(1u, vnodes); ++i) {
+    auto uri = wire::virtual_uri(base, i);
+    if (!uri) throw std::runtime_error(uri.error().message);
+    out.push_back(attach(*uri, ring_.hash(*uri), host));
+  }
+  return out;
 }
 
 bool SimRing::alive(const Node& n) const { return network_.alive(n.self().uri); }

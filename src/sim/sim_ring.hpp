@@ -9,6 +9,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -34,8 +35,13 @@ class SimRing {
   const Ring& ring() const { return ring_; }
   inproc::Network& network() { return network_; }
 
-  // Adds a node (id from its URI, or the given id) that is not yet part of any ring.
+  // Adds a node (id from its URI, or the given id) that is not yet part of any ring; it is a
+  // host of its own.
   std::shared_ptr<Node> add(std::optional<Id> id = std::nullopt);
+  // Adds a host running `vnodes` virtual nodes, each with the id of its own URI.
+  std::vector<std::shared_ptr<Node>> add_host(unsigned vnodes);
+  std::size_t host_of(const Node& n) const { return hosts_.at(&n); }
+  std::size_t host_count() const { return next_host_; }
   const std::vector<std::shared_ptr<Node>>& nodes() const { return nodes_; }
   std::vector<std::shared_ptr<Node>> live() const;
   bool alive(const Node& n) const;
@@ -71,13 +77,15 @@ class SimRing {
 
  private:
   void drain();
+  std::shared_ptr<Node> attach(const std::string& uri, const Id& id, std::size_t host);
 
   RingOptions options_;
   Ring ring_;
   boost::asio::io_context io_;
   inproc::Network network_;
   std::vector<std::shared_ptr<Node>> nodes_;
-  std::uint64_t next_uri_ = 0;
+  std::unordered_map<const Node*, std::size_t> hosts_;
+  std::size_t next_host_ = 0;
 };
 
 }  // namespace chord::sim

@@ -6,12 +6,14 @@
 #include <chrono>
 #include <cmath>
 #include <random>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "client_ops.hpp"
 #include "sim_ring.hpp"
 
 namespace chord::sim {
@@ -72,6 +74,79 @@ LookupStats run_lookups(SimRing& ring, std::uint64_t count, std::mt19937_64& rng
   return stats;
 }
 
+// Runs make(i) for i in [0, count) on the ring, a batch at a time; which ones succeeded.
+template <class Make>
+std::vector<char> run_batched(SimRing& ring, std::uint64_t count, Make make) {
+  std::vector<char> ok(count, 0);
+  const std::uint64_t batch = 1000;
+  for (std::uint64_t done = 0; done < count;) {
+    auto n = std::min(batch, count - done);
+    for (std::uint64_t i = done; i < done + n; ++i)
+      asio::co_spawn(ring.io(), make(i), [&ok, i](std::exception_ptr e, bool r) { ok[i] = !e && r; });
+    ring.io().restart();
+    ring.io().run();
+    done += n;
+  }
+  return ok;
+}
+
+std::string key_name(std::uint64_t i) { return fmt::format("key-{}", i); }
+
+asio::awaitable<bool> put_ok(std::shared_ptr<Node> via, std::uint64_t i) {
+  auto r = co_await put_value(via, key_name(i), fmt::format("value-{}", i), via->config().chunk_bytes,
+                              via->config().rpc_timeout);
+  co_return r.ok();
+}
+
+asio::awaitable<bool> get_ok(std::shared_ptr<Node> via, std::uint64_t i) {
+  auto r = co_await get_value(via, key_name(i), via->config().rpc_timeout);
+  co_return r && *r == fmt::format("value-{}", i);
+}
+
+// Puts keys 0..count-1 through random nodes; `stored` says which were acknowledged.
+LoadStats store_keys(SimRing& ring, std::uint64_t count, std::mt19937_64& rng, std::vector<char>& stored) {
+  LoadStats load;
+  auto members = ring.live();
+  std::vector<std::shared_ptr<Node>> via(count);
+  for (auto& v : via) v = members[rng() % members.size()];
+  stored = run_batched(ring, count, [&](std::uint64_t i) { return put_ok(via[i], i); });
+  load.stored = static_cast<std::uint64_t>(std::count(stored.begin(), stored.end(), 1));
+  load.refused = count - load.stored;
+  // What each node holds as owner; its other keys are replicas.
+  std::unordered_map<std::size_t, std::uint64_t> per_host;
+  for (const auto& n : members) {
+    auto& held = per_host[ring.host_of(*n)];
+    if (!n->predecessor()) continue;
+    for (const auto& v : n->store().list())
+      if (in_half_open(v.key_id, n->predecessor()->id, n->self().id)) ++held;
+  }
+  std::vector<std::uint64_t> counts;
+  double sum = 0;
+  for (const auto& [host, held] : per_host) {
+    counts.push_back(held);
+    sum += static_cast<double>(held);
+  }
+  std::sort(counts.begin(), counts.end());
+  load.mean = sum / static_cast<double>(counts.size());
+  load.p1 = percentile(counts, 1);
+  load.p50 = percentile(counts, 50);
+  load.p99 = percentile(counts, 99);
+  load.max = counts.back();
+  return load;
+}
+
+FetchStats fetch_keys(SimRing& ring, const std::vector<char>& stored, std::mt19937_64& rng) {
+  auto members = ring.live();
+  std::vector<std::uint64_t> keys;
+  for (std::uint64_t i = 0; i < stored.size(); ++i)
+    if (stored[i]) keys.push_back(i);
+  std::vector<std::shared_ptr<Node>> via(keys.size());
+  for (auto& v : via) v = members[rng() % members.size()];
+  auto ok = run_batched(ring, keys.size(), [&](std::uint64_t i) { return get_ok(via[i], keys[i]); });
+  auto found = static_cast<std::uint64_t>(std::count(ok.begin(), ok.end(), 1));
+  return FetchStats{keys.size(), keys.size() - found};
+}
+
 std::uint64_t peak_rss_bytes() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -89,9 +164,11 @@ boost::json::object stats_json(const LookupStats& s) {
 
 SimReport simulate(const SimOptions& o, const Progress& progress) {
   if (o.nodes == 0) throw std::invalid_argument("--nodes must be at least 1");
+  if (o.vnodes == 0) throw std::invalid_argument("--vnodes must be at least 1");
   if (o.fail < 0 || o.fail >= 1) throw std::invalid_argument("--fail must be in [0, 1)");
-  if (o.bits < 64 && o.nodes > (1ull << o.bits))
-    throw std::invalid_argument(fmt::format("a {}-bit ring has room for {} nodes, not {}", o.bits, 1ull << o.bits, o.nodes));
+  const std::uint64_t total = o.nodes * o.vnodes;
+  if (o.bits < 64 && total > (1ull << o.bits))
+    throw std::invalid_argument(fmt::format("a {}-bit ring has room for {} nodes, not {}", o.bits, 1ull << o.bits, total));
   const auto t0 = std::chrono::steady_clock::now();
   SimReport report;
   report.options = o;
@@ -108,13 +185,17 @@ SimReport simulate(const SimOptions& o, const Progress& progress) {
   // refused, so the simulator skips that URI.
   std::unordered_set<Id, IdHash> used;
   std::vector<std::shared_ptr<Node>> all;
-  while (all.size() < o.nodes) {
-    auto n = ring.add();
-    if (!used.insert(n->self().id).second) {
-      ring.network().detach(n->self().uri);
-      continue;
+  for (std::uint64_t hosts = 0; hosts < o.nodes;) {
+    bool any = false;
+    for (const auto& n : ring.add_host(o.vnodes)) {
+      if (!used.insert(n->self().id).second) {
+        ring.network().detach(n->self().uri);
+        continue;
+      }
+      all.push_back(n);
+      any = true;
     }
-    all.push_back(n);
+    if (any) ++hosts;
   }
 
   if (o.build == Build::ideal) {
@@ -145,18 +226,31 @@ SimReport simulate(const SimOptions& o, const Progress& progress) {
   if (progress) progress(fmt::format("ring of {} built, {:.1f}% of fingers right; running {} lookups", all.size(),
                                      100 * report.fingers_correct, o.lookups));
   report.lookups = run_lookups(ring, o.lookups, rng);
+  std::vector<char> stored;
+  if (o.keys > 0) {
+    if (progress) progress(fmt::format("storing {} keys", o.keys));
+    report.load = store_keys(ring, o.keys, rng, stored);
+  }
 
   if (o.fail > 0) {
-    auto victims = ring.live();
-    std::shuffle(victims.begin(), victims.end(), rng);
-    report.killed = static_cast<std::uint64_t>(std::floor(o.fail * static_cast<double>(victims.size())));
-    report.killed = std::min<std::uint64_t>(report.killed, victims.size() - 1);
-    for (std::uint64_t i = 0; i < report.killed; ++i) ring.kill(*victims[i]);
-    if (progress) progress(fmt::format("killed {} nodes; lookups before repair", report.killed));
+    // A host fails with all its virtual nodes.
+    std::unordered_map<std::size_t, std::vector<std::shared_ptr<Node>>> by_host;
+    for (const auto& n : ring.live()) by_host[ring.host_of(*n)].push_back(n);
+    std::vector<std::size_t> hosts;
+    for (const auto& [host, nodes] : by_host) hosts.push_back(host);
+    std::sort(hosts.begin(), hosts.end());
+    std::shuffle(hosts.begin(), hosts.end(), rng);
+    report.killed = static_cast<std::uint64_t>(std::floor(o.fail * static_cast<double>(hosts.size())));
+    report.killed = std::min<std::uint64_t>(report.killed, hosts.size() - 1);
+    for (std::uint64_t i = 0; i < report.killed; ++i)
+      for (const auto& n : by_host[hosts[i]]) ring.kill(*n);
+    if (progress) progress(fmt::format("killed {} hosts; lookups before repair", report.killed));
     report.after_failure = run_lookups(ring, o.lookups, rng);
+    if (report.load) report.fetch_after_failure = fetch_keys(ring, stored, rng);
     report.repair_rounds = ring.stabilize(o.max_rounds, true);
     if (progress) progress("re-stabilized; lookups after repair");
     report.after_repair = run_lookups(ring, o.lookups, rng);
+    if (report.load) report.fetch_after_repair = fetch_keys(ring, stored, rng);
   }
   report.messages = ring.network().calls();
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -179,21 +273,37 @@ std::string to_json(const SimReport& r) {
                           {"fingers_correct", std::round(r.fingers_correct * 1e6) / 1e6},
                           {"messages", r.messages},
                           {"peak_rss_bytes", r.peak_rss_bytes}};
+  out["vnodes"] = r.options.vnodes;
+  out["replicas"] = r.options.replicas;
   out["build_rounds"] = r.build_rounds ? boost::json::value(*r.build_rounds) : nullptr;
+  if (r.load) {
+    const auto& l = *r.load;
+    out["keys"] = boost::json::object{{"stored", l.stored},
+                                      {"refused", l.refused},
+                                      {"per_host", {{"mean", std::round(l.mean * 1000) / 1000},
+                                                    {"p1", l.p1},
+                                                    {"p50", l.p50},
+                                                    {"p99", l.p99},
+                                                    {"max", l.max}}}};
+  }
   if (r.after_failure) {
-    out["failure"] = boost::json::object{
-        {"fraction", r.options.fail},
-        {"killed", r.killed},
-        {"before_repair", stats_json(*r.after_failure)},
-        {"after_repair", stats_json(*r.after_repair)},
-        {"repair_rounds", r.repair_rounds ? boost::json::value(*r.repair_rounds) : nullptr}};
+    boost::json::object f{{"fraction", r.options.fail},
+                          {"killed_hosts", r.killed},
+                          {"before_repair", stats_json(*r.after_failure)},
+                          {"after_repair", stats_json(*r.after_repair)},
+                          {"repair_rounds", r.repair_rounds ? boost::json::value(*r.repair_rounds) : nullptr}};
+    auto fetches = [](const FetchStats& s) { return boost::json::object{{"fetched", s.fetched}, {"lost", s.lost}}; };
+    if (r.fetch_after_failure) f["before_repair"].as_object()["keys"] = fetches(*r.fetch_after_failure);
+    if (r.fetch_after_repair) f["after_repair"].as_object()["keys"] = fetches(*r.fetch_after_repair);
+    out["failure"] = std::move(f);
   }
   return boost::json::serialize(out);
 }
 
 std::string to_table(const SimReport& r) {
   std::string out;
-  out += fmt::format("ring        {} nodes, {}-bit ids, r = {}, built by {} ({})\n", r.options.nodes, r.options.bits,
+  out += fmt::format("ring        {} nodes{}, {}-bit ids, r = {}, built by {} ({})\n", r.options.nodes,
+                     r.options.vnodes > 1 ? fmt::format(" x {} virtual", r.options.vnodes) : "", r.options.bits,
                      r.options.successors, r.options.build == Build::join ? "join" : "ideal",
                      r.build_rounds ? fmt::format("{} rounds", *r.build_rounds) : "did NOT converge");
   out += fmt::format("fingers     {:.2f}% right\n", 100 * r.fingers_correct);
@@ -202,10 +312,21 @@ std::string to_table(const SimReport& r) {
                        s.lookups, s.hops_mean, s.hops_p1, s.hops_p50, s.hops_p99, s.wrong, s.failed);
   };
   row("lookups", r.lookups);
+  if (r.load) {
+    const auto& l = *r.load;
+    out += fmt::format("keys        {} stored ({} refused), k = {}; per node: mean {:.1f}  p1 {}  p50 {}  p99 {}  max {}\n",
+                       l.stored, l.refused, r.options.replicas, l.mean, l.p1, l.p50, l.p99, l.max);
+  }
+  auto fetched = [&](const std::optional<FetchStats>& f) {
+    if (f) out += fmt::format("            fetched {} keys: {} lost ({:.2f}%)\n", f->fetched, f->lost,
+                              f->fetched ? 100.0 * static_cast<double>(f->lost) / static_cast<double>(f->fetched) : 0.0);
+  };
   if (r.after_failure) {
     out += fmt::format("failure     killed {} of {} nodes ({:.0f}%) at once\n", r.killed, r.options.nodes, 100 * r.options.fail);
     row("  before", *r.after_failure);
+    fetched(r.fetch_after_failure);
     row("  after", *r.after_repair);
+    fetched(r.fetch_after_repair);
     out += fmt::format("  repair    {}\n", r.repair_rounds ? fmt::format("{} rounds", *r.repair_rounds) : "did NOT converge");
   }
   out += fmt::format("cost        {:.2f} s wall, {} messages, peak RSS {:.1f} MiB\n", r.seconds, r.messages,

@@ -13,8 +13,10 @@ namespace chord::sim {
 enum class Build { join, ideal };
 
 struct SimOptions {
-  std::uint64_t nodes = 1000;
+  std::uint64_t nodes = 1000;  // hosts; each runs `vnodes` Chord nodes
+  unsigned vnodes = 1;
   std::uint64_t lookups = 10000;
+  std::uint64_t keys = 0;  // values stored through the protocol: load per host, and losses under --fail
   unsigned bits = 160;
   unsigned successors = 16;
   unsigned replicas = 3;
@@ -32,16 +34,32 @@ struct LookupStats {
   std::uint64_t failed = 0;  // no answer
 };
 
+// Keys per host, counted from what each live node stores as owner (its range (predecessor, self]).
+struct LoadStats {
+  std::uint64_t stored = 0;  // puts acknowledged
+  std::uint64_t refused = 0;
+  double mean = 0;
+  std::uint64_t p1 = 0, p50 = 0, p99 = 0, max = 0;
+};
+
+// Fetches of every stored key through random live nodes.
+struct FetchStats {
+  std::uint64_t fetched = 0;
+  std::uint64_t lost = 0;  // not found, or no holder answered
+};
+
 struct SimReport {
   SimOptions options;
   std::optional<unsigned> build_rounds;  // nullopt: did not converge within max_rounds
   double fingers_correct = 0;
   LookupStats lookups;
+  std::optional<LoadStats> load;
   // With --fail: what lookups saw right after the failures and after re-stabilization.
   std::uint64_t killed = 0;
   std::optional<LookupStats> after_failure;
   std::optional<LookupStats> after_repair;
   std::optional<unsigned> repair_rounds;
+  std::optional<FetchStats> fetch_after_failure, fetch_after_repair;
   std::uint64_t messages = 0;
   double seconds = 0;
   std::uint64_t peak_rss_bytes = 0;

@@ -55,4 +55,18 @@ Result<Endpoint> parse_host_port(const std::string& text) {
   return r;
 }
 
+Result<std::string> virtual_uri(const std::string& uri, unsigned index) {
+  if (index == 0) return uri;
+  auto ep = parse_endpoint(uri);
+  if (!ep) return ep.error();
+  if (ep->scheme == "amqp") return fmt::format("amqp://{}/{}-v{}", ep->host_port(), ep->path, index);
+  if (ep->scheme == "inproc") return fmt::format("{}-v{}", uri, index);
+  if (ep->port + index > 65535)
+    return make_error(Errc::invalid_argument,
+                      fmt::format("virtual node {} of {} would need port {}", index, uri, ep->port + index));
+  Endpoint v = *ep;
+  v.port = static_cast<std::uint16_t>(ep->port + index);
+  return fmt::format("{}://{}{}", ep->scheme, v.host_port(), ep->path.empty() ? "" : "/" + ep->path);
+}
+
 }  // namespace chord::wire

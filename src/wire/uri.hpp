@@ -21,4 +21,9 @@ Result<Endpoint> parse_endpoint(const std::string& uri);
 Result<Endpoint> parse_host_port(const std::string& text);
 std::string scheme_of(const std::string& uri);
 
+// The URI of a host's virtual node `index` (the paper's virtual nodes: one process, several
+// ids). Index 0 is uri itself; index i listens on PORT+i (grpc, http) or on the queue
+// QUEUE-v<i> (amqp), so every virtual node is a plain node to its peers.
+Result<std::string> virtual_uri(const std::string& uri, unsigned index);
+
 }  // namespace chord::wire
