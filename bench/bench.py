@@ -1,21 +1,24 @@
 #!/usr/bin/env python3
 """Benchmarks of chordnode on each transport: for every transport it starts a ring of N real node
-processes on 127.0.0.1, waits for convergence, and measures with `chordnode bench-client`:
+processes on 127.0.0.1, waits for convergence, and measures with `chordnode bench-client`
+(inproc, the floor: the same engine with no transport, an ideal ring inside the client process):
 
   ping      round trip to one peer (the per-hop cost), p50/p90/p99
   lookup    latency p50/p99 and mean hops, random keys from one access node
   lookup/s  throughput with C = 1, 4, 16 concurrent callers
   put, get  MB/s for values of 4 KiB, 1 MiB and 64 MiB
   idle      RSS and threads per node; CPU time of the ring per lookup
+  sizes     lookup latency against N (full mode: rings of 4 to 32 processes, in process up to 1024)
 
 and, in the same run, the frameworks with no Chord on top (`chordnode bench-raw`: plain TCP, a
 Beast HTTP echo, a gRPC unary ping and 1 MiB-chunk stream, an AMQP request/reply through the same
 broker), so that the ping, lookup and value rows show chordnode / raw framework.
 
 Results go to a folder (JSON and CSV, with the machine, library versions and date, and the plots
-of bench/plot.py when gnuplot is installed); the table is printed as rows complete. --quick is the CI mode (seconds per transport).
+of bench/plot.py when gnuplot is installed, with the latency CDFs from every ping and lookup); the
+table is printed as rows complete. --quick is the CI mode (seconds per transport).
 
-  bench/bench.py [--quick] [--nodes 8] [--transports grpc,rest,amqp] [--out bench/results]
+  bench/bench.py [--quick] [--nodes 8] [--transports inproc,grpc,rest,amqp] [--out bench/results]
 
 AMQP needs a broker on 127.0.0.1 (scripts/rabbitmq.sh start).
 """
@@ -35,9 +38,11 @@ from ringlib import Ring  # noqa: E402
 
 FRAMEWORK = {"grpc": "grpc", "rest": "http", "amqp": "amqp"}
 FULL = {"raw_stream": "256MiB", "ping": 2000, "lookup": 2000, "throughput": 2000, "concurrency": [1, 4, 16],
-        "values": [("4KiB", 4096, 500), ("1MiB", 1 << 20, 50), ("64MiB", 64 << 20, 3)]}
+        "values": [("4KiB", 4096, 500), ("1MiB", 1 << 20, 50), ("64MiB", 64 << 20, 3)],
+        "sizes": [4, 8, 16, 32], "inproc_sizes": [4, 8, 16, 32, 64, 128, 256, 512, 1024], "size_lookups": 1000}
 QUICK = {"raw_stream": "16MiB", "ping": 200, "lookup": 200, "throughput": 200, "concurrency": [1, 4],
-         "values": [("4KiB", 4096, 20), ("1MiB", 1 << 20, 4)]}
+         "values": [("4KiB", 4096, 20), ("1MiB", 1 << 20, 4)],
+         "sizes": [], "inproc_sizes": [4, 16, 64], "size_lookups": 200}
 
 
 def proc_status(pid):
@@ -73,6 +78,7 @@ class Bench:
         self.binary = binary
         self.rows = rows
         self.raw = {}  # framework -> {"ping": ms p50, "stream": MB/s}
+        self.samples = {}  # transport -> op -> latencies in ms (the CDF plot)
 
     def baselines(self, frameworks, plan):
         for fw in frameworks:
@@ -91,69 +97,117 @@ class Bench:
         raw = self.raw.get(FRAMEWORK.get(transport, ""), {}).get(kind)
         return round(value / raw, 2) if raw else None
 
-    def client(self, via, op, count, concurrency=1, size=None, prefix="bench"):
-        cmd = [self.binary, "bench-client", "--via", via, "--op", op, "--count", str(count),
-               "--concurrency", str(concurrency), "--prefix", prefix]
+    def client(self, via, op, count, concurrency=1, size=None, prefix="bench", samples=False):
+        """Runs bench-client against via (a URI, or an int: an in-process ring of that many nodes);
+        op may list several operations (put,get): then a list of results comes back."""
+        target = ["--inproc", str(via)] if isinstance(via, int) else ["--via", via]
+        cmd = [self.binary, "bench-client"] + target + ["--op", op, "--count", str(count),
+                                                       "--concurrency", str(concurrency), "--prefix", prefix]
         if size:
             cmd += ["--size", size]
+        if samples:
+            cmd += ["--samples"]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
         if r.returncode != 0:
             raise RuntimeError("%s: %s" % (" ".join(cmd[1:]), r.stderr.strip() or r.stdout.strip()))
-        return json.loads(r.stdout)
+        out = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+        for o in out:
+            if "samples_ms" in o:
+                name = {"http": "rest"}.get(o["transport"], o["transport"])
+                self.samples.setdefault(name, {})[o["op"]] = o.pop("samples_ms")
+        return out if "," in op else out[0]
 
-    def row(self, transport, metric, value, unit, ratio=None, **extra):
+    def row(self, transport, metric, value, unit, ratio=None, quiet=False, **extra):
         row = {"transport": transport, "metric": metric, "value": value, "unit": unit, "ratio": ratio, **extra}
         self.rows.append(row)
-        print("  %-9s %-30s %12s %-5s %s" % (transport, metric, value, unit,
+        if not quiet:
+            print("  %-9s %-30s %12s %-5s %s" % (transport, metric, value, unit,
                                                "" if ratio is None else "x%.2f of raw" % ratio), flush=True)
 
     def transport(self, transport, nodes, plan):
+        if transport == "inproc":
+            self.measure(transport, nodes, [nodes] * 6, plan, cpu=None)
+            return
         ring = Ring(self.binary, transport, stabilize_ms=500)
         try:
-            uris = ring.start(nodes)
-            if not ring.wait_converged(timeout=120):
-                raise RuntimeError("%s ring did not converge (logs in %s)" % (transport, ring.workdir))
-            time.sleep(2)
+            uris = self.start(ring, nodes)
             pids = [p.pid for p in ring.nodes.values()]
             stats = [proc_status(pid) for pid in pids]
             self.row(transport, "idle RSS per node (max)", round(max(s[0] for s in stats) / 1024, 1), "MiB")
             self.row(transport, "threads per node (max)", max(s[1] for s in stats), "")
-
-            ping = self.client(uris[1], "ping", plan["ping"])
-            for p in ("p50", "p90", "p99"):
-                self.row(transport, "ping %s" % p, ping[p + "_ms"], "ms",
-                         ratio=self.ratio(transport, "ping", ping[p + "_ms"]) if p == "p50" else None)
-
-            cpu0 = cpu_seconds(pids)
-            look = self.client(uris[2], "lookup", plan["lookup"])
-            cpu1 = cpu_seconds(pids)
-            self.row(transport, "lookup p50", look["p50_ms"], "ms", ratio=self.ratio(transport, "ping", look["p50_ms"]))
-            self.row(transport, "lookup p99", look["p99_ms"], "ms")
-            self.row(transport, "lookup hops (mean)", look["hops_mean"], "")
-            self.row(transport, "ring CPU per lookup", round((cpu1 - cpu0) / look["ok"] * 1e3, 3), "ms")
-            for c in plan["concurrency"]:
-                t = self.client(uris[3], "lookup", plan["throughput"], concurrency=c, prefix="tput%d" % c)
-                self.row(transport, "lookups/s, %d callers" % c, round(t["per_second"]), "1/s", concurrency=c)
-
-            for label, size, count in plan["values"]:
-                put = self.client(uris[4], "put", count, size=label, prefix="v" + label)
-                get = self.client(uris[5 % nodes], "get", count, size=label, prefix="v" + label)
-                # Against the raw 1 MiB stream only where a value is made of such pieces; a 4 KiB
-                # value costs calls, not bandwidth.
-                big = size >= (1 << 20)
-                self.row(transport, "put %s" % label, put["mb_per_s"], "MB/s", size=size,
-                         ratio=self.ratio(transport, "stream", put["mb_per_s"]) if big else None)
-                self.row(transport, "get %s" % label, get["mb_per_s"], "MB/s", size=size,
-                         ratio=self.ratio(transport, "stream", get["mb_per_s"]) if big else None)
+            self.measure(transport, nodes, uris, plan, cpu=lambda: cpu_seconds(pids))
         finally:
             ring.stop()
+
+    @staticmethod
+    def start(ring, nodes):
+        uris = ring.start(nodes)
+        if not ring.wait_converged(timeout=180):
+            raise RuntimeError("%s ring of %d did not converge (logs in %s)" % (ring.transport, nodes, ring.workdir))
+        time.sleep(2)
+        return uris
+
+    def measure(self, transport, nodes, uris, plan, cpu):
+        """The rows of one ring; uris are access nodes (ints: in-process rings); cpu() is the CPU
+        time of the ring's processes, None when the ring runs inside the client."""
+        ping = self.client(uris[1], "ping", plan["ping"], samples=True)
+        for p in ("p50", "p90", "p99"):
+            self.row(transport, "ping %s" % p, ping[p + "_ms"], "ms",
+                     ratio=self.ratio(transport, "ping", ping[p + "_ms"]) if p == "p50" else None)
+
+        cpu0 = cpu() if cpu else 0
+        look = self.client(uris[2], "lookup", plan["lookup"], samples=True)
+        cpu1 = cpu() if cpu else 0
+        self.row(transport, "lookup p50", look["p50_ms"], "ms", ratio=self.ratio(transport, "ping", look["p50_ms"]))
+        self.row(transport, "lookup p99", look["p99_ms"], "ms")
+        self.row(transport, "lookup hops (mean)", look["hops_mean"], "")
+        per_lookup = (cpu1 - cpu0) / look["ok"] * 1e3 if cpu else look["client_cpu_ms_per_op"]
+        self.row(transport, "ring CPU per lookup", round(per_lookup, 4), "ms")
+        self.row(transport, "lookup p50, %d nodes" % nodes, look["p50_ms"], "ms", nodes=nodes, p99=look["p99_ms"],
+                 hops=look["hops_mean"], quiet=True)
+        for c in plan["concurrency"]:
+            t = self.client(uris[3], "lookup", plan["throughput"], concurrency=c, prefix="tput%d" % c)
+            self.row(transport, "lookups/s, %d callers" % c, round(t["per_second"]), "1/s", concurrency=c)
+
+        for label, size, count in plan["values"]:
+            if isinstance(uris[4], int):  # one process: the values must be read where they were written
+                put, get = self.client(uris[4], "put,get", count, size=label, prefix="v" + label)
+            else:
+                put = self.client(uris[4], "put", count, size=label, prefix="v" + label)
+                get = self.client(uris[5 % nodes], "get", count, size=label, prefix="v" + label)
+            # Against the raw 1 MiB stream only where a value is made of such pieces; a 4 KiB
+            # value costs calls, not bandwidth.
+            big = size >= (1 << 20)
+            self.row(transport, "put %s" % label, put["mb_per_s"], "MB/s", size=size,
+                     ratio=self.ratio(transport, "stream", put["mb_per_s"]) if big else None)
+            self.row(transport, "get %s" % label, get["mb_per_s"], "MB/s", size=size,
+                     ratio=self.ratio(transport, "stream", get["mb_per_s"]) if big else None)
+
+    def sizes(self, transport, plan, done):
+        """Lookup latency against the ring's size N (sizes already measured are in done)."""
+        sizes = plan["inproc_sizes"] if transport == "inproc" else plan["sizes"]
+        for n in sizes:
+            if n in done:
+                continue
+            if transport == "inproc":
+                look = self.client(n, "lookup", plan["size_lookups"])
+            else:
+                ring = Ring(self.binary, transport, stabilize_ms=500)
+                try:
+                    uris = self.start(ring, n)
+                    look = self.client(uris[n // 2], "lookup", plan["size_lookups"])
+                finally:
+                    ring.stop()
+            self.row(transport, "lookup p50, %d nodes" % n, look["p50_ms"], "ms", nodes=n, p99=look["p99_ms"],
+                     hops=look["hops_mean"])
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--binary", default=os.path.join(HERE, "..", "build", "chordnode"))
     ap.add_argument("--nodes", type=int, default=8)
-    ap.add_argument("--transports", default="grpc,rest,amqp")
+    ap.add_argument("--transports", default="inproc,grpc,rest,amqp",
+                    help="inproc: the floor, the same engine in one process with no transport")
     ap.add_argument("--quick", action="store_true", help="small counts, small values: the CI mode")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
@@ -170,14 +224,17 @@ def main():
     for t in transports:
         print("%s:" % t, flush=True)
         bench.transport(t, args.nodes, plan)
+        bench.sizes(t, plan, done={args.nodes})
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = os.path.join(args.out, "%s-%s" % (stamp, "quick" if args.quick else "full"))
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "results.json"), "w") as f:
-        json.dump({"machine": info, "nodes": args.nodes, "mode": "quick" if args.quick else "full", "rows": rows}, f, indent=1)
+        json.dump({"machine": info, "nodes": args.nodes, "mode": "quick" if args.quick else "full", "rows": rows,
+                   "samples": bench.samples}, f, indent=1)
     with open(os.path.join(folder, "results.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["transport", "metric", "value", "unit", "ratio", "concurrency", "size"])
+        w = csv.DictWriter(f, fieldnames=["transport", "metric", "value", "unit", "ratio", "concurrency", "size", "nodes",
+                                          "p99", "hops"])
         w.writeheader()
         for r in rows:
             w.writerow(r)

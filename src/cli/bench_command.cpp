@@ -19,8 +19,11 @@
 #include <memory>
 #include <vector>
 
+#include <sys/resource.h>
+
 #include "commands.hpp"
 #include "registry.hpp"
+#include "sim_ring.hpp"
 #include "uri.hpp"
 #include "latency.hpp"
 #include "values.hpp"
@@ -33,6 +36,8 @@ using Clock = std::chrono::steady_clock;
 
 struct BenchOptions {
   std::string via;
+  unsigned inproc = 0;  // >0: a ring of this many nodes in this process instead of --via
+  bool samples = false;
   std::string op = "lookup";
   unsigned count = 1000;
   unsigned concurrency = 1;
@@ -115,66 +120,70 @@ asio::awaitable<void> worker(std::shared_ptr<ChordService> via, const BenchOptio
   --t.running;
 }
 
-int bench(const BenchOptions& o) {
-  spdlog::set_level(spdlog::level::warn);
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return sec(u.ru_utime) + sec(u.ru_stime);
+}
+
+// Runs one kind of operation to the end on io and returns its JSON line, or the error if none
+// succeeded.
+Result<json::object> run_op(asio::io_context& io, std::shared_ptr<ChordService> via, BenchOptions o) {
   std::uint64_t size = 0;
   if (o.op == "put" || o.op == "get") {
     auto s = parse_size(o.size);
-    if (!s) {
-      std::cerr << "chordnode bench-client: " << s.error().message << "\n";
-      return Exit::usage;
-    }
+    if (!s) return s.error();
     size = *s;
   }
   std::vector<Digest> digests;
   if (o.op == "put")  // hashed before the clock starts: the value's digest travels in its header
     for (unsigned i = 0; i < o.count; ++i) digests.push_back(DummySource(key_of(o, size, i), size, 1 << 20).sha256());
 
-  asio::io_context io;
-  auto registry = make_registry(io.get_executor());
-  auto via = registry->connect(o.via);
-  if (!via) {
-    std::cerr << "chordnode bench-client: " << via.error().message << "\n";
-    return exit_code_of(via.error());
-  }
   Tally t;
-  double seconds = 0;
+  double seconds = 0, cpu = 0;
   auto main_task = [&]() -> asio::awaitable<void> {
     // One untimed call first: connections are set up outside the measurement.
     const Empty ask;
-    auto info = co_await (*via)->node_info(ask, Timeout(o.timeout_ms));
+    auto info = co_await via->node_info(ask, Timeout(o.timeout_ms));
     if (!info) {
       t.first_error = info.error();
       co_return;
     }
     t.ring = Ring(info->bits);
     auto t0 = Clock::now();
-    t.running = std::max(1u, o.concurrency);
-    for (unsigned c = 0; c < t.running; ++c)
-      asio::co_spawn(io, worker(*via, o, size, digests, t), asio::detached);
+    auto cpu0 = cpu_seconds();
+    // A worker may run to its end inside co_spawn (a call that never suspends, in process), so
+    // the loop counts on its own.
+    const unsigned callers = std::max(1u, o.concurrency);
+    t.running = callers;
+    for (unsigned c = 0; c < callers; ++c)
+      asio::co_spawn(io, worker(via, o, size, digests, t), asio::detached);
     asio::steady_timer tick(io);
     while (t.running > 0) {
       tick.expires_after(std::chrono::milliseconds(1));
       co_await tick.async_wait(asio::use_awaitable);
     }
     seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    cpu = cpu_seconds() - cpu0;
   };
   asio::co_spawn(io, main_task(), asio::detached);
+  io.restart();
   io.run();
-  registry->close();
 
-  if (t.ms.empty()) {
-    std::cerr << "chordnode bench-client: no " << o.op << " succeeded"
-              << (t.first_error ? ": " + t.first_error->message : std::string()) << "\n";
-    return t.first_error ? exit_code_of(*t.first_error) : Exit::failure;
-  }
+  if (t.ms.empty())
+    return make_error(t.first_error ? t.first_error->code : Errc::internal,
+                      fmt::format("no {} succeeded{}", o.op, t.first_error ? ": " + t.first_error->message : ""));
   const double ok = static_cast<double>(t.ms.size());
+  json::array samples;
+  if (o.samples)
+    for (double ms : t.ms) samples.push_back(round3(ms));
   const Latencies lat(std::move(t.ms));
   auto pct = [&](double p) { return lat.percentile(p); };
   auto r3 = round3;
   json::object out{{"op", o.op},
                    {"via", o.via},
-                   {"transport", wire::scheme_of(o.via)},
+                   {"transport", o.inproc ? std::string("inproc") : wire::scheme_of(o.via)},
                    {"count", o.count},
                    {"ok", lat.size()},
                    {"failed", t.failed},
@@ -183,15 +192,72 @@ int bench(const BenchOptions& o) {
                    {"per_second", r3(ok / seconds)},
                    {"p50_ms", r3(pct(50))},
                    {"p90_ms", r3(pct(90))},
-                   {"p99_ms", r3(pct(99))}};
+                   {"p99_ms", r3(pct(99))},
+                   {"client_cpu_ms_per_op", r3(cpu * 1e3 / ok)}};
   if (o.op == "lookup") out["hops_mean"] = r3(t.hops / ok);
   if (size > 0) {
     out["size"] = size;
     out["mb_per_s"] = r3(static_cast<double>(t.bytes) / 1e6 / seconds);
   }
   if (t.first_error) out["first_error"] = t.first_error->message;
-  std::cout << json::serialize(out) << "\n";
-  return t.failed == 0 ? Exit::ok : Exit::failure;
+  if (o.samples) out["samples_ms"] = std::move(samples);
+  return out;
+}
+
+// Runs each operation of --op (a comma-separated list, in order, on the same ring) and prints
+// one JSON line for each.
+int run_all(asio::io_context& io, const std::shared_ptr<ChordService>& via, const BenchOptions& o) {
+  int code = Exit::ok;
+  for (std::size_t at = 0; at <= o.op.size();) {
+    auto comma = std::min(o.op.find(',', at), o.op.size());
+    BenchOptions one = o;
+    one.op = o.op.substr(at, comma - at);
+    at = comma + 1;
+    auto r = run_op(io, via, one);
+    if (!r) {
+      std::cerr << "chordnode bench-client: " << r.error().message << "\n";
+      return exit_code_of(r.error());
+    }
+    std::cout << json::serialize(*r) << std::endl;
+    if (r->at("failed").to_number<std::uint64_t>() > 0) code = Exit::failure;
+  }
+  return code;
+}
+
+int bench(const BenchOptions& o) {
+  spdlog::set_level(spdlog::level::warn);
+  for (std::size_t at = 0; at <= o.op.size();) {
+    auto comma = std::min(o.op.find(',', at), o.op.size());
+    auto op = o.op.substr(at, comma - at);
+    if (op != "ping" && op != "lookup" && op != "put" && op != "get") {
+      std::cerr << "chordnode bench-client: unknown --op '" << op << "' (ping, lookup, put, get)\n";
+      return Exit::usage;
+    }
+    at = comma + 1;
+  }
+  if (o.via.empty() == (o.inproc == 0)) {
+    std::cerr << "chordnode bench-client: give either --via URI or --inproc N\n";
+    return Exit::usage;
+  }
+  if (o.inproc > 0) {
+    // The floor: the same engine and calls with no transport at all (an ideal ring, messages
+    // handed over in memory, one thread).
+    sim::SimRing ring(sim::RingOptions{});
+    for (unsigned i = 0; i < o.inproc; ++i) ring.add();
+    ring.build_ideal();
+    auto via = ring.network().connect(ring.nodes()[o.inproc > 1 ? 1 : 0]->self().uri);
+    return run_all(ring.io(), *via, o);
+  }
+  asio::io_context io;
+  auto registry = make_registry(io.get_executor());
+  auto via = registry->connect(o.via);
+  if (!via) {
+    std::cerr << "chordnode bench-client: " << via.error().message << "\n";
+    return exit_code_of(via.error());
+  }
+  int code = run_all(io, *via, o);
+  registry->close();
+  return code;
 }
 
 }  // namespace
@@ -199,10 +265,12 @@ int bench(const BenchOptions& o) {
 void add_bench_client(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("bench-client", "Load generator of bench/: timed operations against one node");
   auto o = std::make_shared<BenchOptions>();
-  cmd->add_option("--via", o->via, "URI of the access node")->required();
-  cmd->add_option("--op", o->op, "ping, lookup, put or get")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"ping", "lookup", "put", "get"}));
+  cmd->add_option("--via", o->via, "URI of the access node");
+  cmd->add_option("--inproc", o->inproc, "instead of --via: an ideal ring of N nodes in this process, no transport (the floor)")
+      ->check(CLI::Range(1u, 100000u));
+  cmd->add_option("--op", o->op, "ping, lookup, put or get; or several in order, e.g. put,get (one JSON line each)")
+      ->capture_default_str();
+  cmd->add_flag("--samples", o->samples, "add every latency (ms, in completion order) to the JSON line");
   cmd->add_option("--count", o->count, "operations in all")->capture_default_str()->check(CLI::Range(1u, 10000000u));
   cmd->add_option("--concurrency", o->concurrency, "callers at once")->capture_default_str()->check(CLI::Range(1u, 1024u));
   cmd->add_option("--size", o->size, "value size of put and get")->capture_default_str();

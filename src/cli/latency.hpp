@@ -21,7 +21,13 @@ class Latencies {
   std::vector<double> ms_;
 };
 
-// Three decimals: what the JSON of the timing commands prints.
-inline double round3(double v) { return std::round(v * 1000) / 1000; }
+// What the JSON of the timing commands prints: three decimals, and at least three significant
+// digits below 1 (an in-process call takes microseconds).
+inline double round3(double v) {
+  if (v == 0 || !std::isfinite(v)) return v;
+  const double decimals = std::max(3.0, 2.0 - std::floor(std::log10(std::fabs(v))));
+  const double scale = std::pow(10.0, decimals);
+  return std::round(v * scale) / scale;
+}
 
 }  // namespace chord::cli
