@@ -1,6 +1,7 @@
 // The paper's maintenance protocol: stabilize, notify, fix_fingers, check_predecessor, plus the
 // voluntary leave that the paper sketches (hand keys to the successor, tell both neighbours).
 #include <algorithm>
+#include <unordered_set>
 
 #include <boost/asio/co_spawn.hpp>
 #include <spdlog/spdlog.h>
@@ -198,33 +199,61 @@ asio::awaitable<Result<void>> Node::leave() {
   leaving_ = true;
   stop();
   auto keep = shared_from_this();
-  // Hand every key to the first successor that takes it; the successor owns our range now and
-  // its replica maintenance restores k copies.
+  // Every key this node holds goes to the first of the next k successors that lacks it: for a
+  // key it owns that is the successor (the new owner) or, once the replicas are complete, the
+  // k-th successor; for a replica it is the node that becomes the key's new last replica. So a
+  // leave keeps k copies of every key at once, and a crash right after it loses nothing that k
+  // crashes would not.
   Result<void> outcome;
   auto values = store_->list();
   if (!values.empty()) {
-    bool handed = false;
     // A copy: Leave notices from peers change the list while this waits on them.
-    const std::vector<NodeRef> candidates = successors_.nodes();
-    for (const auto& succ : candidates) {
-      bool all = true;
-      for (const auto& v : values) {
-        auto r = co_await push_value(succ, v.key_id, Role::handoff);
-        if (!r) {
-          all = false;
-          spdlog::warn("[{}] leave: {} did not take {}: {}", tag_, succ.uri, v.key, r.error().message);
-          break;
-        }
+    std::vector<NodeRef> candidates = successors_.nodes();
+    std::erase_if(candidates, [&](const NodeRef& n) { return n.id == self_.id; });  // a lone node
+    const std::size_t ask = std::min<std::size_t>(std::max(1u, config_.replicas), candidates.size());
+    // lacks[i]: the keys successor i said it does not hold; nullopt: it did not answer.
+    std::vector<std::optional<std::unordered_set<Id, IdHash>>> lacks(ask);
+    for (std::size_t i = 0; i < ask; ++i) {
+      auto client = peer(candidates[i]);
+      if (!client) continue;
+      std::unordered_set<Id, IdHash> missing;
+      bool answered = true;
+      for (std::size_t at = 0; at < values.size() && answered; at += 4096) {
+        SyncRequest offer{self_, {}};
+        for (std::size_t j = at; j < std::min(values.size(), at + 4096); ++j)
+          offer.keys.push_back(KeyDigest{values[j].key_id, values[j].sha256});
+        auto r = co_await (*client)->sync_replicas(offer, config_.rpc_timeout);
+        if (!r) answered = false;
+        else missing.insert(r->missing.begin(), r->missing.end());
       }
-      if (all) {
-        handed = true;
-        spdlog::info("[{}] leave: handed {} keys to {}", tag_, values.size(), succ.uri);
-        break;
-      }
+      if (answered) lacks[i] = std::move(missing);
     }
-    if (!handed)
-      outcome = make_error(Errc::unavailable, fmt::format("leave: no successor took the {} keys of {}",
+    std::size_t moved = 0, lost = 0;
+    for (const auto& v : values) {
+      bool placed = false, held = false;
+      for (std::size_t i = 0; i < ask && !placed; ++i) {
+        if (!lacks[i]) continue;
+        if (!lacks[i]->contains(v.key_id)) {
+          held = true;
+          continue;
+        }
+        auto r = co_await push_value(candidates[i], v.key_id, i == 0 ? Role::handoff : Role::replica);
+        if (r) placed = true;
+        else spdlog::warn("[{}] leave: {} did not take {}: {}", tag_, candidates[i].uri, v.key, r.error().message);
+      }
+      // Nobody answered, or those who lack it refused: any successor beyond the first k will do.
+      for (std::size_t i = ask; i < candidates.size() && !placed && !held; ++i) {
+        auto r = co_await push_value(candidates[i], v.key_id, Role::handoff);
+        placed = r.ok();
+      }
+      if (placed) ++moved;
+      else if (!held) ++lost;
+    }
+    if (lost)
+      outcome = make_error(Errc::unavailable, fmt::format("leave: no successor took {} of the {} keys of {}", lost,
                                                           values.size(), self_.uri));
+    else
+      spdlog::info("[{}] leave: {} keys, {} copied to the successors that lacked them", tag_, values.size(), moved);
   }
   LeaveRequest notice{self_, predecessor_, successors_.nodes()};
   std::vector<NodeRef> tell;

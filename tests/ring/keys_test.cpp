@@ -31,16 +31,17 @@ struct KeyedRing {
     return *members[rng() % members.size()];
   }
 
+  Node& by_id(const Id& id) {
+    for (auto& n : ring.nodes())
+      if (n->self().id == id) return *n;
+    FAIL("no node with that id");
+    throw;
+  }
+
   // Every key readable through a random live node, and held by its true owner and the owner's
   // next k-1 live successors.
   void check_no_key_lost() {
     auto sorted = ring.sorted_live();
-    auto by_id = [&](const Id& id) -> Node& {
-      for (auto& n : ring.nodes())
-        if (n->self().id == id) return *n;
-      FAIL("no node with that id");
-      throw;
-    };
     for (int i = 0; i < kKeys; ++i) {
       std::string key = "key-" + std::to_string(i);
       auto v = test::get(ring, any_live(), key);
@@ -69,6 +70,19 @@ TEST_CASE("graceful leave loses no key") {
     REQUIRE(k.ring.stabilize(50, true));
   }
   for (int r = 0; r < 3; ++r) k.ring.round();  // replica maintenance
+  k.check_no_key_lost();
+}
+
+TEST_CASE("two adjacent nodes leave and the next crashes at once, with no replica round between: no key is lost") {
+  KeyedRing k(16);
+  auto sorted = k.ring.sorted_live();
+  // A key owned by sorted[4] has its k = 3 copies on sorted[4..6]. The leaves themselves must
+  // keep 3 copies: replica maintenance gets no chance before the crash.
+  REQUIRE(k.ring.leave(k.by_id(sorted[4].id)));
+  REQUIRE(k.ring.leave(k.by_id(sorted[5].id)));
+  k.ring.kill(k.by_id(sorted[6].id));
+  REQUIRE(k.ring.stabilize(50, true));
+  for (int r = 0; r < 3; ++r) k.ring.round();
   k.check_no_key_lost();
 }
 
