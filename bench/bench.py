@@ -35,6 +35,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "examples"))
 from ringlib import Ring  # noqa: E402
+sys.path.insert(0, HERE)
+import gnuplot  # noqa: E402
 
 FRAMEWORK = {"grpc": "grpc", "rest": "http", "amqp": "amqp"}
 FULL = {"raw_stream": "256MiB", "ping": 2000, "lookup": 2000, "throughput": 2000, "concurrency": [1, 4, 16],
@@ -239,8 +241,13 @@ def main():
         for r in rows:
             w.writerow(r)
     print("results: %s" % folder)
+    if not gnuplot.available():
+        print("no plots: gnuplot is not installed (apt-get install gnuplot-nox)")
+        return
     plot = subprocess.run([sys.executable, os.path.join(HERE, "plot.py"), folder], capture_output=True, text=True)
     print((plot.stdout or plot.stderr).strip())
+    if plot.returncode != 0:
+        sys.exit("bench: the plots failed")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ Every run is seeded (--seed), so a figure is the same on every machine. Results 
 results.json and results.csv, and PNG plots drawn with gnuplot (Debian's gnuplot-nox).
 
   bench/paper.py [--quick] [--only path,load,failure] [--out bench/results]
+  bench/paper.py --plot FOLDER      (redraw an earlier run's plots)
 """
 import argparse
 import csv
@@ -113,14 +114,15 @@ plot '%s' using 1:2:3:4 with yerrorbars title 'chordnode: mean, 1st and 99th per
         hosts, keys = by("load")[0]["hosts"], by("load")[0]["keys"]
         gnuplot.draw(png, "Keys per host, %d hosts, %d keys (Chord Fig. 8, 9)" % (hosts, keys), """
 set logscale x
+set xrange [0.8:25]
 set xtics (1, 2, 5, 10, 20)
 set xlabel 'virtual nodes per host'
 set ylabel 'keys per host'
 set key right top
 set yrange [0:*]
-plot '%s' using 1:2:3:4 with yerrorbars title '1st and 99th percentile, mean', \\
-     '' using 1:2 with lines notitle, \\
-     '' using 1:5 with linespoints title 'max'""" % data)
+plot '%s' using 1:2:3:4 with yerrorbars lc rgb '#2166ac' title '1st and 99th percentile, mean', \\
+     '' using 1:2 with lines lc rgb '#2166ac' notitle, \\
+     '' using 1:5 with linespoints lc rgb '#d73027' title 'max'""" % data)
         drawn.append(png)
     if by("failure"):
         series = []
@@ -150,7 +152,11 @@ def main():
     ap.add_argument("--only", default="path,load,failure")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--plot", metavar="FOLDER", help="only redraw the plots of an earlier run's folder")
     args = ap.parse_args()
+    if args.plot:
+        print("plots: %s" % ", ".join(plot(args.plot, json.load(open(os.path.join(args.plot, "results.json")))["rows"])))
+        return
     plan = QUICK if args.quick else FULL
     sweep = Sweep(os.path.abspath(args.binary), args.seed)
     mode = "quick" if args.quick else "full"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages chordnode builds with; --tests adds what only the tests use
-# (headless Chromium for the ring page). Safe to run again: it does nothing when every package
+# (headless Chromium for the ring page, gnuplot for the benchmark plots). Safe to run again: it does nothing when every package
 # is already present.
 set -euo pipefail
 
@@ -13,7 +13,7 @@ packages=(
   curl procps python3 rabbitmq-server
 )
 if [ "${1:-}" = "--tests" ]; then
-  packages+=(chromium)
+  packages+=(chromium gnuplot-nox)
 fi
 
 missing=()
