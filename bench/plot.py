@@ -106,7 +106,7 @@ set logscale x 2
 set logscale y 10
 set xlabel 'nodes in the ring N'
 set ylabel 'lookup latency (ms, log scale)'
-set key left top
+set key outside right top
 plot %s""" % ", \\\n     ".join(series))
     return png
 
