@@ -208,11 +208,9 @@ Result<json::object> run_op(asio::io_context& io, std::shared_ptr<ChordService> 
 // one JSON line for each.
 int run_all(asio::io_context& io, const std::shared_ptr<ChordService>& via, const BenchOptions& o) {
   int code = Exit::ok;
-  for (std::size_t at = 0; at <= o.op.size();) {
-    auto comma = std::min(o.op.find(',', at), o.op.size());
+  for (const auto& op : split_list(o.op)) {
     BenchOptions one = o;
-    one.op = o.op.substr(at, comma - at);
-    at = comma + 1;
+    one.op = op;
     auto r = run_op(io, via, one);
     if (!r) {
       std::cerr << "chordnode bench-client: " << r.error().message << "\n";
@@ -226,14 +224,11 @@ int run_all(asio::io_context& io, const std::shared_ptr<ChordService>& via, cons
 
 int bench(const BenchOptions& o) {
   spdlog::set_level(spdlog::level::warn);
-  for (std::size_t at = 0; at <= o.op.size();) {
-    auto comma = std::min(o.op.find(',', at), o.op.size());
-    auto op = o.op.substr(at, comma - at);
+  for (const auto& op : split_list(o.op)) {
     if (op != "ping" && op != "lookup" && op != "put" && op != "get") {
       std::cerr << "chordnode bench-client: unknown --op '" << op << "' (ping, lookup, put, get)\n";
       return Exit::usage;
     }
-    at = comma + 1;
   }
   if (o.via.empty() == (o.inproc == 0)) {
     std::cerr << "chordnode bench-client: give either --via URI or --inproc N\n";

@@ -130,12 +130,7 @@ int serve(const ServeOptions& o) {
 
   // Several transports: --transport grpc,rest with one --listen each, in that order. The node
   // is known to the ring by the first one's URI (or --advertise); the others answer as well.
-  std::vector<std::string> transports;
-  for (std::size_t at = 0; at <= o.transport.size();) {
-    auto comma = std::min(o.transport.find(',', at), o.transport.size());
-    transports.push_back(o.transport.substr(at, comma - at));
-    at = comma + 1;
-  }
+  const std::vector<std::string> transports = split_list(o.transport);
   for (std::size_t i = 0; i < transports.size(); ++i) {
     const auto& t = transports[i];
     if (t != "grpc" && t != "rest" && t != "amqp") {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "chord/service.hpp"
 #include "chord/sha256.hpp"
@@ -14,6 +15,8 @@ namespace chord::cli {
 
 // "4096", "64KiB", "8MiB", "1GiB" (powers of 1024), "10MB" (powers of 1000).
 Result<std::uint64_t> parse_size(const std::string& text);
+// "a,b,c" -> {"a", "b", "c"}; empty items are kept, so that a stray comma is reported as such.
+std::vector<std::string> split_list(const std::string& text);
 
 // Prints "label  42%  108.0 MiB / 256.0 MiB  312.4 MB/s" on stderr when it is a terminal.
 class Progress {
