@@ -71,7 +71,8 @@ class Sweep:
             r = self.simulate("--nodes", plan["hosts"], "--vnodes", v, "--keys", plan["keys"], "--replicas", 1,
                               "--lookups", 0, "--build", "ideal")
             k = r["keys"]["per_host"]
-            self.row("load", hosts=plan["hosts"], vnodes=v, keys=r["keys"]["stored"], mean=k["mean"], p1=k["p1"],
+            self.row("load", hosts=plan["hosts"], vnodes=v, keys=r["keys"]["stored"], refused=r["keys"]["refused"],
+                     mean=k["mean"], p1=k["p1"],
                      p50=k["p50"], p99=k["p99"], max=k["max"], p99_over_mean=round(k["p99"] / k["mean"], 2),
                      max_over_mean=round(k["max"] / k["mean"], 2), wall_s=r["wall_s"])
 

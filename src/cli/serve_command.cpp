@@ -101,7 +101,6 @@ Result<std::unique_ptr<Served>> start_server(const std::string& transport, const
 // One of this process's virtual nodes with its servers.
 struct Hosted {
   std::string uri;                  // what the ring knows it by
-  std::vector<std::string> serves;  // one URI per transport
   std::vector<std::string> listen;  // what each transport's server binds
   std::shared_ptr<Node> node;
   std::vector<std::unique_ptr<Served>> servers;
@@ -221,7 +220,6 @@ int serve(const ServeOptions& o) {
         return Exit::usage;
       }
       auto ep = wire::parse_endpoint(*served_uri);
-      h.serves.push_back(*served_uri);
       h.listen.push_back(transports[i] == "amqp" ? ep->path : ep->host_port());
     }
     std::unique_ptr<Store> store;

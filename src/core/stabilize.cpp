@@ -223,8 +223,14 @@ asio::awaitable<Result<void>> Node::leave() {
         for (std::size_t j = at; j < std::min(values.size(), at + 4096); ++j)
           offer.keys.push_back(KeyDigest{values[j].key_id, values[j].sha256});
         auto r = co_await (*client)->sync_replicas(offer, config_.rpc_timeout);
-        if (!r) answered = false;
-        else missing.insert(r->missing.begin(), r->missing.end());
+        if (r) {
+          missing.insert(r->missing.begin(), r->missing.end());
+          continue;
+        }
+        // Not asked again: its keys go to the successors that did answer, or past the first k.
+        peer_failed(candidates[i], r.error());
+        spdlog::warn("[{}] leave: {} did not say which keys it lacks: {}", tag_, candidates[i].uri, r.error().message);
+        answered = false;
       }
       if (answered) lacks[i] = std::move(missing);
     }

@@ -33,47 +33,6 @@ std::uint64_t percentile(const std::vector<std::uint64_t>& sorted, double p) {
   return sorted[std::min(sorted.size() - 1, i == 0 ? 0 : i - 1)];
 }
 
-LookupStats run_lookups(SimRing& ring, std::uint64_t count, std::mt19937_64& rng) {
-  LookupStats stats;
-  auto members = ring.live();
-  auto sorted = ring.sorted_live();
-  std::vector<std::uint64_t> hops;
-  hops.reserve(count);
-  // Lookups run in batches so that a batch's coroutines stay in memory together.
-  const std::uint64_t batch = 1000;
-  for (std::uint64_t done = 0; done < count;) {
-    auto n = std::min(batch, count - done);
-    for (std::uint64_t i = 0; i < n; ++i) {
-      auto key = random_id(ring.ring(), rng);
-      auto from = members[rng() % members.size()];
-      auto it = std::lower_bound(sorted.begin(), sorted.end(), key,
-                                 [](const NodeRef& a, const Id& k) { return a.id < k; });
-      Id truth = it == sorted.end() ? sorted.front().id : it->id;
-      asio::co_spawn(ring.io(), from->find_successor(key),
-                     [&stats, &hops, truth](std::exception_ptr e, Result<LookupReply> r) {
-                       if (e || !r) {
-                         ++stats.failed;
-                         return;
-                       }
-                       if (r->owner.id != truth) ++stats.wrong;
-                       hops.push_back(r->hops);
-                     });
-    }
-    ring.io().restart();
-    ring.io().run();
-    done += n;
-  }
-  stats.lookups = count;
-  std::sort(hops.begin(), hops.end());
-  double sum = 0;
-  for (auto h : hops) sum += static_cast<double>(h);
-  stats.hops_mean = hops.empty() ? 0 : sum / static_cast<double>(hops.size());
-  stats.hops_p1 = percentile(hops, 1);
-  stats.hops_p50 = percentile(hops, 50);
-  stats.hops_p99 = percentile(hops, 99);
-  return stats;
-}
-
 // Runs make(i) for i in [0, count) on the ring, a batch at a time; which ones succeeded.
 template <class Make>
 std::vector<char> run_batched(SimRing& ring, std::uint64_t count, Make make) {
@@ -88,6 +47,60 @@ std::vector<char> run_batched(SimRing& ring, std::uint64_t count, Make make) {
     done += n;
   }
   return ok;
+}
+
+// The spread of a sample: mean, percentiles (nearest rank) and maximum.
+struct Spread {
+  double mean = 0;
+  std::uint64_t p1 = 0, p50 = 0, p99 = 0, max = 0;
+};
+
+Spread spread_of(std::vector<std::uint64_t> v) {
+  Spread s;
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  double sum = 0;
+  for (auto x : v) sum += static_cast<double>(x);
+  s.mean = sum / static_cast<double>(v.size());
+  s.p1 = percentile(v, 1);
+  s.p50 = percentile(v, 50);
+  s.p99 = percentile(v, 99);
+  s.max = v.back();
+  return s;
+}
+
+// One lookup, checked against the true owner; the hop count of an answered one goes to hops.
+asio::awaitable<bool> checked_lookup(std::shared_ptr<Node> from, Id key, Id truth, std::uint64_t* wrong,
+                                     std::vector<std::uint64_t>* hops) {
+  auto r = co_await from->find_successor(key);
+  if (!r) co_return false;
+  if (r->owner.id != truth) ++*wrong;
+  hops->push_back(r->hops);
+  co_return true;
+}
+
+LookupStats run_lookups(SimRing& ring, std::uint64_t count, std::mt19937_64& rng) {
+  LookupStats stats;
+  auto members = ring.live();
+  auto sorted = ring.sorted_live();
+  std::vector<std::uint64_t> hops;
+  hops.reserve(count);
+  auto answered = run_batched(ring, count, [&](std::uint64_t) {
+    auto key = random_id(ring.ring(), rng);
+    auto from = members[rng() % members.size()];
+    auto it = std::lower_bound(sorted.begin(), sorted.end(), key,
+                               [](const NodeRef& a, const Id& k) { return a.id < k; });
+    Id truth = it == sorted.end() ? sorted.front().id : it->id;
+    return checked_lookup(from, key, truth, &stats.wrong, &hops);
+  });
+  stats.lookups = count;
+  stats.failed = count - static_cast<std::uint64_t>(std::count(answered.begin(), answered.end(), 1));
+  auto spread = spread_of(std::move(hops));
+  stats.hops_mean = spread.mean;
+  stats.hops_p1 = spread.p1;
+  stats.hops_p50 = spread.p50;
+  stats.hops_p99 = spread.p99;
+  return stats;
 }
 
 std::string key_name(std::uint64_t i) { return fmt::format("key-{}", i); }
@@ -121,17 +134,13 @@ LoadStats store_keys(SimRing& ring, std::uint64_t count, std::mt19937_64& rng, s
       if (in_half_open(v.key_id, n->predecessor()->id, n->self().id)) ++held;
   }
   std::vector<std::uint64_t> counts;
-  double sum = 0;
-  for (const auto& [host, held] : per_host) {
-    counts.push_back(held);
-    sum += static_cast<double>(held);
-  }
-  std::sort(counts.begin(), counts.end());
-  load.mean = sum / static_cast<double>(counts.size());
-  load.p1 = percentile(counts, 1);
-  load.p50 = percentile(counts, 50);
-  load.p99 = percentile(counts, 99);
-  load.max = counts.back();
+  for (const auto& [host, held] : per_host) counts.push_back(held);
+  auto spread = spread_of(std::move(counts));
+  load.mean = spread.mean;
+  load.p1 = spread.p1;
+  load.p50 = spread.p50;
+  load.p99 = spread.p99;
+  load.max = spread.max;
   return load;
 }
 
