@@ -66,7 +66,8 @@ class Ring:
             return "chord-%d-%d" % (os.getpid(), port)
         return "127.0.0.1:%d" % port
 
-    def start_node(self, port, join=None, extra=(), transport=None):
+    def spawn_node(self, port, join=None, extra=(), transport=None):
+        """Starts a node's process without waiting for it: (uri, Popen, log path)."""
         t = transport or self.transport
         uri = self.uri(port, t)
         log = open(os.path.join(self.workdir, "node-%d.log" % port), "w")
@@ -75,13 +76,31 @@ class Ring:
         if join:
             cmd += ["--join", join]
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+        self.nodes[uri] = p
+        return uri, p, log.name
+
+    def await_ready(self, uri, p, log):
         line = p.stdout.readline()
         if not line.startswith("ready"):
             p.kill()
-            raise RuntimeError("node %s did not start: %r (see %s)" % (uri, line, log.name))
-        self.nodes[uri] = p
+            raise RuntimeError("node %s did not start: %r (see %s)" % (uri, line, log))
         self.ready[uri] = dict(kv.split("=", 1) for kv in line.split()[1:])
         return uri
+
+    def start_node(self, port, join=None, extra=(), transport=None):
+        return self.await_ready(*self.spawn_node(port, join, extra, transport))
+
+    def start_burst(self, n, seeds_for, extra=()):
+        """Starts n nodes in one burst, as a script or an orchestrator does: node i joins through
+        seeds_for(i, uris) (a comma list, or None to start the ring), and nobody waits for anyone.
+        Returns the URIs and how long the last node took to be ready."""
+        ports = free_ports(n)
+        uris = [self.uri(p) for p in ports]
+        t0 = time.time()
+        started = [self.spawn_node(p, join=seeds_for(i, uris), extra=extra) for i, p in enumerate(ports)]
+        for s in started:
+            self.await_ready(*s)
+        return uris, time.time() - t0
 
     def members(self, uri):
         """The ring URIs of the process started as uri: itself and its virtual nodes."""

@@ -31,6 +31,10 @@ struct Neighbors {
 struct NotifyRequest {
   NodeRef candidate;  // "I think I might be your predecessor"
 };
+struct NotifyReply {
+  // Not taken as predecessor: the known node closest after the candidate, its better successor.
+  std::optional<NodeRef> closer;
+};
 
 // One step of an iterative find_successor.
 struct LookupStepRequest {

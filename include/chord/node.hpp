@@ -41,7 +41,14 @@ struct NodeConfig {
   // Every this many replica rounds, a successor is offered the full key list even if nothing
   // changed here: it may have restarted empty.
   unsigned full_sync_every = 10;
+  // check_predecessor drops the predecessor after this many missed pings in a row: one lost
+  // ping (a pause, a busy peer) must not make a live predecessor look dead and move its keys.
+  unsigned predecessor_misses = 3;
 };
+
+// A join failure worth retrying: the seed is not up, did not answer in time, or is itself not
+// (yet) part of a ring. Anything else (a refusal, a conflict of ids) will not change by waiting.
+inline bool join_retryable(Errc c) { return is_peer_failure(c) || c == Errc::not_ready; }
 
 // What a node reports as it works, for metrics. Called on the node's executor.
 class NodeObserver {
@@ -60,12 +67,26 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
   // --- lifecycle ---
   // Joins the ring that known_uri belongs to, or creates a new ring when there is none.
   asio::awaitable<Result<void>> join(std::optional<std::string> known_uri);
+  // One pass over a list of seeds: joins through the first that lets it in. Only the list's
+  // first entry, when it is this node, starts a ring, and only if no other seed is in one (no
+  // seeds, or this node alone: a new ring); any other node whose seeds are all still joining
+  // must not start a ring of its own, which would never merge with theirs. The error names
+  // every seed and why it failed; it is join_retryable() if any seed may yet let it in, and a
+  // conflict of ids ends the pass at once.
+  asio::awaitable<Result<void>> join_any(std::vector<std::string> seeds);
   // Runs the periodic tasks on timers until stop() or leave().
   void start();
   // Stops the periodic tasks; the ring sees a crash.
   void stop();
-  // Graceful leave: hands every key to the successor and tells predecessor and successor.
-  asio::awaitable<Result<void>> leave();
+  // First step of a graceful leave: stops the periodic tasks and refuses hand-offs, replicas and
+  // new values from now on, so that neighbours leaving at the same moment pass this node by.
+  void begin_leave();
+  // Graceful leave: hands every key to the first k successors that are not leaving themselves
+  // and tells predecessor and successor. Calls made after `deadline` are not started: keys not
+  // handed off by then stay on their replicas.
+  asio::awaitable<Result<void>> leave(
+      std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
+  bool leaving() const { return leaving_; }
 
   // --- the paper's periodic tasks (public so that a simulator can run them in rounds) ---
   asio::awaitable<void> stabilize();
@@ -107,9 +128,17 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
 
  private:
   // Routing
-  asio::awaitable<Result<LookupReply>> route(Id key_id);
+  // around_from: route as if this node were not in the ring, starting at that node. The answer
+  // for this node's own id + 1 is then the ring's view of its successor: a way to find nodes
+  // that its successor pointer skips, which stabilize alone never learns of.
+  asio::awaitable<Result<LookupReply>> route(Id key_id, std::optional<NodeRef> around_from = std::nullopt);
+  asio::awaitable<void> check_successor();
   asio::awaitable<void> stabilize_once();
   asio::awaitable<void> recover_successors();
+  asio::awaitable<void> adopt_closer(NodeRef hint);
+  void heard_from(const NodeRef& n);
+  // The node this node knows that comes first after id, before this node itself.
+  std::optional<NodeRef> closest_after(const Id& id) const;
   void remember_lost(const std::vector<NodeRef>& before);
   LookupStepReply step(const Id& key_id, const std::vector<Id>& exclude) const;
   std::vector<NodeRef> closest_preceding_nodes(const Id& key_id, unsigned count,
@@ -120,6 +149,8 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
   bool suspected(const Id& id) const;
   std::optional<NodeRef> first_unsuspected(const std::vector<NodeRef>& nodes) const;
   std::vector<NodeRef> replica_targets() const;
+  // The error a leaving node answers hand-offs and writes with.
+  Error leaving_error() const;
 
   // Storage
   Result<Id> key_id_of(const std::string& key, const std::optional<Id>& key_id) const;
@@ -150,6 +181,7 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
   SuccessorList successors_;
   FingerTable fingers_;
   unsigned next_finger_ = 1;
+  unsigned predecessor_missed_ = 0;  // pings in a row the predecessor did not answer
   std::unordered_map<Id, std::chrono::steady_clock::time_point, IdHash> suspected_;
   // Successors dropped after a failed call, asked again once their suspicion expires.
   struct Lost {
@@ -158,6 +190,9 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
   };
   std::vector<Lost> lost_;
   std::unordered_set<Id, IdHash> departed_;  // nodes that announced their leave
+  // A bounded sample of the nodes whose notify this node turned down, for closer-successor hints.
+  static constexpr std::size_t kHeard = 64;
+  std::vector<NodeRef> heard_;
 
   struct SyncStamp {
     std::uint64_t store_version = 0;
@@ -173,5 +208,11 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
   std::minstd_rand jitter_;
   std::shared_ptr<NodeObserver> observer_;
 };
+
+// Joins through `seeds` as a process starting with a seed list does: join_any() again and
+// again, with backoff and jitter, while no seed lets it in yet (seeds that are down, or still
+// joining themselves), until `patience` has passed.
+asio::awaitable<Result<void>> join_cluster(std::shared_ptr<Node> node, std::vector<std::string> seeds,
+                                           std::chrono::milliseconds patience);
 
 }  // namespace chord

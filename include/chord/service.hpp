@@ -22,7 +22,7 @@ using Timeout = std::chrono::milliseconds;
 #define CHORD_UNARY_RPCS(X)                                              \
   X(ping, Ping, Empty, NodeRef)                                          \
   X(get_predecessor, GetPredecessor, Empty, Neighbors)                   \
-  X(notify, Notify, NotifyRequest, Empty)                                \
+  X(notify, Notify, NotifyRequest, NotifyReply)                                \
   X(lookup_step, LookupStep, LookupStepRequest, LookupStepReply)         \
   X(leave, Leave, LeaveRequest, Empty)                                   \
   X(sync_replicas, SyncReplicas, SyncRequest, SyncReply)                 \

@@ -33,13 +33,14 @@ struct ServeOptions {
   std::vector<std::string> listen;
   std::string amqp_url;
   std::string advertise;
-  std::string join;
+  std::vector<std::string> join;
   unsigned bits = 160;
   unsigned successors = 16;
   unsigned replicas = 3;
   unsigned stabilize_ms = 500;
   unsigned rpc_timeout_ms = 2000;
   unsigned join_timeout_s = 30;
+  unsigned shutdown_timeout_s = 10;
   std::string data_dir;
   std::string http;
   std::string http_max_body = "1GiB";
@@ -105,21 +106,6 @@ struct Hosted {
   std::shared_ptr<Node> node;
   std::vector<std::unique_ptr<Served>> servers;
 };
-
-// Joins through opt.join, retrying while the seed is not up yet.
-asio::awaitable<Result<void>> join_with_retry(std::shared_ptr<Node> node, std::optional<std::string> via,
-                                              std::chrono::seconds patience) {
-  auto until = std::chrono::steady_clock::now() + patience;
-  auto backoff = std::chrono::milliseconds(100);
-  for (;;) {
-    auto r = co_await node->join(via);
-    if (r || !is_peer_failure(r.error().code) || std::chrono::steady_clock::now() + backoff > until) co_return r;
-    spdlog::warn("join: {}; retrying in {} ms", r.error().message, backoff.count());
-    asio::steady_timer t(co_await asio::this_coro::executor, backoff);
-    co_await t.async_wait(asio::use_awaitable);
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
-  }
-}
 
 int serve(const ServeOptions& o) {
   auto level = spdlog::level::from_str(o.log_level);
@@ -256,16 +242,19 @@ int serve(const ServeOptions& o) {
   asio::signal_set signals(io, SIGINT, SIGTERM);
   std::promise<void> finished;
   bool leaving = false;
+  // The leave gets most of the shutdown's time; stopping the servers and clients the rest.
+  const auto shutdown_timeout = std::chrono::seconds(o.shutdown_timeout_s);
+  const auto leave_budget = std::max<std::chrono::milliseconds>(shutdown_timeout * 3 / 4, std::chrono::milliseconds(500));
   auto shutdown = [&](bool graceful) -> asio::awaitable<void> {
     if (std::exchange(leaving, true)) co_return;
-    signals.cancel();
+    // All of this process's virtual nodes refuse hand-offs first, so that none hands its keys
+    // to another that is about to leave.
+    for (auto& h : hosted)
+      if (h.node->joined()) h.node->begin_leave();
+    const auto deadline = std::chrono::steady_clock::now() + leave_budget;
     for (auto& h : hosted) {
-      if (!h.node->joined()) continue;
-      if (!graceful) {
-        h.node->stop();
-        continue;
-      }
-      auto r = co_await h.node->leave();
+      if (!h.node->joined() || !graceful) continue;
+      auto r = co_await h.node->leave(deadline);
       if (!r) {
         spdlog::error("leave of {}: {}", h.uri, r.error().message);
         code = Exit::failure;
@@ -273,23 +262,41 @@ int serve(const ServeOptions& o) {
     }
     finished.set_value();
   };
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
-    spdlog::info("signal {}: leaving the ring", sig);
-    asio::co_spawn(io, shutdown(true), asio::detached);
-  });
+  // First signal: a graceful leave, bounded by --shutdown-timeout whatever peers and clients do
+  // (a watchdog ends the process when it is up). A second signal ends it at once.
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        if (leaving) {
+          spdlog::warn("signal {} again: exiting now, without finishing the leave", sig);
+          spdlog::default_logger()->flush();
+          std::_Exit(Exit::failure);
+        }
+        spdlog::info("signal {}: leaving the ring (at most {} s)", sig, o.shutdown_timeout_s);
+        std::thread([shutdown_timeout] {
+          std::this_thread::sleep_for(shutdown_timeout);
+          std::fprintf(stderr, "chordnode serve: shutdown did not finish within %lld s; exiting now\n",
+                       static_cast<long long>(shutdown_timeout.count()));
+          std::_Exit(Exit::failure);
+        }).detach();
+        signals.async_wait(on_signal);
+        asio::co_spawn(io, shutdown(true), asio::detached);
+      };
+  signals.async_wait(on_signal);
 
-  std::optional<std::string> via;
-  if (!o.join.empty()) via = o.join;
+  std::vector<std::string> seeds;
+  for (const auto& j : o.join)
+    for (auto& s : split_list(j))
+      if (!s.empty()) seeds.push_back(std::move(s));
   // Named, not a temporary: a coroutine lambda's captures live in the lambda object.
   auto begin = [&]() -> asio::awaitable<void> {
     for (auto& h : hosted) {
       // The other virtual nodes join through the first, which is in the ring by then. Named:
       // a temporary inside a co_await expression is a g++ 12 hazard.
-      const std::optional<std::string> through = &h == &hosted[0] ? via : std::optional<std::string>(hosted[0].uri);
-      auto r = co_await join_with_retry(h.node, through, std::chrono::seconds(o.join_timeout_s));
+      const std::vector<std::string> through = &h == &hosted[0] ? seeds : std::vector<std::string>{hosted[0].uri};
+      auto r = co_await join_cluster(h.node, through, std::chrono::seconds(o.join_timeout_s));
       if (!r) {
-        spdlog::error("join of {} failed: {}", h.uri, r.error().message);
+        spdlog::error("{} did not join: {}", h.uri, r.error().message);
         code = exit_code_of(r.error());
         co_await shutdown(h.node != node);
         co_return;
@@ -339,7 +346,10 @@ void add_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--amqp-url", o->amqp_url,
                   "the broker, amqp://USER:PASS@HOST:PORT/VHOST (default: $CHORD_AMQP_URL, else amqp://guest:guest@127.0.0.1:5672/)");
   cmd->add_option("--advertise", o->advertise, "URI peers use to reach this node (default: from --listen)");
-  cmd->add_option("--join", o->join, "URI of any node of the ring to join; none: start a new ring");
+  cmd->add_option("--join", o->join,
+                  "seed: URI of a node of the ring to join, several as a comma list or given again (tried in "
+                  "turn, retried while none is in a ring yet); none: start a new ring. When the first seed is this "
+                  "node, it starts the ring if no other seed is in one");
   cmd->add_option("--bits", o->bits, "m: ids have m bits (every node of a ring must agree)")
       ->capture_default_str()
       ->check(CLI::Range(3u, 160u));
@@ -351,8 +361,14 @@ void add_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--rpc-timeout-ms", o->rpc_timeout_ms, "deadline of every call to a peer")
       ->capture_default_str()
       ->check(CLI::Range(10u, 600000u));
-  cmd->add_option("--join-timeout", o->join_timeout_s, "seconds to keep retrying the join while the seed is unreachable")
+  cmd->add_option("--join-timeout", o->join_timeout_s,
+                  "seconds to keep retrying the join while no seed is up and part of a ring; then exit non-zero")
       ->capture_default_str();
+  cmd->add_option("--shutdown-timeout", o->shutdown_timeout_s,
+                  "on SIGINT/SIGTERM, seconds the graceful leave may take before the process exits anyway "
+                  "(a second signal exits at once)")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 3600u));
   cmd->add_option("--vnodes", o->vnodes,
                   "virtual nodes: run V Chord nodes here, node i at PORT+i (grpc, rest) or QUEUE-v<i> (amqp)")
       ->capture_default_str()

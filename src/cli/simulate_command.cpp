@@ -29,14 +29,26 @@ void add_simulate(CLI::App& app, int& exit_code) {
       ->capture_default_str()
       ->check(CLI::Range(0.0, 0.99));
   cmd->add_option("--seed", opts->seed, "seed of every random choice")->capture_default_str();
-  cmd->add_option("--build", *build, "join: every node joins through the protocol; ideal: routing state computed from the sorted ids")
+  cmd->add_option("--build", *build,
+                  "join: nodes join through the protocol in waves; at-once: every node starts in the same instant "
+                  "through seeds that are joining themselves (see --seeds); ideal: routing state computed from the sorted ids")
       ->capture_default_str()
-      ->check(CLI::IsMember({"join", "ideal"}));
+      ->check(CLI::IsMember({"join", "at-once", "ideal"}));
+  auto seeds = std::make_shared<std::string>("random");
+  cmd->add_option("--seeds", *seeds,
+                  "with --build at-once, each node's seed: chain (the node before it), star (the first), random (a "
+                  "random earlier node), shared (one list of the first three for all)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"chain", "star", "random", "shared"}));
   cmd->add_option("--max-rounds", opts->max_rounds, "give up converging after this many rounds per phase")->capture_default_str();
   cmd->add_flag("--json", *json, "print one JSON object");
-  cmd->callback([opts, json, build, &exit_code] {
+  cmd->callback([opts, json, build, seeds, &exit_code] {
     spdlog::set_level(spdlog::level::warn);
-    opts->build = *build == "ideal" ? sim::Build::ideal : sim::Build::join;
+    opts->build = *build == "ideal" ? sim::Build::ideal : *build == "at-once" ? sim::Build::at_once : sim::Build::join;
+    opts->seeds = *seeds == "chain" ? sim::Seeds::chain
+                  : *seeds == "star" ? sim::Seeds::star
+                  : *seeds == "shared" ? sim::Seeds::shared
+                                       : sim::Seeds::random;
     bool tty = isatty(STDERR_FILENO);
     auto progress = [tty](const std::string& line) {
       if (tty) std::cerr << "\r\033[K" << line << std::flush;

@@ -17,12 +17,13 @@ bool listed(const std::vector<Id>& ids, const Id& id) { return std::find(ids.beg
 
 std::vector<NodeRef> Node::closest_preceding_nodes(const Id& key_id, unsigned count,
                                                    const std::vector<Id>& exclude) const {
-  std::vector<NodeRef> found;
+  // Pointers while choosing, copies of the chosen few: this runs on every hop of every lookup.
+  std::vector<const NodeRef*> found;
   auto consider = [&](const NodeRef& n) {
     if (n.uri.empty() || !in_open(n.id, self_.id, key_id) || suspected(n.id) || listed(exclude, n.id)) return;
-    for (const auto& f : found)
-      if (f.id == n.id) return;
-    found.push_back(n);
+    for (const auto* f : found)
+      if (f->id == n.id) return;
+    found.push_back(&n);
   };
   // The paper's closest_preceding_node scans the fingers from m down to 1; the closest fingers
   // come first, so that paths keep the paper's length (about 1/2 log2 N).
@@ -34,21 +35,30 @@ std::vector<NodeRef> Node::closest_preceding_nodes(const Id& key_id, unsigned co
     consider(*it);
   }
   std::sort(found.begin(), found.end(),
-            [&](const NodeRef& a, const NodeRef& b) { return in_open(a.id, b.id, key_id); });
+            [&](const NodeRef* a, const NodeRef* b) { return in_open(a->id, b->id, key_id); });
   // Then the successor list, which routes on when the fingers are dead or not yet known.
-  for (const auto& s : successors_.nodes()) consider(s);
-  if (found.size() > count) found.resize(count);
-  return found;
+  for (const auto& s : successors_.nodes()) {
+    if (found.size() >= count) break;
+    consider(s);
+  }
+  std::vector<NodeRef> out;
+  for (std::size_t i = 0; i < found.size() && i < count; ++i) out.push_back(*found[i]);
+  return out;
 }
 
 LookupStepReply Node::step(const Id& key_id, const std::vector<Id>& exclude) const {
-  // The first successor not known dead: key in (n, successor] makes this the last hop.
+  // The first successor not known dead: key in (n, successor] makes this the last hop. The
+  // list is copied only then: this runs on every hop of every lookup.
+  const auto& nodes = successors_.nodes();
+  auto first = std::find_if(nodes.begin(), nodes.end(), [&](const NodeRef& s) { return !listed(exclude, s.id); });
+  const Id& next = first == nodes.end() ? self_.id : first->id;
+  if (!in_half_open(key_id, self_.id, next))
+    return LookupStepReply{false, closest_preceding_nodes(key_id, config_.lookup_candidates, exclude)};
   std::vector<NodeRef> succ;
-  for (const auto& s : successors_.nodes())
-    if (!listed(exclude, s.id)) succ.push_back(s);
+  for (auto it = first; it != nodes.end(); ++it)
+    if (!listed(exclude, it->id)) succ.push_back(*it);
   if (succ.empty()) succ.push_back(self_);
-  if (in_half_open(key_id, self_.id, succ.front().id)) return LookupStepReply{true, std::move(succ)};
-  return LookupStepReply{false, closest_preceding_nodes(key_id, config_.lookup_candidates, exclude)};
+  return LookupStepReply{true, std::move(succ)};
 }
 
 asio::awaitable<Result<LookupStepReply>> Node::lookup_step(const LookupStepRequest& req, Timeout) {
@@ -67,13 +77,14 @@ asio::awaitable<Result<LookupReply>> Node::find_successor(Id key_id) {
   co_return r;
 }
 
-asio::awaitable<Result<LookupReply>> Node::route(Id key_id) {
+asio::awaitable<Result<LookupReply>> Node::route(Id key_id, std::optional<NodeRef> around_from) {
   if (!joined_) co_return make_error(Errc::not_ready, fmt::format("{} is not part of a ring", self_.uri));
   auto keep = shared_from_this();
   LookupReply out;
   out.key_id = key_id;
   out.path.push_back(self_);
-  std::vector<Id> dead;  // found dead during this lookup
+  std::vector<Id> dead;  // found dead during this lookup; routing around itself: this node too
+  if (around_from) dead.push_back(self_.id);
   std::unordered_set<Id, IdHash> asked{self_.id};
   unsigned failures = 0;
   const unsigned max_calls = 2 * ring_.bits() + 2 * successors_.capacity() + 8;
@@ -94,7 +105,7 @@ asio::awaitable<Result<LookupReply>> Node::route(Id key_id) {
   };
 
   // path holds the nodes that answered, the access node first: the stack to back up along.
-  LookupStepReply current = step(key_id, dead);
+  LookupStepReply current = around_from ? LookupStepReply{false, {*around_from}} : step(key_id, dead);
   for (;;) {
     if (out.hops + failures >= max_calls)
       co_return make_error(Errc::deadline_exceeded,
@@ -102,8 +113,25 @@ asio::awaitable<Result<LookupReply>> Node::route(Id key_id) {
                                        max_calls, failures));
     if (current.done) {
       std::vector<NodeRef> live;
-      for (const auto& n : current.nodes)
-        if (!listed(dead, n.id) && !suspected(n.id)) live.push_back(n);
+      for (const auto& n : current.nodes) {
+        if (listed(dead, n.id)) continue;
+        // A suspected owner failed a call a while ago; it may have restarted since. Passing it by
+        // would name its successor as the owner of its keys, so it is asked first.
+        if (live.empty() && suspected(n.id) && n.id != self_.id) {
+          // Plain statements: g++ 12 destroys temporaries of a conditional around co_await twice.
+          Result<NodeRef> pong = make_error(Errc::unavailable, "no client");
+          auto client = peer(n);
+          const Empty ask;
+          if (client) pong = co_await (*client)->ping(ask, config_.rpc_timeout);
+          if (!pong || pong->id != n.id) {
+            if (!pong && is_peer_failure(pong.error().code)) failed(n, pong.error());
+            else dead.push_back(n.id);
+            continue;
+          }
+          peer_answered(n);
+        }
+        if (live.empty() || !suspected(n.id)) live.push_back(n);
+      }
       if (live.empty())
         co_return make_error(Errc::unavailable,
                              fmt::format("every successor of key {} is unreachable", ring_.short_hex(key_id)));
@@ -113,7 +141,10 @@ asio::awaitable<Result<LookupReply>> Node::route(Id key_id) {
     }
     bool moved = false;
     for (const auto& next : current.nodes) {
-      if (asked.contains(next.id) || listed(dead, next.id) || !in_open(next.id, self_.id, key_id)) continue;
+      // Each hop must be closer to the key than the last node that answered (the first hop of a
+      // route around this node is where it starts).
+      const bool closer = in_open(next.id, out.path.back().id, key_id) || (around_from && out.path.size() == 1);
+      if (asked.contains(next.id) || listed(dead, next.id) || !closer) continue;
       asked.insert(next.id);
       auto r = co_await ask(next);
       if (!r) {

@@ -27,46 +27,6 @@ Node::Node(asio::any_io_executor executor, Ring ring, NodeRef self, NodeConfig c
 
 Node::~Node() = default;
 
-asio::awaitable<Result<void>> Node::join(std::optional<std::string> known_uri) {
-  if (!known_uri || *known_uri == self_.uri) {
-    // A new ring: the paper's create(): predecessor nil, successor the node itself.
-    predecessor_.reset();
-    successors_.assign({});
-    joined_ = true;
-    spdlog::info("[{}] created a new ring as {}", tag_, self_.uri);
-    co_return Result<void>{};
-  }
-  auto known = connector_.connect(*known_uri);
-  if (!known) co_return known.error();
-  // n.join(n'): successor = n'.find_successor(n)
-  const LookupRequest own{{}, self_.id};
-  auto found = co_await (*known)->lookup(own, config_.rpc_timeout);
-  if (!found)
-    co_return make_error(found.error().code, fmt::format("join through {}: {}", *known_uri,
-                                                         found.error().message));
-  std::vector<NodeRef> list{found->owner};
-  list.insert(list.end(), found->successors.begin(), found->successors.end());
-  for (const auto& n : list) {
-    if (n.id != self_.id || n.uri == self_.uri) continue;
-    // Another URI with this id: a conflict if it is alive, a stale entry of a departed node if not.
-    auto twin = connector_.connect(n.uri);
-    if (!twin) continue;
-    auto pong = co_await (*twin)->ping(Empty{}, config_.rpc_timeout);
-    if (pong && pong->id == self_.id)
-      co_return make_error(Errc::conflict,
-                           fmt::format("node {} already has id {}; pick another URI", n.uri, ring_.hex(self_.id)));
-  }
-  // A restarted node may still be listed under its own URI; its successor is the next one.
-  successors_.assign(list);
-  if (successors_.empty())
-    co_return make_error(Errc::unavailable,
-                         fmt::format("join through {}: no successor other than this node", *known_uri));
-  predecessor_.reset();
-  joined_ = true;
-  spdlog::info("[{}] joined through {}; successor {}", tag_, *known_uri, successors_.first().uri);
-  co_return Result<void>{};
-}
-
 void Node::spawn(asio::awaitable<void> task) {
   asio::co_spawn(executor_, std::move(task), asio::detached);
 }
@@ -131,6 +91,7 @@ void Node::peer_failed(const NodeRef& node, const Error& error) {
   // still its successor's predecessor.
   if (successors_.nodes().size() > 1 || successors_.first().id != node.id) successors_.remove(node.id);
   fingers_.forget(node.id);
+  std::erase_if(heard_, [&](const NodeRef& n) { return n.id == node.id; });
 }
 
 void Node::peer_answered(const NodeRef& node) {
@@ -160,6 +121,7 @@ asio::awaitable<Result<NodeRef>> Node::ping(const Empty&, Timeout) {
   // A node that has left (or not yet joined) is alive but no one's successor: say so, so that
   // recover_successors does not take it back.
   if (!joined_) co_return make_error(Errc::not_ready, fmt::format("{} is not part of a ring", self_.uri));
+  if (leaving_) co_return leaving_error();
   co_return self_;
 }
 

@@ -1,5 +1,4 @@
-// The paper's maintenance protocol: stabilize, notify, fix_fingers, check_predecessor, plus the
-// voluntary leave that the paper sketches (hand keys to the successor, tell both neighbours).
+// The paper's maintenance protocol: stabilize, notify, fix_fingers, check_predecessor.
 #include <algorithm>
 #include <unordered_set>
 
@@ -118,10 +117,56 @@ asio::awaitable<void> Node::stabilize_once() {
     if (r.error().code == Errc::conflict)
       spdlog::error("[{}] {} says: {}", tag_, succ.uri, r.error().message);
     peer_failed(succ, r.error());
+    co_return;
   }
+  if (r->closer) co_await adopt_closer(*r->closer);
 }
 
-asio::awaitable<Result<Empty>> Node::notify(const NotifyRequest& req, Timeout) {
+// A hint from the successor's notify: a node between this one and its successor. It becomes the
+// successor only once it answered at its URI with its id, so a stale or made-up hint costs a
+// ping and changes nothing.
+asio::awaitable<void> Node::adopt_closer(NodeRef hint) {
+  auto between = [&] {
+    return hint.id != self_.id && in_open(hint.id, self_.id, successors_.first().id) && ring_.contains(hint.id) &&
+           !suspected(hint.id) && !departed_.contains(hint.id);
+  };
+  if (!between()) co_return;
+  auto client = peer(hint);
+  if (!client) co_return;
+  const Empty ask;
+  auto pong = co_await (*client)->ping(ask, config_.rpc_timeout);
+  if (!pong) {
+    peer_failed(hint, pong.error());
+    co_return;
+  }
+  if (pong->id != hint.id || pong->uri != hint.uri || !between()) co_return;
+  peer_answered(hint);
+  successors_.push_front(hint);
+}
+
+void Node::heard_from(const NodeRef& n) {
+  for (auto& h : heard_)
+    if (h.id == n.id) return;
+  if (heard_.size() < kHeard) heard_.push_back(n);
+  else heard_[jitter_() % kHeard] = n;  // a uniform sample of all the nodes heard from
+}
+
+std::optional<NodeRef> Node::closest_after(const Id& id) const {
+  std::optional<NodeRef> best;
+  auto consider = [&](const NodeRef& n) {
+    if (n.uri.empty() || n.id == self_.id || !in_open(n.id, id, self_.id) || suspected(n.id) ||
+        departed_.contains(n.id))
+      return;
+    if (!best || in_open(n.id, id, best->id)) best = n;
+  };
+  for (const auto& n : heard_) consider(n);
+  if (predecessor_) consider(*predecessor_);
+  for (const auto& n : successors_.nodes()) consider(n);
+  for (const auto& n : fingers_.entries()) consider(n);
+  return best;
+}
+
+asio::awaitable<Result<NotifyReply>> Node::notify(const NotifyRequest& req, Timeout) {
   const auto& c = req.candidate;
   if (!ring_.contains(c.id) || c.uri.empty())
     co_return make_error(Errc::invalid_argument, "notify: candidate id is outside the ring or has no URI");
@@ -129,18 +174,24 @@ asio::awaitable<Result<Empty>> Node::notify(const NotifyRequest& req, Timeout) {
     if (c.uri != self_.uri)
       co_return make_error(Errc::conflict, fmt::format("{} and {} have the same id {}", c.uri,
                                                        self_.uri, ring_.hex(c.id)));
-    co_return Empty{};
+    co_return NotifyReply{};
   }
-  if (leaving_) co_return Empty{};
+  if (leaving_) co_return NotifyReply{};
   peer_answered(c);
-  if (!predecessor_ || in_open(c.id, predecessor_->id, self_.id)) {
+  // A predecessor that announced its leave is as good as nil (its own predecessor may have left
+  // with it, so the notice could not name a successor that stays).
+  if (!predecessor_ || departed_.contains(predecessor_->id) || in_open(c.id, predecessor_->id, self_.id)) {
     auto old = predecessor_;
     predecessor_ = c;
+    predecessor_missed_ = 0;
     spdlog::debug("[{}] predecessor is now {}", tag_, c.uri);
     // Keys in (old predecessor, c] now belong to c: the paper's key transfer on join.
     if (store_->count() > 0) spawn(hand_off(old, c));
+    co_return NotifyReply{};
   }
-  co_return Empty{};
+  // Not our predecessor: c's successor pointer skips nodes. Tell it the closest one we know.
+  heard_from(c);
+  co_return NotifyReply{closest_after(c.id)};
 }
 
 asio::awaitable<void> Node::fix_fingers() {
@@ -148,6 +199,7 @@ asio::awaitable<void> Node::fix_fingers() {
   const unsigned m = fingers_.size();
   if (next_finger_ < 1 || next_finger_ > m) next_finger_ = 1;
   const unsigned i = next_finger_;
+  if (i == 1) co_await check_successor();  // once per pass over the fingers
   const Id start = fingers_.start(i);
   NodeRef found;
   const NodeRef& succ = successors_.first();
@@ -171,135 +223,47 @@ asio::awaitable<void> Node::fix_fingers() {
   next_finger_ = j > m ? 1 : j;
 }
 
+// Stabilize repairs a successor pointer only from the successor's predecessor. Nodes that join at
+// once through seeds that know little can end up interleaved: a -> c and b -> d with a < b < c <
+// d, each pair locally consistent, so neither a nor b ever hears of the other. Asking the ring,
+// routed around this node from a random finger, who follows this node finds such a skipped node
+// (the Chord paper's remedy for loopy and interleaved states: look yourself up elsewhere).
+asio::awaitable<void> Node::check_successor() {
+  const NodeRef succ = successors_.first();
+  std::vector<NodeRef> starts;
+  for (const auto& f : fingers_.entries())
+    if (!f.uri.empty() && f.id != self_.id && f.id != succ.id && !suspected(f.id) &&
+        (starts.empty() || starts.back().id != f.id))
+      starts.push_back(f);
+  if (starts.empty()) co_return;
+  const NodeRef from = starts[jitter_() % starts.size()];
+  auto r = co_await route(fingers_.start(1), from);
+  if (r && r->owner.id != succ.id) co_await adopt_closer(r->owner);
+}
+
 asio::awaitable<void> Node::check_predecessor() {
   if (!joined_ || leaving_ || !predecessor_) co_return;
   NodeRef pred = *predecessor_;
+  Result<NodeRef> r = make_error(Errc::unavailable, "no client");
   auto client = peer(pred);
-  if (!client) {
-    predecessor_.reset();
+  const Empty ask;
+  if (client) r = co_await (*client)->ping(ask, config_.rpc_timeout);
+  if (!predecessor_ || predecessor_->id != pred.id) co_return;  // changed while we waited
+  if (r && r->id == pred.id) {
+    predecessor_missed_ = 0;
+    peer_answered(pred);
     co_return;
   }
-  auto r = co_await (*client)->ping(Empty{}, config_.rpc_timeout);
-  bool alive = r.ok() && r->id == pred.id;
-  if (r.ok() && !alive)
-    spdlog::warn("[{}] {} answers with id {}, not {}", tag_, pred.uri, ring_.hex(r->id), ring_.hex(pred.id));
-  if (!alive) {
-    if (!r.ok()) peer_failed(pred, r.error());
-    if (predecessor_ && predecessor_->id == pred.id) {
-      predecessor_.reset();
-      spdlog::info("[{}] predecessor {} failed", tag_, pred.uri);
-    }
-  } else {
-    peer_answered(pred);
-  }
-}
-
-asio::awaitable<Result<void>> Node::leave() {
-  if (!joined_) co_return Result<void>{};
-  leaving_ = true;
-  stop();
-  auto keep = shared_from_this();
-  // Every key this node holds goes to the first of the next k successors that lacks it: for a
-  // key it owns that is the successor (the new owner) or, once the replicas are complete, the
-  // k-th successor; for a replica it is the node that becomes the key's new last replica. So a
-  // leave keeps k copies of every key at once, and a crash right after it loses nothing that k
-  // crashes would not.
-  Result<void> outcome;
-  auto values = store_->list();
-  if (!values.empty()) {
-    // A copy: Leave notices from peers change the list while this waits on them.
-    std::vector<NodeRef> candidates = successors_.nodes();
-    std::erase_if(candidates, [&](const NodeRef& n) { return n.id == self_.id; });  // a lone node
-    const std::size_t ask = std::min<std::size_t>(std::max(1u, config_.replicas), candidates.size());
-    // lacks[i]: the keys successor i said it does not hold; nullopt: it did not answer.
-    std::vector<std::optional<std::unordered_set<Id, IdHash>>> lacks(ask);
-    for (std::size_t i = 0; i < ask; ++i) {
-      auto client = peer(candidates[i]);
-      if (!client) continue;
-      std::unordered_set<Id, IdHash> missing;
-      bool answered = true;
-      for (std::size_t at = 0; at < values.size() && answered; at += 4096) {
-        SyncRequest offer{self_, {}};
-        for (std::size_t j = at; j < std::min(values.size(), at + 4096); ++j)
-          offer.keys.push_back(KeyDigest{values[j].key_id, values[j].sha256});
-        auto r = co_await (*client)->sync_replicas(offer, config_.rpc_timeout);
-        if (r) {
-          missing.insert(r->missing.begin(), r->missing.end());
-          continue;
-        }
-        // Not asked again: its keys go to the successors that did answer, or past the first k.
-        peer_failed(candidates[i], r.error());
-        spdlog::warn("[{}] leave: {} did not say which keys it lacks: {}", tag_, candidates[i].uri, r.error().message);
-        answered = false;
-      }
-      if (answered) lacks[i] = std::move(missing);
-    }
-    std::size_t moved = 0, lost = 0;
-    for (const auto& v : values) {
-      bool placed = false, held = false;
-      for (std::size_t i = 0; i < ask && !placed; ++i) {
-        if (!lacks[i]) continue;
-        if (!lacks[i]->contains(v.key_id)) {
-          held = true;
-          continue;
-        }
-        auto r = co_await push_value(candidates[i], v.key_id, i == 0 ? Role::handoff : Role::replica);
-        if (r) placed = true;
-        else spdlog::warn("[{}] leave: {} did not take {}: {}", tag_, candidates[i].uri, v.key, r.error().message);
-      }
-      // Nobody answered, or those who lack it refused: any successor beyond the first k will do.
-      for (std::size_t i = ask; i < candidates.size() && !placed && !held; ++i) {
-        auto r = co_await push_value(candidates[i], v.key_id, Role::handoff);
-        placed = r.ok();
-      }
-      if (placed) ++moved;
-      else if (!held) ++lost;
-    }
-    if (lost)
-      outcome = make_error(Errc::unavailable, fmt::format("leave: no successor took {} of the {} keys of {}", lost,
-                                                          values.size(), self_.uri));
-    else
-      spdlog::info("[{}] leave: {} keys, {} copied to the successors that lacked them", tag_, values.size(), moved);
-  }
-  LeaveRequest notice{self_, predecessor_, successors_.nodes()};
-  std::vector<NodeRef> tell;
-  if (!successors_.empty()) tell.push_back(successors_.first());
-  if (predecessor_ && (tell.empty() || predecessor_->id != tell.front().id)) tell.push_back(*predecessor_);
-  for (const auto& n : tell) {
-    auto client = peer(n);
-    if (!client) continue;
-    auto r = co_await (*client)->leave(notice, config_.rpc_timeout);
-    if (!r) spdlog::warn("[{}] leave: {} was not told: {}", tag_, n.uri, r.error().message);
-  }
-  joined_ = false;
-  spdlog::info("[{}] left the ring", tag_);
-  co_return outcome;
-}
-
-asio::awaitable<Result<Empty>> Node::leave(const LeaveRequest& req, Timeout) {
-  const auto& gone = req.leaving;
-  if (gone.id == self_.id) co_return make_error(Errc::invalid_argument, "leave: a node cannot tell itself it left");
-  // It said goodbye: not a successor lost by accident, so recover_successors leaves it alone.
-  if (departed_.size() > 4 * config_.successors) departed_.clear();
-  departed_.insert(gone.id);
-  std::erase_if(lost_, [&](const Lost& l) { return l.node.id == gone.id; });
-  if (predecessor_ && predecessor_->id == gone.id) {
-    if (req.predecessor && req.predecessor->id != self_.id) predecessor_ = req.predecessor;
-    else predecessor_.reset();
-  }
-  if (successors_.contains(gone.id)) {
-    bool was_first = successors_.first().id == gone.id;
-    successors_.remove(gone.id);
-    if (was_first) {
-      std::vector<NodeRef> list = req.successors;
-      list.insert(list.end(), successors_.nodes().begin(), successors_.nodes().end());
-      successors_.assign(list);
-    }
-  }
-  fingers_.forget(gone.id);
-  synced_.erase(gone.id);
-  spdlog::info("[{}] {} left the ring", tag_, gone.uri);
-  co_return Empty{};
+  if (r) spdlog::warn("[{}] {} answers with id {}, not {}", tag_, pred.uri, ring_.hex(r->id), ring_.hex(pred.id));
+  else peer_failed(pred, r.error());
+  // The paper clears the predecessor on the first failure. Here it takes a few misses in a row,
+  // as the successor list suspects before it drops: one lost ping must not hand the range to
+  // the next node that notifies. A node that answers "not part of a ring" has left or restarted.
+  const bool gone = r || r.error().code == Errc::not_ready || departed_.contains(pred.id);
+  if (!gone && ++predecessor_missed_ < std::max(1u, config_.predecessor_misses)) co_return;
+  predecessor_.reset();
+  predecessor_missed_ = 0;
+  spdlog::info("[{}] predecessor {} failed", tag_, pred.uri);
 }
 
 }  // namespace chord

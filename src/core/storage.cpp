@@ -164,8 +164,8 @@ asio::awaitable<Result<void>> Node::push_value(const NodeRef& target, const Id& 
 
 asio::awaitable<Result<StoreReply>> Node::store(const StoreRequest& req, ChunkSource& chunks, Timeout timeout) {
   if (auto r = check_meta(req.meta); !r) co_return r.error();
-  if (!joined_ || leaving_)
-    co_return make_error(Errc::not_ready, fmt::format("{} is not part of a ring", self_.uri));
+  if (leaving_) co_return leaving_error();
+  if (!joined_) co_return make_error(Errc::not_ready, fmt::format("{} is not part of a ring", self_.uri));
   auto keep = shared_from_this();
   switch (req.role) {
     case Role::replica:
@@ -290,6 +290,8 @@ asio::awaitable<Result<DeleteReply>> Node::remove(const DeleteRequest& req, Time
 }
 
 asio::awaitable<Result<SyncReply>> Node::sync_replicas(const SyncRequest& req, Timeout) {
+  // A leaving node takes no copies: the sender moves on to a successor that stays.
+  if (leaving_) co_return leaving_error();
   SyncReply reply;
   for (const auto& k : req.keys) {
     auto blob = store_->open(k.key_id);

@@ -133,10 +133,33 @@ void SimRing::kill(Node& n) {
 
 void SimRing::revive(Node& n) { network_.revive(n.self().uri); }
 
+std::shared_ptr<Node> SimRing::restart(Node& n) {
+  const NodeRef self = n.self();
+  const std::size_t host = hosts_.at(&n);
+  n.stop();
+  hosts_.erase(&n);
+  std::erase_if(nodes_, [&](const std::shared_ptr<Node>& x) { return x.get() == &n; });
+  auto fresh = attach(self.uri, self.id, host);
+  network_.revive(self.uri);
+  return fresh;
+}
+
 Result<void> SimRing::leave(Node& n) {
   auto r = run(n.leave());
   network_.kill(n.self().uri);
   return r;
+}
+
+std::size_t SimRing::leave_together(const std::vector<Node*>& leaving) {
+  for (auto* n : leaving) n->begin_leave();
+  std::size_t failed = 0;
+  for (auto* n : leaving)
+    asio::co_spawn(io_, n->leave(), [&failed](std::exception_ptr e, Result<void> r) {
+      if (e || !r) ++failed;
+    });
+  drain();
+  for (auto* n : leaving) network_.kill(n->self().uri);
+  return failed;
 }
 
 std::vector<NodeRef> SimRing::sorted_live() const {

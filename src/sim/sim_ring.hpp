@@ -61,9 +61,15 @@ class SimRing {
 
   // Crash: the node's timers stop and calls to it fail.
   void kill(Node& n);
+  // A new process at a departed or crashed node's URI (so with its id), with an empty store, not
+  // yet part of any ring. It replaces the old node, which is dropped: `n` must not be used after.
+  std::shared_ptr<Node> restart(Node& n);
   void revive(Node& n);
   // Graceful leave, run to completion.
   Result<void> leave(Node& n);
+  // Graceful leaves of several nodes at the same moment (a process's virtual nodes, neighbours
+  // sent SIGTERM together), run to completion; how many failed.
+  std::size_t leave_together(const std::vector<Node*>& leaving);
 
   // --- truth, from the sorted ids of the live nodes ---
   std::vector<NodeRef> sorted_live() const;

@@ -169,6 +169,56 @@ boost::json::object stats_json(const LookupStats& s) {
           {"failed", s.failed}};
 }
 
+std::vector<std::vector<std::string>> seed_lists(const std::vector<std::shared_ptr<Node>>& all, Seeds shape,
+                                                std::mt19937_64& rng) {
+  std::vector<std::vector<std::string>> seeds(all.size());
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (shape == Seeds::shared) {
+      for (std::size_t j = 0; j < std::min<std::size_t>(3, all.size()); ++j) seeds[i].push_back(all[j]->self().uri);
+      continue;
+    }
+    if (i == 0) continue;  // the first node starts the ring
+    std::size_t seed = shape == Seeds::chain ? i - 1 : shape == Seeds::star ? 0 : rng() % i;
+    seeds[i].push_back(all[seed]->self().uri);
+  }
+  return seeds;
+}
+
+// Every node starts in the same instant with its seed list, as a cluster started by a script or
+// an orchestrator does: a node whose seeds are not in a ring yet tries again in the next round
+// (a retry after its backoff), while the nodes already in run their periodic tasks. Returns the
+// rounds until every node was in, or nullopt.
+std::optional<unsigned> join_at_once(SimRing& ring, const std::vector<std::shared_ptr<Node>>& all,
+                                     const SimOptions& o, std::mt19937_64& rng, SimReport& report,
+                                     const Progress& progress) {
+  auto seeds = seed_lists(all, o.seeds, rng);
+  std::vector<std::size_t> pending(all.size());
+  for (std::size_t i = 0; i < all.size(); ++i) pending[i] = i;
+  // A chain joins one node per round: allow it that many.
+  const std::uint64_t limit = o.max_rounds + all.size();
+  auto& net = ring.network().options();
+  std::optional<unsigned> done;
+  for (unsigned round = 1; !done && round <= limit; ++round) {
+    // The attempts of one round begin in the same instant: none sees another's answer.
+    net.interleave = true;
+    std::vector<char> in(all.size(), 0);
+    for (auto i : pending)
+      asio::co_spawn(ring.io(), all[i]->join_any(seeds[i]), [&in, i](std::exception_ptr e, Result<void> r) {
+        in[i] = !e && r;
+      });
+    ring.io().restart();
+    ring.io().run();
+    net.interleave = false;
+    std::erase_if(pending, [&](std::size_t i) { return in[i]; });
+    report.join_retries += pending.size();
+    ring.round();
+    if (pending.empty()) done = round;
+    if (progress && round % 10 == 0)
+      progress(fmt::format("round {}: {}/{} nodes in", round, all.size() - pending.size(), all.size()));
+  }
+  return done;
+}
+
 }  // namespace
 
 SimReport simulate(const SimOptions& o, const Progress& progress) {
@@ -210,6 +260,11 @@ SimReport simulate(const SimOptions& o, const Progress& progress) {
   if (o.build == Build::ideal) {
     ring.build_ideal();
     report.build_rounds = 0;
+  } else if (o.build == Build::at_once) {
+    auto in = join_at_once(ring, all, o, rng, report, progress);
+    report.join_rounds = in.value_or(0);
+    auto r = in ? ring.stabilize(o.max_rounds, true) : std::nullopt;
+    report.build_rounds = r ? std::optional<unsigned>(*in + *r) : std::nullopt;
   } else {
     // Grow the ring by doubling: each wave joins as many nodes as the ring has, through random
     // members, then stabilizes. Joins spread over the ring, so a wave converges in a few rounds.
@@ -267,6 +322,18 @@ SimReport simulate(const SimOptions& o, const Progress& progress) {
   return report;
 }
 
+std::string build_name(Build b) { return b == Build::join ? "join" : b == Build::ideal ? "ideal" : "at-once"; }
+
+std::string seeds_name(Seeds s) {
+  switch (s) {
+    case Seeds::chain: return "chain";
+    case Seeds::star: return "star";
+    case Seeds::random: return "random";
+    case Seeds::shared: return "shared";
+  }
+  return "?";
+}
+
 std::string to_json(const SimReport& r) {
   auto s = stats_json(r.lookups);
   boost::json::object out{{"nodes", r.options.nodes},
@@ -275,7 +342,7 @@ std::string to_json(const SimReport& r) {
                           {"wrong", r.lookups.wrong},
                           {"failed", r.lookups.failed},
                           {"seconds", std::round(r.seconds * 1000) / 1000},
-                          {"build", r.options.build == Build::join ? "join" : "ideal"},
+                          {"build", build_name(r.options.build)},
                           {"bits", r.options.bits},
                           {"successors", r.options.successors},
                           {"seed", r.options.seed},
@@ -285,6 +352,9 @@ std::string to_json(const SimReport& r) {
   out["vnodes"] = r.options.vnodes;
   out["replicas"] = r.options.replicas;
   out["build_rounds"] = r.build_rounds ? boost::json::value(*r.build_rounds) : nullptr;
+  if (r.options.build == Build::at_once)
+    out["at_once"] = boost::json::object{
+        {"seeds", seeds_name(r.options.seeds)}, {"join_rounds", r.join_rounds}, {"join_retries", r.join_retries}};
   if (r.load) {
     const auto& l = *r.load;
     out["keys"] = boost::json::object{{"stored", l.stored},
@@ -313,8 +383,11 @@ std::string to_table(const SimReport& r) {
   std::string out;
   out += fmt::format("ring        {} nodes{}, {}-bit ids, r = {}, built by {} ({})\n", r.options.nodes,
                      r.options.vnodes > 1 ? fmt::format(" x {} virtual", r.options.vnodes) : "", r.options.bits,
-                     r.options.successors, r.options.build == Build::join ? "join" : "ideal",
+                     r.options.successors, build_name(r.options.build),
                      r.build_rounds ? fmt::format("{} rounds", *r.build_rounds) : "did NOT converge");
+  if (r.options.build == Build::at_once)
+    out += fmt::format("at once     seeds {}: every node in after {} rounds, {} join attempts found no seed in a ring\n",
+                       seeds_name(r.options.seeds), r.join_rounds, r.join_retries);
   out += fmt::format("fingers     {:.2f}% right\n", 100 * r.fingers_correct);
   auto row = [&](const char* label, const LookupStats& s) {
     out += fmt::format("{:<11} {} lookups: hops mean {:.3f}  p1 {}  p50 {}  p99 {}   wrong {}  failed {}\n", label,

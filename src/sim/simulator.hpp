@@ -10,7 +10,11 @@
 
 namespace chord::sim {
 
-enum class Build { join, ideal };
+enum class Build { join, ideal, at_once };
+// Whom each node names as its seed when every node starts at once (Build::at_once): the node
+// started before it, the first node, a random node started before it, or one list of the first
+// three nodes shared by all.
+enum class Seeds { chain, star, random, shared };
 
 struct SimOptions {
   std::uint64_t nodes = 1000;  // hosts; each runs `vnodes` Chord nodes
@@ -23,6 +27,7 @@ struct SimOptions {
   double fail = 0.0;
   std::uint64_t seed = 1;
   Build build = Build::join;
+  Seeds seeds = Seeds::random;
   unsigned max_rounds = 400;  // per convergence phase
 };
 
@@ -51,6 +56,10 @@ struct FetchStats {
 struct SimReport {
   SimOptions options;
   std::optional<unsigned> build_rounds;  // nullopt: did not converge within max_rounds
+  // Build::at_once: rounds until every node was in, and join attempts refused because no seed
+  // of that node was in a ring yet.
+  unsigned join_rounds = 0;
+  std::uint64_t join_retries = 0;
   double fingers_correct = 0;
   LookupStats lookups;
   std::optional<LoadStats> load;
@@ -69,6 +78,8 @@ using Progress = std::function<void(const std::string&)>;
 
 SimReport simulate(const SimOptions& options, const Progress& progress);
 
+std::string build_name(Build build);
+std::string seeds_name(Seeds seeds);
 std::string to_json(const SimReport& report);
 std::string to_table(const SimReport& report);
 

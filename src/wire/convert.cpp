@@ -79,6 +79,9 @@ void to_proto(const Neighbors& in, pb::Neighbors* out) {
   nodes_to(in.successors, out->mutable_successors());
 }
 void to_proto(const NotifyRequest& in, pb::NotifyRequest* out) { to_proto(in.candidate, out->mutable_candidate()); }
+void to_proto(const NotifyReply& in, pb::NotifyReply* out) {
+  if (in.closer) to_proto(*in.closer, out->mutable_closer());
+}
 void to_proto(const LookupStepRequest& in, pb::LookupStepRequest* out) {
   out->set_key_id(in.key_id.to_bytes());
   for (const auto& id : in.exclude) out->add_exclude(id.to_bytes());
@@ -192,6 +195,11 @@ Result<NotifyRequest> from_proto(const pb::NotifyRequest& in) {
   auto c = from_proto(in.candidate());
   if (!c) return c.error();
   return NotifyRequest{std::move(*c)};
+}
+Result<NotifyReply> from_proto(const pb::NotifyReply& in) {
+  auto closer = optional_node_from(in.has_closer(), in.closer());
+  if (!closer) return closer.error();
+  return NotifyReply{std::move(*closer)};
 }
 Result<LookupStepRequest> from_proto(const pb::LookupStepRequest& in) {
   auto key = id_from(in.key_id(), "key_id");

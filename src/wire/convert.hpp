@@ -22,6 +22,7 @@ CHORD_WIRE_PAIR(NodeRef, Node)
 CHORD_WIRE_PAIR(Empty, Empty)
 CHORD_WIRE_PAIR(Neighbors, Neighbors)
 CHORD_WIRE_PAIR(NotifyRequest, NotifyRequest)
+CHORD_WIRE_PAIR(NotifyReply, NotifyReply)
 CHORD_WIRE_PAIR(LookupStepRequest, LookupStepRequest)
 CHORD_WIRE_PAIR(LookupStepReply, LookupStepReply)
 CHORD_WIRE_PAIR(LookupRequest, LookupRequest)
@@ -46,6 +47,7 @@ void to_proto(const NodeRef& in, pb::Node* out);
 void to_proto(const Empty& in, pb::Empty* out);
 void to_proto(const Neighbors& in, pb::Neighbors* out);
 void to_proto(const NotifyRequest& in, pb::NotifyRequest* out);
+void to_proto(const NotifyReply& in, pb::NotifyReply* out);
 void to_proto(const LookupStepRequest& in, pb::LookupStepRequest* out);
 void to_proto(const LookupStepReply& in, pb::LookupStepReply* out);
 void to_proto(const LookupRequest& in, pb::LookupRequest* out);
@@ -68,6 +70,7 @@ Result<NodeRef> from_proto(const pb::Node& in);
 Result<Empty> from_proto(const pb::Empty& in);
 Result<Neighbors> from_proto(const pb::Neighbors& in);
 Result<NotifyRequest> from_proto(const pb::NotifyRequest& in);
+Result<NotifyReply> from_proto(const pb::NotifyReply& in);
 Result<LookupStepRequest> from_proto(const pb::LookupStepRequest& in);
 Result<LookupStepReply> from_proto(const pb::LookupStepReply& in);
 Result<LookupRequest> from_proto(const pb::LookupRequest& in);

@@ -87,7 +87,14 @@ TEST_CASE("transport conformance") {
     CHECK_FALSE(info->fingers.empty());
     // A notify from the current predecessor changes nothing and is accepted.
     auto ok = h->run(c0->notify(NotifyRequest{*nb->predecessor}, 500ms));
-    CHECK(ok);
+    REQUIRE(ok);
+    CHECK_FALSE(ok->closer);
+    // One from a node that is not its predecessor learns of a closer successor: here the
+    // predecessor, which lies between the candidate and the node.
+    auto hint = h->run(c0->notify(NotifyRequest{nb->successors.front()}, 500ms));
+    REQUIRE(hint);
+    REQUIRE(hint->closer);
+    CHECK(*hint->closer == *nb->predecessor);
     // The step for the node's own successor's id is the last one.
     auto step = h->run(c0->lookup_step(LookupStepRequest{nb->successors.front().id, {}}, 500ms));
     REQUIRE(step);

@@ -27,7 +27,7 @@ TEST_CASE("gRPC: malformed and oversized messages get a clear status and change 
   SECTION("a notify without a candidate leaves the predecessor alone") {
     grpc::ClientContext ctx;
     chord::v1::NotifyRequest req;
-    chord::v1::Empty rep;
+    chord::v1::NotifyReply rep;
     auto s = stub->Notify(&ctx, req, &rep);
     CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
     auto pred = h->run([](Node& n) -> asio::awaitable<bool> { co_return n.predecessor().has_value(); }(h->node(0)));

@@ -1,6 +1,7 @@
 #include "inproc.hpp"
 
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
@@ -84,6 +85,7 @@ asio::awaitable<Result<std::shared_ptr<ChordService>>> Network::reach(const std:
     boost::system::error_code ec;
     co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
+  if (options_.interleave) co_await asio::post(executor_, asio::use_awaitable);
   auto it = endpoints_.find(uri);
   std::shared_ptr<ChordService> target;
   if (it != endpoints_.end() && it->second.alive) target = it->second.service.lock();

@@ -20,6 +20,9 @@ struct Options {
   // true: at once, with the same deadline_exceeded error, for simulations whose time is
   // counted in rounds rather than seconds.
   bool instant_deadlines = false;
+  // Every call first yields to the other ready work: calls begun in one instant interleave (each
+  // sees the state from before the others' answers), as over a network, without a clock.
+  bool interleave = false;
 };
 
 class Network final : public Connector {
@@ -42,6 +45,7 @@ class Network final : public Connector {
                                                                Timeout timeout);
 
   std::uint64_t calls() const { return calls_; }
+  Options& options() { return options_; }
 
  private:
   struct Endpoint {
