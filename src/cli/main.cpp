@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "config_file.hpp"
 #include "library.hpp"
 
 namespace {
@@ -24,9 +25,21 @@ int main(int argc, char** argv) {
   chord::cli::add_simulate(app, exit_code);
   chord::cli::add_bench_client(app, exit_code);
   chord::cli::add_bench_raw(app, exit_code);
+  auto expanded = chord::cli::expand_config(app, std::vector<std::string>(argv + 1, argv + argc));
+  if (!expanded) {
+    std::cerr << "chordnode " << argv[1] << ": " << expanded.error().message << "\n";
+    return chord::cli::usage;
+  }
   try {
-    app.parse(argc, argv);
+    std::vector<std::string> reversed(expanded->args.rbegin(), expanded->args.rend());  // as CLI11 takes them
+    app.parse(reversed);
   } catch (const CLI::ParseError& e) {
+    // A bad value from the config file: say where it stands.
+    for (const auto& key : expanded->keys)
+      if (std::string(e.what()).find("--" + key) != std::string::npos) {
+        std::cerr << "chordnode " << argv[1] << ": " << chord::cli::config_origin(expanded->path, key) << e.what() << "\n";
+        return chord::cli::usage;
+      }
     int code = app.exit(e);
     return code == 0 ? 0 : chord::cli::usage;
   } catch (const std::exception& e) {

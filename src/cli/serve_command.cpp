@@ -46,6 +46,7 @@ struct ServeOptions {
   std::string http_max_body = "1GiB";
   std::string log_level = "info";
   unsigned vnodes = 1;
+  std::string config;
 };
 
 std::string scheme_of_transport(const std::string& transport) { return transport == "rest" ? "http" : transport; }
@@ -337,7 +338,10 @@ int serve(const ServeOptions& o) {
 void add_serve(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("serve", "Run one Chord node until SIGINT/SIGTERM (then leave gracefully)");
   auto o = std::make_shared<ServeOptions>();
-  cmd->set_config("--config", "", "read options from a config file (TOML or INI, same names as the flags)");
+  // Read by expand_config before CLI11 parses (see config_file.hpp); declared here for --help.
+  cmd->add_option("--config", o->config,
+                  "read options from FILE (TOML, or INI if it ends in .ini): the flags' names without --; "
+                  "flags on the command line override it");
   cmd->add_option("--transport", o->transport,
                   "grpc (grpc://HOST:PORT), rest (http://HOST:PORT), amqp (amqp://BROKER:PORT/QUEUE), or several: grpc,rest")
       ->capture_default_str();
