@@ -216,7 +216,10 @@ void add_client_commands(CLI::App& app, int& exit_code) {
     auto key = std::make_shared<std::string>();
     auto out = std::make_shared<std::string>();
     cmd->add_option("KEY", *key, "the key")->required();
-    cmd->add_option("-o,--output", *out, "write the value to this file (default: stdout; with --json: nowhere)");
+    cmd->add_option("-o,--output", *out,
+                    "write the value to FILE: a regular file is replaced only once the whole value has arrived "
+                    "and matches its digest; a device or FIFO is written into; - is stdout; a symbolic link is "
+                    "refused (default: stdout; with --json: nowhere)");
     common(cmd, *o);
     cmd->callback([o, key, out, &exit_code] {
       auto target = !out->empty() ? ValueSink::Target::file : o->json ? ValueSink::Target::discard : ValueSink::Target::stdout_;

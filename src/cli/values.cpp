@@ -137,21 +137,14 @@ asio::awaitable<Result<std::optional<std::string>>> DummySource::next() {
 
 ValueSink::ValueSink(Target target, std::string path) : target_(target), path_(std::move(path)) {}
 
-ValueSink::~ValueSink() {
-  if (file_) {
-    std::fclose(file_);
-    std::error_code ec;
-    std::filesystem::remove(tmp_, ec);
-  }
-}
+ValueSink::~ValueSink() = default;
 
 asio::awaitable<Result<void>> ValueSink::begin(const FetchReply& header) {
   header_ = header;
   progress_ = std::make_unique<Progress>("get", header.meta.size);
   if (target_ == Target::file) {
-    tmp_ = path_ + ".part";
-    file_ = std::fopen(tmp_.c_str(), "wb");
-    if (!file_) co_return make_error(Errc::invalid_argument, fmt::format("{}: {}", tmp_, std::strerror(errno)));
+    std::fflush(stdout);  // -o - shares stdout with what this process printed
+    co_return file_.open(path_);
   }
   co_return Result<void>{};
 }
@@ -160,8 +153,8 @@ asio::awaitable<Result<void>> ValueSink::write(std::string chunk) {
   hash_.update(chunk);
   bytes_ += chunk.size();
   progress_->add(chunk.size());
-  std::FILE* out = target_ == Target::file ? file_ : target_ == Target::stdout_ ? stdout : nullptr;
-  if (out && std::fwrite(chunk.data(), 1, chunk.size(), out) != chunk.size())
+  if (target_ == Target::file) co_return file_.write(chunk);
+  if (target_ == Target::stdout_ && std::fwrite(chunk.data(), 1, chunk.size(), stdout) != chunk.size())
     co_return make_error(Errc::internal, fmt::format("writing the value failed: {}", std::strerror(errno)));
   co_return Result<void>{};
 }
@@ -173,13 +166,7 @@ Result<void> ValueSink::finish() {
     return make_error(Errc::conflict, fmt::format("got {} of {} bytes", bytes_, header_->meta.size));
   if (hash_.finish() != header_->meta.sha256) return make_error(Errc::conflict, "the value does not match its SHA-256");
   if (target_ == Target::stdout_) std::fflush(stdout);
-  if (target_ == Target::file) {
-    bool ok = std::fclose(file_) == 0;
-    file_ = nullptr;
-    std::error_code ec;
-    if (ok) std::filesystem::rename(tmp_, path_, ec);
-    if (!ok || ec) return make_error(Errc::internal, fmt::format("{}: cannot write the file", path_));
-  }
+  if (target_ == Target::file) return file_.commit();
   return {};
 }
 

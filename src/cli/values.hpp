@@ -11,6 +11,8 @@
 #include "chord/service.hpp"
 #include "chord/sha256.hpp"
 
+#include "output_file.hpp"
+
 namespace chord::cli {
 
 // "4096", "64KiB", "8MiB", "1GiB" (powers of 1024), "10MB" (powers of 1000).
@@ -74,8 +76,8 @@ class DummySource final : public ChunkSource {
   Progress* progress_ = nullptr;
 };
 
-// Writes a fetched value to a file (through a temporary file, renamed only when the digest
-// matches), to stdout, or nowhere, hashing it on the way.
+// Writes a fetched value to a file (see OutputFile: a regular file is replaced only when the
+// digest matches), to stdout, or nowhere, hashing it on the way.
 class ValueSink final : public ChunkSink {
  public:
   enum class Target { file, stdout_, discard };
@@ -90,8 +92,8 @@ class ValueSink final : public ChunkSink {
 
  private:
   Target target_;
-  std::string path_, tmp_;
-  std::FILE* file_ = nullptr;
+  std::string path_;
+  OutputFile file_;
   Sha256 hash_;
   std::uint64_t bytes_ = 0;
   std::optional<FetchReply> header_;
