@@ -104,6 +104,9 @@ struct ValueMeta {
 struct StoreRequest {
   ValueMeta meta;
   Role role = Role::client;
+  // The sender gave the key alone: the node derives meta.key_id from it (the wire cannot: it
+  // does not know the ring's m).
+  bool derive_key_id = false;
 };
 struct StoreReply {
   NodeRef owner;

@@ -162,7 +162,11 @@ asio::awaitable<Result<void>> Node::push_value(const NodeRef& target, const Id& 
   co_return Result<void>{};
 }
 
-asio::awaitable<Result<StoreReply>> Node::store(const StoreRequest& req, ChunkSource& chunks, Timeout timeout) {
+asio::awaitable<Result<StoreReply>> Node::store(const StoreRequest& given, ChunkSource& chunks, Timeout timeout) {
+  StoreRequest req = given;
+  if (req.derive_key_id && !req.meta.key.empty() && req.meta.key.size() <= config_.max_key_bytes)
+    req.meta.key_id = ring_.hash(req.meta.key);
+  req.derive_key_id = false;
   if (auto r = check_meta(req.meta); !r) co_return r.error();
   if (leaving_) co_return leaving_error();
   if (!joined_) co_return make_error(Errc::not_ready, fmt::format("{} is not part of a ring", self_.uri));

@@ -278,11 +278,14 @@ Result<ValueMeta> from_proto(const pb::ValueMeta& in) {
 }
 Result<StoreRequest> from_proto(const pb::StoreRequest& in) {
   if (!in.has_meta()) return malformed("store without the value's metadata");
-  auto meta = from_proto(in.meta());
+  const bool derive = in.meta().key_id().empty() && !in.meta().key().empty();
+  pb::ValueMeta given = in.meta();
+  if (derive) given.set_key_id(std::string(Id::kBytes, '\0'));  // filled in by the node
+  auto meta = from_proto(given);
   if (!meta) return meta.error();
   auto role = role_from(in.role());
   if (!role) return role.error();
-  return StoreRequest{std::move(*meta), *role};
+  return StoreRequest{std::move(*meta), *role, derive};
 }
 Result<StoreReply> from_proto(const pb::StoreReply& in) {
   auto owner = from_proto(in.owner());
