@@ -97,45 +97,46 @@ struct UserApi::Impl {
       auto decoded = rest->decode();
       return std::string(decoded.begin(), decoded.end());
     };
+    // What a path allows; HEAD goes wherever GET does, and is answered as GET without the body.
     auto only = [&](std::initializer_list<http::verb> allowed) -> bool {
       for (auto v : allowed)
-        if (v == verb) return true;
+        if (v == verb || (v == http::verb::get && verb == http::verb::head)) return true;
       return false;
     };
 
     if (path == "/" || path.empty()) {
-      if (!only({http::verb::get})) co_return co_await not_allowed(ex);
+      if (!only({http::verb::get})) co_return co_await not_allowed(ex, "GET, HEAD");
       co_await ex.respond(http::status::ok, "text/html; charset=utf-8", std::string(ring_page()));
     } else if (path == "/metrics") {
-      if (!only({http::verb::get})) co_return co_await not_allowed(ex);
+      if (!only({http::verb::get})) co_return co_await not_allowed(ex, "GET, HEAD");
       co_await ex.respond(http::status::ok, "text/plain; version=0.0.4", metrics->scrape(*node));
     } else if (path == "/v1/keys") {
-      if (!only({http::verb::get})) co_return co_await not_allowed(ex);
+      if (!only({http::verb::get})) co_return co_await not_allowed(ex, "GET, HEAD");
       const ListKeysRequest req{0};  // named: g++ 12 mishandles braced temporaries in co_await
       auto r = co_await node->list_keys(req, options.timeout);
       if (!r) co_return co_await fail(ex, r.error());
       co_await json_reply(ex, http::status::ok, views::keys(*r, node->ring()));
     } else if (auto key = key_after("/v1/keys/")) {
-      if (!only({http::verb::put, http::verb::get, http::verb::delete_})) co_return co_await not_allowed(ex);
+      if (!only({http::verb::put, http::verb::get, http::verb::delete_})) co_return co_await not_allowed(ex, "PUT, GET, HEAD, DELETE");
       if (key->empty()) co_return co_await fail(ex, make_error(Errc::invalid_argument, "an empty key"));
       if (verb == http::verb::put) co_await put(ex, *key);
-      else if (verb == http::verb::get) co_await get(ex, *key);
-      else co_await remove(ex, *key);
+      else if (verb == http::verb::delete_) co_await remove(ex, *key);
+      else co_await get(ex, *key);
     } else if (auto lkey = key_after("/v1/lookup/")) {
-      if (!only({http::verb::get})) co_return co_await not_allowed(ex);
+      if (!only({http::verb::get})) co_return co_await not_allowed(ex, "GET, HEAD");
       if (lkey->empty()) co_return co_await fail(ex, make_error(Errc::invalid_argument, "an empty key"));
       const LookupRequest req{*lkey, std::nullopt};
       auto r = co_await node->lookup(req, options.timeout);
       if (!r) co_return co_await fail(ex, r.error());
       co_await json_reply(ex, http::status::ok, views::lookup(*lkey, *r, node->ring()));
     } else if (path == "/v1/ring") {
-      if (!only({http::verb::get})) co_return co_await not_allowed(ex);
+      if (!only({http::verb::get})) co_return co_await not_allowed(ex, "GET, HEAD");
       const Empty req;
       auto r = co_await node->node_info(req, options.timeout);
       if (!r) co_return co_await fail(ex, r.error());
       co_await json_reply(ex, http::status::ok, views::node_info(*r, node->ring()));
     } else if (path == "/v1/ring/walk") {
-      if (!only({http::verb::get})) co_return co_await not_allowed(ex);
+      if (!only({http::verb::get})) co_return co_await not_allowed(ex, "GET, HEAD");
       auto walk = co_await views::walk_ring(*node, connector, options.ring_walk_limit, options.timeout);
       co_await json_reply(ex, http::status::ok, views::ring(walk, node->ring()));
     } else {
@@ -143,11 +144,8 @@ struct UserApi::Impl {
     }
   }
 
-  asio::awaitable<void> not_allowed(rest::Exchange& ex) {
-    co_await ex.respond(http::status::method_not_allowed, "application/json",
-                        rest::error_body(make_error(Errc::invalid_argument,
-                                                    fmt::format("{} is not allowed on {}", ex.request().method_string(),
-                                                                ex.request().target()))));
+  asio::awaitable<void> not_allowed(rest::Exchange& ex, std::string_view allow) {
+    co_await ex.respond_not_allowed(allow);
   }
 
   asio::awaitable<void> put(rest::Exchange& ex, const std::string& key) {
@@ -186,7 +184,9 @@ struct UserApi::Impl {
 
   asio::awaitable<void> get(rest::Exchange& ex, const std::string& key) {
     ResponseSink sink(ex);
-    const FetchRequest req{key, std::nullopt, Role::client, 0, std::nullopt};
+    // HEAD: the holder sends the header (size, digest) and none of the value.
+    const FetchRequest req{key, std::nullopt, Role::client, 0,
+                           ex.head() ? std::optional<std::uint64_t>(0) : std::nullopt};
     auto r = co_await node->fetch(req, sink, options.timeout);
     if (!r) {
       // Before the first byte the client gets a proper error; after it, a short body on a

@@ -108,6 +108,17 @@ def main():
         check(st == 201, "streamed PUT: %d %s" % (st, body[:200]))
         st, _, got = curl(b + "/v1/keys/streamed")
         check(st == 200 and hashlib.sha256(got).hexdigest() == digest, "streamed value reads back")
+        # HEAD: GET's headers (the value's size and digest), no body; curl complains of any body.
+        head = subprocess.run(["curl", "-sS", "-I", "--max-time", "30", b + "/v1/keys/streamed"], capture_output=True,
+                              timeout=60)
+        lines = head.stdout.decode().split("\r\n")
+        hdrs = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+        check(head.returncode == 0 and lines[0].split()[1] == "200" and hdrs.get("content-length") == str(len(big))
+              and hdrs.get("x-content-sha256") == digest and not head.stderr,
+              "HEAD on a key: 200, its size and digest, no body: %r %r" % (lines[:1], head.stderr))
+        head = subprocess.run(["curl", "-sS", "-I", "--max-time", "30", b + "/v1/keys/never-put"], capture_output=True,
+                              timeout=60)
+        check(head.stdout.startswith(b"HTTP/1.1 404") and not head.stderr, "HEAD on a missing key: 404, no body")
         st, _, body = curl("-X", "PUT", "-H", "X-Content-SHA256: " + "0" * 64, a + "/v1/keys/lying", data_file=path)
         check(st in (400, 409) and curl(b + "/v1/keys/lying")[0] == 404,
               "a body that does not match its declared digest is refused and not stored (%d %s)" % (st, body[:200]))
@@ -124,8 +135,12 @@ def main():
         check(st == 400 and is_json_error(body, "invalid_argument"), "malformed digest header: %d %s" % (st, body))
         st, _, body = curl("-X", "PUT", "--data-binary", "v", a + "/v1/keys/")
         check(st == 400, "empty key: %d" % st)
-        st, _, body = curl("-X", "POST", "--data-binary", "v", a + "/v1/keys/k")
-        check(st == 405, "POST on a key: %d" % st)
+        st, headers, body = curl("-X", "POST", "--data-binary", "v", a + "/v1/keys/k")
+        check(st == 405 and headers.get("allow") == "PUT, GET, HEAD, DELETE", "POST on a key: %d, Allow %r"
+              % (st, headers.get("allow")))
+        st, headers, body = curl("-X", "DELETE", a + "/v1/ring")
+        check(st == 405 and headers.get("allow") == "GET, HEAD", "DELETE on the ring: %d, Allow %r"
+              % (st, headers.get("allow")))
         st, _, body = curl(a + "/v1/nothing-here")
         check(st == 404 and is_json_error(body, "not_found"), "unknown path: %d" % st)
 

@@ -112,12 +112,35 @@ asio::awaitable<void> Exchange::drain_small_body() {
     if (auto piece = co_await read_some(small); !piece || !*piece) break;
 }
 
-asio::awaitable<Result<void>> Exchange::respond(http::status status, std::string content_type, std::string body) {
+asio::awaitable<Result<void>> Exchange::write_head_only(http::status status, std::string content_type,
+                                                        std::uint64_t length, const Headers& headers) {
+  http::response<http::empty_body> res{status, parser_.get().version()};
+  res.set(http::field::server, "chordnode");
+  res.set(http::field::content_type, content_type);
+  res.set(http::field::cache_control, "no-store");
+  for (auto& [name, value] : headers) res.set(name, value);
+  res.content_length(length);
+  res.keep_alive(parser_.get().keep_alive() && parser_.is_done() && !broken_);
+  responded_ = true;
+  stream_.expires_after(options_.io_timeout);
+  http::response_serializer<http::empty_body> sr{res};
+  auto [ec, n] = co_await http::async_write_header(stream_, sr, tuple_awaitable);
+  if (ec) {
+    broken_ = true;
+    co_return io_error(ec, "writing the response header");
+  }
+  co_return Result<void>{};
+}
+
+asio::awaitable<Result<void>> Exchange::respond(http::status status, std::string content_type, std::string body,
+                                                Headers headers) {
   co_await drain_small_body();
+  if (head()) co_return co_await write_head_only(status, std::move(content_type), body.size(), headers);
   http::response<http::string_body> res{status, parser_.get().version()};
   res.set(http::field::server, "chordnode");
   res.set(http::field::content_type, content_type);
   res.set(http::field::cache_control, "no-store");
+  for (auto& [name, value] : headers) res.set(name, value);
   res.body() = std::move(body);
   res.keep_alive(parser_.get().keep_alive() && parser_.is_done() && !broken_);
   res.prepare_payload();
@@ -135,9 +158,20 @@ asio::awaitable<Result<void>> Exchange::respond_error(const Error& e) {
   co_return co_await respond(status_of(e.code), "application/json", error_body(e));
 }
 
+asio::awaitable<Result<void>> Exchange::respond_not_allowed(std::string_view allow) {
+  auto body = error_body(make_error(Errc::invalid_argument, fmt::format("{} is not allowed on {}; allowed: {}",
+                                                                        request().method_string(), request().target(),
+                                                                        allow)));
+  Headers headers;  // named: g++ 12 mishandles braced temporaries in a coroutine
+  headers.emplace_back("Allow", std::string(allow));
+  co_return co_await respond(http::status::method_not_allowed, "application/json", std::move(body),
+                             std::move(headers));
+}
+
 asio::awaitable<Result<void>> Exchange::begin_response(http::status status, std::string content_type,
                                                        std::uint64_t length, Headers headers) {
   co_await drain_small_body();
+  if (head()) co_return co_await write_head_only(status, std::move(content_type), length, headers);  // streamed_ stays empty
   http::response<http::buffer_body> res{status, parser_.get().version()};
   res.set(http::field::server, "chordnode");
   res.set(http::field::content_type, content_type);

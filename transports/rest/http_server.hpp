@@ -45,21 +45,29 @@ class Exchange {
   asio::awaitable<Result<std::optional<std::string>>> read_some(std::size_t max);
   bool body_done() const { return parser_.is_done(); }
 
-  asio::awaitable<Result<void>> respond(http::status status, std::string content_type, std::string body);
-  asio::awaitable<Result<void>> respond_error(const Error& e);
-  // A response whose body follows in pieces: exactly length bytes through write().
   using Headers = std::vector<std::pair<std::string, std::string>>;
+  // To a HEAD request, every response is its header alone, with the Content-Length the body
+  // would have had (RFC 9110 9.3.2): handlers answer HEAD as they answer GET.
+  asio::awaitable<Result<void>> respond(http::status status, std::string content_type, std::string body,
+                                        Headers headers = {});
+  asio::awaitable<Result<void>> respond_error(const Error& e);
+  // 405 with the Allow header and the JSON error body.
+  asio::awaitable<Result<void>> respond_not_allowed(std::string_view allow);
+  // A response whose body follows in pieces: exactly length bytes through write().
   asio::awaitable<Result<void>> begin_response(http::status status, std::string content_type, std::uint64_t length,
                                                Headers headers = {});
   asio::awaitable<Result<void>> write(std::string_view piece);
   asio::awaitable<Result<void>> end_response();
   bool responded() const { return responded_; }
+  bool head() const { return parser_.get().method() == http::verb::head; }
   // The connection cannot serve another request (a body left unread, a failed write).
   bool keep_alive() const;
 
  private:
   struct Streamed;
   asio::awaitable<void> drain_small_body();
+  asio::awaitable<Result<void>> write_head_only(http::status status, std::string content_type, std::uint64_t length,
+                                                const Headers& headers);
   beast::tcp_stream& stream_;
   beast::flat_buffer& buffer_;
   http::request_parser<http::buffer_body>& parser_;

@@ -48,8 +48,7 @@ struct Server::Impl {
       co_return;
     }
     if (req.method() != http::verb::post) {
-      co_await ex.respond(http::status::method_not_allowed, "application/json",
-                          error_body(make_error(Errc::invalid_argument, fmt::format("{} needs POST", target))));
+      co_await ex.respond_not_allowed("POST");
       co_return;
     }
     auto body = co_await ex.read_body(limits.max_message_bytes);
