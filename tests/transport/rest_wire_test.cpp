@@ -25,6 +25,7 @@ struct Answer {
   unsigned status = 0;
   std::string code;  // the error body's code, if any
   std::string body;
+  std::string allow;  // the Allow header
 };
 
 class RawClient {
@@ -52,7 +53,7 @@ class RawClient {
     http::response_parser<http::string_body> p;
     p.body_limit(64 << 20);
     http::read(socket_, buffer_, p);
-    Answer a{p.get().result_int(), "", p.get().body()};
+    Answer a{p.get().result_int(), "", p.get().body(), std::string(p.get()[http::field::allow])};
     boost::system::error_code ec;
     auto v = boost::json::parse(a.body, ec);
     if (!ec && v.is_object() && v.as_object().contains("code")) a.code = v.as_object().at("code").as_string().c_str();
@@ -90,7 +91,26 @@ TEST_CASE("REST: malformed, misaddressed and oversized requests get a clear stat
   SECTION("an unknown method is a 404, a GET of a method a 405") {
     CHECK(c.post("/chord.v1.Chord/Nope", "{}").status == 404);
     CHECK(c.post("/elsewhere", "{}").status == 404);
-    CHECK(c.post("/chord.v1.Chord/Ping", "", "application/json", http::verb::get).status == 405);
+    auto get = c.post("/chord.v1.Chord/Ping", "", "application/json", http::verb::get);
+    CHECK(get.status == 405);
+    CHECK(get.allow == "POST");
+  }
+  SECTION("canonical proto3 JSON: lowerCamelCase out, both spellings in, unknown fields refused by name") {
+    const Ring ring(160);
+    const std::string id = b64(ring.hash("some key").to_bytes());
+    auto camel = c.post("/chord.v1.Chord/LookupStep", R"({"keyId":")" + id + R"("})");
+    auto snake = c.post("/chord.v1.Chord/LookupStep", R"({"key_id":")" + id + R"("})");
+    CHECK(camel.status == 200);
+    CHECK(snake.status == 200);
+    CHECK(camel.body == snake.body);
+    auto found = c.post("/chord.v1.Chord/Lookup", R"({"key":"some key"})");
+    REQUIRE(found.status == 200);
+    CHECK(found.body.find("\"keyId\"") != std::string::npos);
+    CHECK(found.body.find("key_id") == std::string::npos);
+    auto extra = c.post("/chord.v1.Chord/Lookup", R"({"key":"some key","kee":"typo"})");
+    CHECK(extra.status == 400);
+    CHECK(extra.code == "invalid_argument");
+    CHECK(extra.body.find("kee") != std::string::npos);
   }
   SECTION("a field of the wrong shape is a 400") {
     auto a = c.post("/chord.v1.Chord/LookupStep", R"({"key_id":"c2hvcnQ="})");

@@ -57,8 +57,10 @@ struct Server::Impl {
       co_return;
     }
     const bool binary = req[http::field::content_type] == "application/x-protobuf";
+    // Canonical proto3 JSON: either spelling of a field (keyId, key_id) is read; a field the
+    // schema does not have is refused, naming it, rather than silently dropped.
     google::protobuf::util::JsonParseOptions options;
-    options.ignore_unknown_fields = true;
+    options.ignore_unknown_fields = false;
     if (binary) {
       if (!request->ParseFromString(*body)) {
         co_await ex.respond_error(make_error(Errc::invalid_argument, fmt::format("{}: malformed protobuf request", method)));
@@ -80,8 +82,7 @@ struct Server::Impl {
       co_await ex.respond(http::status::ok, "application/x-protobuf", std::move(out));
       co_return;
     }
-    google::protobuf::util::JsonPrintOptions print;
-    print.preserve_proto_field_names = true;
+    google::protobuf::util::JsonPrintOptions print;  // lowerCamelCase names, as proto3 JSON prints them
     if (auto printed = google::protobuf::util::MessageToJsonString(**reply, &out, print); !printed.ok()) {
       co_await ex.respond_error(make_error(Errc::internal, std::string(printed.message())));
       co_return;
