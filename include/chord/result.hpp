@@ -16,7 +16,8 @@ enum class Errc {
   invalid_argument,   // malformed request, wrong id, bad size
   too_large,          // over a size bound
   not_ready,          // the node is not (yet) part of a ring
-  conflict,           // two nodes with one id, a digest that does not match
+  conflict,           // two nodes with one id, a value replaced while it was read
+  data_loss,          // bytes that do not match their SHA-256 (or their announced size)
   cancelled,          // the node is leaving or the call was abandoned
   internal,
 };

@@ -163,8 +163,8 @@ Result<void> ValueSink::finish() {
   progress_.reset();
   if (!header_) return make_error(Errc::internal, "no value arrived");
   if (bytes_ != header_->meta.size)
-    return make_error(Errc::conflict, fmt::format("got {} of {} bytes", bytes_, header_->meta.size));
-  if (hash_.finish() != header_->meta.sha256) return make_error(Errc::conflict, "the value does not match its SHA-256");
+    return make_error(Errc::data_loss, fmt::format("got {} of {} bytes", bytes_, header_->meta.size));
+  if (hash_.finish() != header_->meta.sha256) return make_error(Errc::data_loss, "the value does not match its SHA-256");
   if (target_ == Target::stdout_) std::fflush(stdout);
   if (target_ == Target::file) return file_.commit();
   return {};

@@ -28,7 +28,7 @@ class ValueCheck {
       return make_error(Errc::invalid_argument,
                         fmt::format("value '{}' ended after {} of {} bytes", meta_.key, seen_, meta_.size));
     if (hash_.finish() != meta_.sha256)
-      return make_error(Errc::conflict, fmt::format("value '{}' does not match its SHA-256", meta_.key));
+      return make_error(Errc::data_loss, fmt::format("value '{}' does not match its SHA-256", meta_.key));
     return {};
   }
 

@@ -25,7 +25,7 @@ inline asio::awaitable<Result<std::string>> get_value(std::shared_ptr<Node> via,
   const FetchRequest req{std::move(key), std::nullopt, Role::client, 0, std::nullopt};
   auto r = co_await via->fetch(req, sink, timeout);
   if (!r) co_return r.error();
-  if (Sha256::of(sink.data()) != r->meta.sha256) co_return make_error(Errc::conflict, "digest mismatch");
+  if (Sha256::of(sink.data()) != r->meta.sha256) co_return make_error(Errc::data_loss, "digest mismatch");
   co_return std::move(sink.data());
 }
 

@@ -120,7 +120,7 @@ def main():
                               timeout=60)
         check(head.stdout.startswith(b"HTTP/1.1 404") and not head.stderr, "HEAD on a missing key: 404, no body")
         st, _, body = curl("-X", "PUT", "-H", "X-Content-SHA256: " + "0" * 64, a + "/v1/keys/lying", data_file=path)
-        check(st in (400, 409) and curl(b + "/v1/keys/lying")[0] == 404,
+        check(st == 422 and is_json_error(body, "data_loss") and curl(b + "/v1/keys/lying")[0] == 404,
               "a body that does not match its declared digest is refused and not stored (%d %s)" % (st, body[:200]))
 
         # Errors: status and a JSON body.

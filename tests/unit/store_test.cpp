@@ -68,7 +68,7 @@ TEST_CASE("a value with the wrong digest or size is refused and changes nothing"
     REQUIRE((*w)->append("wrong"));
     auto r = (*w)->commit();
     REQUIRE_FALSE(r);
-    CHECK(r.error().code == Errc::conflict);
+    CHECK(r.error().code == Errc::data_loss);
   }
   {
     auto w = store->begin(m);

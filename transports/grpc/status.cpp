@@ -14,6 +14,7 @@ grpc::Status to_status(const Error& e) {
     case Errc::too_large: code = grpc::StatusCode::RESOURCE_EXHAUSTED; break;
     case Errc::not_ready: code = grpc::StatusCode::FAILED_PRECONDITION; break;
     case Errc::conflict: code = grpc::StatusCode::ALREADY_EXISTS; break;
+    case Errc::data_loss: code = grpc::StatusCode::DATA_LOSS; break;
     case Errc::cancelled: code = grpc::StatusCode::CANCELLED; break;
     case Errc::internal: code = grpc::StatusCode::INTERNAL; break;
   }
@@ -35,6 +36,7 @@ Error from_status(const grpc::Status& s, std::string_view peer, std::string_view
     // This side reports its own cancellations as deadlines; a CANCELLED from the wire means the
     // peer is shutting down.
     case grpc::StatusCode::CANCELLED: code = Errc::unavailable; break;
+    case grpc::StatusCode::DATA_LOSS: code = Errc::data_loss; break;
     case grpc::StatusCode::UNIMPLEMENTED: code = Errc::not_found; break;
     default: code = Errc::internal; break;
   }

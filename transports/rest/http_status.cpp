@@ -13,6 +13,7 @@ http::status status_of(Errc code) {
     case Errc::too_large: return http::status::payload_too_large;
     case Errc::not_ready: return http::status::service_unavailable;
     case Errc::conflict: return http::status::conflict;
+    case Errc::data_loss: return http::status::unprocessable_entity;  // the body is not what it claims
     case Errc::cancelled: return http::status::service_unavailable;
     case Errc::internal: return http::status::internal_server_error;
   }
@@ -36,6 +37,7 @@ Errc errc_of(unsigned status, const std::string& body, std::string* message) {
     case 400: return Errc::invalid_argument;
     case 404: case 405: return Errc::not_found;
     case 409: return Errc::conflict;
+    case 422: return Errc::data_loss;
     case 413: return Errc::too_large;
     case 503: return Errc::unavailable;
     case 504: return Errc::deadline_exceeded;
