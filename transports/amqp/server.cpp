@@ -1,5 +1,7 @@
 // AMQP server: requests from the node's queue, answered by the node through the shared
 // Dispatcher, replies published to each request's reply_to.
+#include <chrono>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -21,9 +23,28 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   Limits limits;
   Timeout timeout;
   std::unique_ptr<Link> link;
+  // Requests that cannot be answered (no reply_to or no correlation_id): counted, and logged
+  // at most once a minute so that a flood of them cannot flood the log.
+  std::uint64_t unanswerable = 0, unanswerable_logged = 0;
+  std::chrono::steady_clock::time_point next_report{};
+
+  void note_unanswerable(const Message& m) {
+    ++unanswerable;
+    auto now = std::chrono::steady_clock::now();
+    if (now < next_report) return;
+    next_report = now + std::chrono::minutes(1);
+    spdlog::warn("amqp: a '{}' request without {} cannot be answered and was dropped ({} such so far, {} since the "
+                 "last report)",
+                 m.type.empty() ? "untyped" : m.type, m.reply_to.empty() ? "reply_to" : "correlation_id", unanswerable,
+                 unanswerable - unanswerable_logged);
+    unanswerable_logged = unanswerable;
+  }
 
   asio::awaitable<void> handle(Message m) {
-    if (m.reply_to.empty() || m.correlation_id.empty()) co_return;  // nobody to answer
+    if (m.reply_to.empty() || m.correlation_id.empty()) {
+      note_unanswerable(m);  // nobody to answer
+      co_return;
+    }
     Message out;
     out.routing_key = m.reply_to;
     out.correlation_id = m.correlation_id;
