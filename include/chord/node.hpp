@@ -190,9 +190,14 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
   };
   std::vector<Lost> lost_;
   std::unordered_set<Id, IdHash> departed_;  // nodes that announced their leave
-  // A bounded sample of the nodes whose notify this node turned down, for closer-successor hints.
+  // A bounded sample of the nodes whose notify this node turned down lately, for closer-successor
+  // hints. Entries age out: a node long gone must not be hinted round after round.
   static constexpr std::size_t kHeard = 64;
-  std::vector<NodeRef> heard_;
+  struct Heard {
+    NodeRef node;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::vector<Heard> heard_;
 
   struct SyncStamp {
     std::uint64_t store_version = 0;

@@ -260,7 +260,7 @@ asio::awaitable<Result<Empty>> Node::leave(const LeaveRequest& req, Timeout) {
     }
   }
   fingers_.forget(gone.id);
-  std::erase_if(heard_, [&](const NodeRef& n) { return n.id == gone.id; });
+  std::erase_if(heard_, [&](const Heard& h) { return h.node.id == gone.id; });
   synced_.erase(gone.id);
   spdlog::info("[{}] {} left the ring", tag_, gone.uri);
   co_return Empty{};

@@ -91,7 +91,7 @@ void Node::peer_failed(const NodeRef& node, const Error& error) {
   // still its successor's predecessor.
   if (successors_.nodes().size() > 1 || successors_.first().id != node.id) successors_.remove(node.id);
   fingers_.forget(node.id);
-  std::erase_if(heard_, [&](const NodeRef& n) { return n.id == node.id; });
+  std::erase_if(heard_, [&](const Heard& h) { return h.node.id == node.id; });
 }
 
 void Node::peer_answered(const NodeRef& node) {

@@ -145,10 +145,14 @@ asio::awaitable<void> Node::adopt_closer(NodeRef hint) {
 }
 
 void Node::heard_from(const NodeRef& n) {
+  const auto now = std::chrono::steady_clock::now();
   for (auto& h : heard_)
-    if (h.id == n.id) return;
-  if (heard_.size() < kHeard) heard_.push_back(n);
-  else heard_[jitter_() % kHeard] = n;  // a uniform sample of all the nodes heard from
+    if (h.node.id == n.id) {
+      h.at = now;
+      return;
+    }
+  if (heard_.size() < kHeard) heard_.push_back(Heard{n, now});
+  else heard_[jitter_() % kHeard] = Heard{n, now};  // a uniform sample of all the nodes heard from
 }
 
 std::optional<NodeRef> Node::closest_after(const Id& id) const {
@@ -159,7 +163,9 @@ std::optional<NodeRef> Node::closest_after(const Id& id) const {
       return;
     if (!best || in_open(n.id, id, best->id)) best = n;
   };
-  for (const auto& n : heard_) consider(n);
+  const auto fresh = std::chrono::steady_clock::now() - 12 * config_.suspect_for;  // a minute by default
+  for (const auto& h : heard_)
+    if (h.at > fresh) consider(h.node);
   if (predecessor_) consider(*predecessor_);
   for (const auto& n : successors_.nodes()) consider(n);
   for (const auto& n : fingers_.entries()) consider(n);
@@ -189,6 +195,7 @@ asio::awaitable<Result<NotifyReply>> Node::notify(const NotifyRequest& req, Time
     if (store_->count() > 0) spawn(hand_off(old, c));
     co_return NotifyReply{};
   }
+  if (c.id == predecessor_->id) co_return NotifyReply{};  // the predecessor again: nothing to tell
   // Not our predecessor: c's successor pointer skips nodes. Tell it the closest one we know.
   heard_from(c);
   co_return NotifyReply{closest_after(c.id)};

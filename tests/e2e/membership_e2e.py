@@ -28,7 +28,7 @@ def ring_id(uri):
     return hashlib.sha1(uri.encode()).hexdigest()
 
 
-def all_agree(ring, uris, timeout=60):
+def all_agree(ring, uris, timeout=180):
     """Waits until the walk along successors from every node is the whole ring in id order."""
     end = time.time() + timeout
     pending = list(uris)
@@ -39,7 +39,8 @@ def all_agree(ring, uris, timeout=60):
     return pending
 
 
-def burst(args, check, shape, seeds_for, n=BURST):
+def burst(args, check, shape, seeds_for, n=None):
+    n = n or args.burst
     ring = Ring(args.binary, args.transport)
     try:
         uris, took = ring.start_burst(n, seeds_for)
@@ -131,6 +132,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", required=True)
     ap.add_argument("--transport", default="grpc")
+    ap.add_argument("--burst", type=int, default=BURST, help="processes per burst (the sanitizer build uses fewer)")
     args = ap.parse_args()
     check = Checks()
     workdirs = []
@@ -147,7 +149,7 @@ def main():
         ring.stop()
 
     # One seed list for every node, naming three of them: the first starts the ring.
-    ring, _ = burst(args, check, "shared seed list", lambda i, uris: ",".join(uris[:3]), n=8)
+    ring, _ = burst(args, check, "shared seed list", lambda i, uris: ",".join(uris[:3]), n=min(8, args.burst))
     workdirs.append(ring.workdir)
     ring.stop()
 
