@@ -132,7 +132,8 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
   // for this node's own id + 1 is then the ring's view of its successor: a way to find nodes
   // that its successor pointer skips, which stabilize alone never learns of.
   asio::awaitable<Result<LookupReply>> route(Id key_id, std::optional<NodeRef> around_from = std::nullopt);
-  asio::awaitable<void> check_successor();
+  // Whether it found (and adopted) a node between this one and its successor.
+  asio::awaitable<bool> check_successor();
   asio::awaitable<void> stabilize_once();
   asio::awaitable<void> recover_successors();
   asio::awaitable<void> adopt_closer(NodeRef hint);
@@ -182,6 +183,7 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
   FingerTable fingers_;
   unsigned next_finger_ = 1;
   unsigned predecessor_missed_ = 0;  // pings in a row the predecessor did not answer
+  unsigned successor_check_gap_ = 1, successor_check_wait_ = 1;  // stabilize rounds between check_successor
   std::unordered_map<Id, std::chrono::steady_clock::time_point, IdHash> suspected_;
   // Successors dropped after a failed call, asked again once their suspicion expires.
   struct Lost {

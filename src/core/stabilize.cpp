@@ -14,6 +14,13 @@ asio::awaitable<void> Node::stabilize() {
   co_await recover_successors();
   const std::vector<NodeRef> before = successors_.nodes();
   co_await stabilize_once();
+  // The lookup of its own successor costs a few calls: every round while it finds nodes, then
+  // at doubling gaps up to every 8th round while the ring is settled.
+  if (--successor_check_wait_ == 0) {
+    const bool found = co_await check_successor();
+    successor_check_gap_ = found ? 1 : std::min(successor_check_gap_ * 2, 8u);
+    successor_check_wait_ = successor_check_gap_;
+  }
   // Successors that dropped out of the list this round, for whatever reason (a failed call
   // here, or a successor's list that had lost them), are remembered too: a node that every
   // neighbour lost at once is otherwise known to nobody that would bring it back.
@@ -206,7 +213,6 @@ asio::awaitable<void> Node::fix_fingers() {
   const unsigned m = fingers_.size();
   if (next_finger_ < 1 || next_finger_ > m) next_finger_ = 1;
   const unsigned i = next_finger_;
-  if (i == 1) co_await check_successor();  // once per pass over the fingers
   const Id start = fingers_.start(i);
   NodeRef found;
   const NodeRef& succ = successors_.first();
@@ -235,17 +241,19 @@ asio::awaitable<void> Node::fix_fingers() {
 // d, each pair locally consistent, so neither a nor b ever hears of the other. Asking the ring,
 // routed around this node from a random finger, who follows this node finds such a skipped node
 // (the Chord paper's remedy for loopy and interleaved states: look yourself up elsewhere).
-asio::awaitable<void> Node::check_successor() {
+asio::awaitable<bool> Node::check_successor() {
   const NodeRef succ = successors_.first();
   std::vector<NodeRef> starts;
   for (const auto& f : fingers_.entries())
     if (!f.uri.empty() && f.id != self_.id && f.id != succ.id && !suspected(f.id) &&
         (starts.empty() || starts.back().id != f.id))
       starts.push_back(f);
-  if (starts.empty()) co_return;
+  if (starts.empty()) co_return false;
   const NodeRef from = starts[jitter_() % starts.size()];
   auto r = co_await route(fingers_.start(1), from);
-  if (r && r->owner.id != succ.id) co_await adopt_closer(r->owner);
+  if (!r || r->owner.id == succ.id) co_return false;
+  co_await adopt_closer(r->owner);
+  co_return successors_.first().id != succ.id;
 }
 
 asio::awaitable<void> Node::check_predecessor() {
