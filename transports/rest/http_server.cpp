@@ -112,15 +112,20 @@ asio::awaitable<void> Exchange::drain_small_body() {
     if (auto piece = co_await read_some(small); !piece || !*piece) break;
 }
 
-asio::awaitable<Result<void>> Exchange::write_head_only(http::status status, std::string content_type,
-                                                        std::uint64_t length, const Headers& headers) {
-  http::response<http::empty_body> res{status, parser_.get().version()};
+template <class Body>
+void Exchange::fill_header(http::response<Body>& res, const std::string& content_type, const Headers& headers) const {
   res.set(http::field::server, "chordnode");
   res.set(http::field::content_type, content_type);
   res.set(http::field::cache_control, "no-store");
   for (auto& [name, value] : headers) res.set(name, value);
-  res.content_length(length);
   res.keep_alive(parser_.get().keep_alive() && parser_.is_done() && !broken_);
+}
+
+asio::awaitable<Result<void>> Exchange::write_head_only(http::status status, std::string content_type,
+                                                        std::uint64_t length, const Headers& headers) {
+  http::response<http::empty_body> res{status, parser_.get().version()};
+  fill_header(res, content_type, headers);
+  res.content_length(length);
   responded_ = true;
   stream_.expires_after(options_.io_timeout);
   http::response_serializer<http::empty_body> sr{res};
@@ -137,12 +142,8 @@ asio::awaitable<Result<void>> Exchange::respond(http::status status, std::string
   co_await drain_small_body();
   if (head()) co_return co_await write_head_only(status, std::move(content_type), body.size(), headers);
   http::response<http::string_body> res{status, parser_.get().version()};
-  res.set(http::field::server, "chordnode");
-  res.set(http::field::content_type, content_type);
-  res.set(http::field::cache_control, "no-store");
-  for (auto& [name, value] : headers) res.set(name, value);
+  fill_header(res, content_type, headers);
   res.body() = std::move(body);
-  res.keep_alive(parser_.get().keep_alive() && parser_.is_done() && !broken_);
   res.prepare_payload();
   responded_ = true;
   stream_.expires_after(options_.io_timeout);
@@ -173,12 +174,8 @@ asio::awaitable<Result<void>> Exchange::begin_response(http::status status, std:
   co_await drain_small_body();
   if (head()) co_return co_await write_head_only(status, std::move(content_type), length, headers);  // streamed_ stays empty
   http::response<http::buffer_body> res{status, parser_.get().version()};
-  res.set(http::field::server, "chordnode");
-  res.set(http::field::content_type, content_type);
-  res.set(http::field::cache_control, "no-store");
-  for (auto& [name, value] : headers) res.set(name, value);
+  fill_header(res, content_type, headers);
   res.content_length(length);
-  res.keep_alive(parser_.get().keep_alive() && parser_.is_done() && !broken_);
   res.body().data = nullptr;
   res.body().more = true;
   streamed_ = std::make_shared<Streamed>(std::move(res));

@@ -66,6 +66,9 @@ class Exchange {
  private:
   struct Streamed;
   asio::awaitable<void> drain_small_body();
+  // The fields every response carries: server, type, no caching, extra headers, keep-alive.
+  template <class Body>
+  void fill_header(http::response<Body>& res, const std::string& content_type, const Headers& headers) const;
   asio::awaitable<Result<void>> write_head_only(http::status status, std::string content_type, std::uint64_t length,
                                                 const Headers& headers);
   beast::tcp_stream& stream_;
