@@ -17,6 +17,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "chord/clock.hpp"
 #include "chord/finger_table.hpp"
 #include "chord/service.hpp"
 #include "chord/store.hpp"
@@ -44,6 +45,7 @@ struct NodeConfig {
   // check_predecessor drops the predecessor after this many missed pings in a row: one lost
   // ping (a pause, a busy peer) must not make a live predecessor look dead and move its keys.
   unsigned predecessor_misses = 3;
+  std::shared_ptr<const Clock> clock = steady_clock();
 };
 
 // A join failure worth retrying: the seed is not up, did not answer in time, or is itself not
@@ -148,6 +150,7 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
   void peer_failed(const NodeRef& node, const Error& error);
   void peer_answered(const NodeRef& node);
   bool suspected(const Id& id) const;
+  Clock::time_point now() const { return config_.clock->now(); }
   std::optional<NodeRef> first_unsuspected(const std::vector<NodeRef>& nodes) const;
   std::vector<NodeRef> replica_targets() const;
   // The error a leaving node answers hand-offs and writes with.

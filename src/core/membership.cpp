@@ -79,8 +79,8 @@ asio::awaitable<Result<void>> Node::join_any(std::vector<std::string> seeds) {
 
 asio::awaitable<Result<void>> join_cluster(std::shared_ptr<Node> node, std::vector<std::string> seeds,
                                            std::chrono::milliseconds patience) {
-  using Clock = std::chrono::steady_clock;
-  const auto until = Clock::now() + patience;
+  using SteadyClock = std::chrono::steady_clock;
+  const auto until = SteadyClock::now() + patience;
   // Short and capped: a chain of nodes started at once (each naming the one before) joins one
   // link per retry, so the cap bounds how long the last one waits.
   auto backoff = std::chrono::milliseconds(50);
@@ -91,7 +91,7 @@ asio::awaitable<Result<void>> join_cluster(std::shared_ptr<Node> node, std::vect
     if (r) co_return r;
     const auto code = r.error().code;
     if (!join_retryable(code)) co_return r;
-    const auto now = Clock::now();
+    const auto now = SteadyClock::now();
     if (now >= until)
       co_return make_error(code, fmt::format("could not join within {} s ({} attempts); last: {}",
                                              std::chrono::duration_cast<std::chrono::seconds>(patience).count(),
@@ -122,12 +122,12 @@ asio::awaitable<Result<void>> Node::leave(std::chrono::steady_clock::time_point 
   if (!joined_) co_return Result<void>{};
   begin_leave();
   auto keep = shared_from_this();
-  using Clock = std::chrono::steady_clock;
-  auto late = [&] { return Clock::now() >= deadline; };
+  using SteadyClock = std::chrono::steady_clock;
+  auto late = [&] { return SteadyClock::now() >= deadline; };
   // A call's timeout: the usual one, cut short by the deadline (but long enough to be answered
   // on loopback, so that the neighbours still hear of the leave).
   auto budget = [&]() -> Timeout {
-    auto left = std::chrono::duration_cast<Timeout>(deadline - Clock::now());
+    auto left = std::chrono::duration_cast<Timeout>(deadline - SteadyClock::now());
     return std::clamp(left, Timeout(200), config_.rpc_timeout);
   };
 

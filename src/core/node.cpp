@@ -81,11 +81,11 @@ Result<std::shared_ptr<ChordService>> Node::peer(const NodeRef& node) {
 void Node::peer_failed(const NodeRef& node, const Error& error) {
   if (!is_peer_failure(error.code)) return;
   spdlog::debug("[{}] peer {} failed: {}", tag_, node.uri, error.message);
-  auto now = std::chrono::steady_clock::now();
-  suspected_[node.id] = now + config_.suspect_for;
+  auto t = now();
+  suspected_[node.id] = t + config_.suspect_for;
   if (successors_.contains(node.id) && node.id != self_.id) {
     auto known = std::find_if(lost_.begin(), lost_.end(), [&](const Lost& l) { return l.node.id == node.id; });
-    if (known == lost_.end() && lost_.size() < config_.successors) lost_.push_back(Lost{node, now + config_.suspect_for * 20});
+    if (known == lost_.end() && lost_.size() < config_.successors) lost_.push_back(Lost{node, t + config_.suspect_for * 20});
   }
   // Route around it at once; stabilize puts a falsely suspected successor back, since it is
   // still its successor's predecessor.
@@ -100,15 +100,15 @@ void Node::peer_answered(const NodeRef& node) {
 }
 
 std::size_t Node::suspected_count() const {
-  auto now = std::chrono::steady_clock::now();
+  auto t = now();
   return static_cast<std::size_t>(
-      std::count_if(suspected_.begin(), suspected_.end(), [&](const auto& e) { return e.second > now; }));
+      std::count_if(suspected_.begin(), suspected_.end(), [&](const auto& e) { return e.second > t; }));
 }
 
 bool Node::suspected(const Id& id) const {
   if (suspected_.empty()) return false;
   auto it = suspected_.find(id);
-  return it != suspected_.end() && it->second > std::chrono::steady_clock::now();
+  return it != suspected_.end() && it->second > now();
 }
 
 std::optional<NodeRef> Node::first_unsuspected(const std::vector<NodeRef>& nodes) const {

@@ -29,11 +29,11 @@ asio::awaitable<void> Node::stabilize() {
 }
 
 void Node::remember_lost(const std::vector<NodeRef>& before) {
-  auto now = std::chrono::steady_clock::now();
+  auto t = now();
   for (const auto& n : before) {
     if (n.id == self_.id || successors_.contains(n.id) || departed_.contains(n.id)) continue;
     auto known = std::find_if(lost_.begin(), lost_.end(), [&](const Lost& l) { return l.node.id == n.id; });
-    if (known == lost_.end() && lost_.size() < config_.successors) lost_.push_back(Lost{n, now + config_.suspect_for * 20});
+    if (known == lost_.end() && lost_.size() < config_.successors) lost_.push_back(Lost{n, t + config_.suspect_for * 20});
   }
 }
 
@@ -44,8 +44,8 @@ void Node::remember_lost(const std::vector<NodeRef>& before) {
 // skipping one) that the paper's stabilize never merges: seen after a RabbitMQ restart.
 asio::awaitable<void> Node::recover_successors() {
   if (lost_.empty()) co_return;
-  auto now = std::chrono::steady_clock::now();
-  std::erase_if(lost_, [&](const Lost& l) { return now > l.forget_at || successors_.contains(l.node.id); });
+  auto t = now();
+  std::erase_if(lost_, [&](const Lost& l) { return t > l.forget_at || successors_.contains(l.node.id); });
   std::vector<NodeRef> retry;
   for (const auto& l : lost_)
     if (!suspected(l.node.id)) retry.push_back(l.node);
@@ -152,14 +152,14 @@ asio::awaitable<void> Node::adopt_closer(NodeRef hint) {
 }
 
 void Node::heard_from(const NodeRef& n) {
-  const auto now = std::chrono::steady_clock::now();
+  const auto t = now();
   for (auto& h : heard_)
     if (h.node.id == n.id) {
-      h.at = now;
+      h.at = t;
       return;
     }
-  if (heard_.size() < kHeard) heard_.push_back(Heard{n, now});
-  else heard_[jitter_() % kHeard] = Heard{n, now};  // a uniform sample of all the nodes heard from
+  if (heard_.size() < kHeard) heard_.push_back(Heard{n, t});
+  else heard_[jitter_() % kHeard] = Heard{n, t};  // a uniform sample of all the nodes heard from
 }
 
 std::optional<NodeRef> Node::closest_after(const Id& id) const {
@@ -170,7 +170,7 @@ std::optional<NodeRef> Node::closest_after(const Id& id) const {
       return;
     if (!best || in_open(n.id, id, best->id)) best = n;
   };
-  const auto fresh = std::chrono::steady_clock::now() - 12 * config_.suspect_for;  // a minute by default
+  const auto fresh = now() - 12 * config_.suspect_for;  // a minute by default
   for (const auto& h : heard_)
     if (h.at > fresh) consider(h.node);
   if (predecessor_) consider(*predecessor_);

@@ -22,7 +22,12 @@ const NodeRef& successor_in(const std::vector<NodeRef>& sorted, const Id& key_id
 }  // namespace
 
 SimRing::SimRing(RingOptions options)
-    : options_(options), ring_(options.bits), network_(io_.get_executor(), options.network) {}
+    : options_(options),
+      clock_(options.virtual_time ? std::make_shared<ManualClock>() : nullptr),
+      ring_(options.bits),
+      network_(io_.get_executor(), options.network) {
+  if (clock_) options_.node.clock = clock_;
+}
 
 SimRing::~SimRing() {
   for (auto& n : nodes_) n->stop();
@@ -106,6 +111,7 @@ void SimRing::build_ideal() {
 }
 
 void SimRing::round() {
+  if (clock_) clock_->advance(options_.node.stabilize_interval);
   for (const auto& n : live()) {
     auto task = [](std::shared_ptr<Node> node, bool replicate) -> asio::awaitable<void> {
       co_await node->stabilize();

@@ -24,6 +24,10 @@ struct RingOptions {
   NodeConfig node;
   inproc::Options network{std::chrono::microseconds{0}, true};
   bool replicate = true;  // run maintain_replicas in every round
+  // The nodes read a clock that each round() moves on by one stabilize interval, so that
+  // suspicions last a fixed number of rounds however fast the machine runs them. Off for rings
+  // driven by the nodes' own Asio timers.
+  bool virtual_time = true;
 };
 
 class SimRing {
@@ -86,6 +90,7 @@ class SimRing {
   std::shared_ptr<Node> attach(const std::string& uri, const Id& id, std::size_t host);
 
   RingOptions options_;
+  std::shared_ptr<ManualClock> clock_;  // null without virtual time
   Ring ring_;
   boost::asio::io_context io_;
   inproc::Network network_;
