@@ -14,7 +14,7 @@ packages=(
   curl procps python3 rabbitmq-server
 )
 if [ "${1:-}" = "--tests" ]; then
-  packages+=(chromium gnuplot-nox python3-grpcio python3-protobuf)
+  packages+=(chromium gnuplot-nox python3-grpcio python3-protobuf python3-pika)
 fi
 
 missing=()

@@ -78,10 +78,12 @@ class ServedBy final : public Served {
 
 Result<std::unique_ptr<Served>> start_server(const std::string& transport, const std::string& listen,
                                              asio::any_io_executor ex, std::shared_ptr<ChordService> node,
-                                             const NodeConfig& cfg, const amqp::Broker& broker) {
+                                             const NodeConfig& cfg, const amqp::Broker& broker,
+                                             std::shared_ptr<http_api::Metrics> metrics) {
   if (transport == "amqp") {
     amqp::Limits limits;
     limits.chunk_bytes = cfg.chunk_bytes;
+    if (metrics) limits.refused = [metrics](const std::string& reason) { metrics->refused("amqp", reason); };
     auto s = amqp::Server::start(listen, broker, ex, node, limits, cfg.rpc_timeout);
     if (!s) return s.error();
     return std::unique_ptr<Served>(std::make_unique<ServedBy<amqp::Server>>(std::move(*s)));
@@ -217,7 +219,8 @@ int serve(const ServeOptions& o) {
     if (metrics) h.node->set_observer(metrics);
     for (std::size_t i = 0; i < transports.size(); ++i) {
       auto served = metrics ? metrics->meter(h.node, "in", transports[i]) : std::shared_ptr<ChordService>(h.node);
-      auto server = start_server(transports[i], h.listen[i], io.get_executor(), served, cfg, broker ? *broker : amqp::Broker{});
+      auto server = start_server(transports[i], h.listen[i], io.get_executor(), served, cfg,
+                                 broker ? *broker : amqp::Broker{}, metrics);
       if (!server) {
         std::cerr << "chordnode serve: " << server.error().message << "\n";
         return Exit::unreachable;

@@ -96,6 +96,10 @@ Metrics::Metrics()
                        .Name("chord_rpc_duration_seconds")
                        .Help("chord.v1 call latency by method, direction and transport")
                        .Register(*registry_)),
+      refused_(prometheus::BuildCounter()
+                   .Name("chord_requests_refused_total")
+                   .Help("requests a server turned away before they reached the node, by transport and reason")
+                   .Register(*registry_)),
       lookups_(prometheus::BuildCounter().Name("chord_lookups_total").Help("lookups started here, by outcome").Register(*registry_)),
       lookup_hops_(prometheus::BuildHistogram()
                        .Name("chord_lookup_hops")
@@ -122,6 +126,10 @@ std::shared_ptr<ChordService> Metrics::meter(std::shared_ptr<ChordService> servi
 
 std::unique_ptr<Connector> Metrics::meter(Connector& connector) {
   return std::make_unique<MeteredConnector>(connector, shared_from_this());
+}
+
+void Metrics::refused(const std::string& transport, const std::string& reason) {
+  refused_.Add({{"transport", transport}, {"reason", reason}}).Increment();
 }
 
 void Metrics::record_call(const std::string& method, const std::string& direction, const std::string& transport,

@@ -1,7 +1,7 @@
 #pragma once
 // The node's Prometheus metrics (prometheus-cpp): RPCs by method, direction, transport and
 // outcome with latency histograms, lookups with a hop-count histogram, keys and bytes stored,
-// stabilization rounds, suspected peers.
+// stabilization rounds, suspected peers, requests refused before they reached the node.
 #include <map>
 #include <memory>
 #include <mutex>
@@ -29,6 +29,9 @@ class Metrics final : public NodeObserver, public std::enable_shared_from_this<M
 
   void record_call(const std::string& method, const std::string& direction, const std::string& transport,
                    const std::string& outcome, double seconds);
+  // A request a server turned away before it reached the node (it could not be answered, or was
+  // over a limit): chord_requests_refused_total{transport, reason}.
+  void refused(const std::string& transport, const std::string& reason);
   void lookup_done(std::uint32_t hops, bool ok) override;
   void stabilized() override;
 
@@ -39,6 +42,7 @@ class Metrics final : public NodeObserver, public std::enable_shared_from_this<M
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& rpcs_;
   prometheus::Family<prometheus::Histogram>& rpc_seconds_;
+  prometheus::Family<prometheus::Counter>& refused_;
   prometheus::Family<prometheus::Counter>& lookups_;
   prometheus::Histogram& lookup_hops_;
   prometheus::Counter& stabilize_rounds_;

@@ -6,6 +6,7 @@
 // message, or type=Status with a chord.v1.Status. Values go one chunk per message
 // (transports/unary). A node's URI is amqp://BROKER_HOST:PORT/QUEUE.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -22,6 +23,9 @@ namespace chord::amqp {
 struct Limits {
   std::size_t chunk_bytes = 1 << 20;        // value bytes per message
   std::size_t max_message_bytes = 8 << 20;  // any one request or reply
+  // Told of each request the server drops unanswered, with the reason ("no_reply_to",
+  // "no_correlation_id"): for /metrics. Called on the server's executor.
+  std::function<void(const std::string& reason)> refused;
 };
 
 class BrokerClient;

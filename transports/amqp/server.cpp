@@ -30,6 +30,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 
   void note_unanswerable(const Message& m) {
     ++unanswerable;
+    if (limits.refused) limits.refused(m.reply_to.empty() ? "no_reply_to" : "no_correlation_id");
     auto now = std::chrono::steady_clock::now();
     if (now < next_report) return;
     next_report = now + std::chrono::minutes(1);
