@@ -73,6 +73,7 @@ class Docs:
     def test_command(self):
         ci = open(os.path.join(ROOT, ".ci", "run")).read()
         self.check("./scripts/test.sh" in ci, "CI runs the README's test command")
+        self.check("./scripts/demo.sh" in ci, "CI runs the README's main job as a new user would")
         self.check(os.access(os.path.join(ROOT, "scripts", "test.sh"), os.X_OK), "scripts/test.sh is executable")
         self.check(os.access(os.path.join(ROOT, "scripts", "demo.sh"), os.X_OK), "scripts/demo.sh is executable")
 
