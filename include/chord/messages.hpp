@@ -19,6 +19,19 @@ struct NodeRef {
 
 using Digest = std::array<std::uint8_t, 32>;  // SHA-256 of a value
 
+// The version of a value or of a delete: a hybrid logical clock reading (milliseconds since the
+// epoch << 16, plus a counter) of the owner that accepted the write, then that node's id. Two
+// writes of one key are always ordered, without synchronised clocks: a node's clock never goes
+// back and never falls behind a version it has seen. Zero: not versioned yet (a client's write).
+struct Version {
+  std::uint64_t hlc = 0;
+  Id writer;
+  bool zero() const { return hlc == 0; }
+  std::uint64_t millis() const { return hlc >> 16; }
+  friend auto operator<=>(const Version&, const Version&) = default;
+  friend bool operator==(const Version&, const Version&) = default;
+};
+
 struct Empty {};
 
 // Answer of GetPredecessor: stabilize needs both the successor's predecessor and its
@@ -99,6 +112,10 @@ struct ValueMeta {
   Id key_id;
   std::uint64_t size = 0;
   Digest sha256{};
+  Version version;
+  // A tombstone: the key was deleted at `version`. It has no bytes, is replicated like a value,
+  // and outranks every older version until it is purged after the grace period.
+  bool deleted = false;
 };
 
 struct StoreRequest {
@@ -113,6 +130,7 @@ struct StoreReply {
   std::uint64_t bytes = 0;
   Digest sha256{};
   std::uint32_t copies = 0;  // how many nodes hold it now
+  Version version;           // what the owner gave it
 };
 
 struct FetchRequest {
@@ -131,24 +149,31 @@ struct DeleteRequest {
   std::string key;
   std::optional<Id> key_id;
   Role role = Role::client;
+  Version version;  // set by the owner for its replicas: the tombstone's version
 };
 struct DeleteReply {
   NodeRef owner;
   bool existed = false;
+  Version version;           // the tombstone's
+  std::uint32_t copies = 0;  // how many nodes hold the tombstone
 };
 
 struct KeyDigest {
   Id key_id;
   Digest sha256{};
+  Version version;
   friend bool operator==(const KeyDigest&, const KeyDigest&) = default;
 };
-// The owner offers what it holds; the replica answers with what it lacks or holds differently.
+// The owner offers the versions it holds (values and tombstones); the replica answers with what
+// it lacks or holds older (the owner pushes those) and what it holds newer (the owner pulls
+// those: it missed a write while it was away).
 struct SyncRequest {
   NodeRef owner;
   std::vector<KeyDigest> keys;
 };
 struct SyncReply {
   std::vector<Id> missing;
+  std::vector<Id> newer;
 };
 
 struct ListKeysRequest {

@@ -27,6 +27,12 @@ namespace chord {
 struct NodeConfig {
   unsigned successors = 16;  // r, the length of the successor list
   unsigned replicas = 3;     // k: a key lives on its owner and the next k-1 successors
+  // W and R of k: a put or delete is acknowledged once W copies hold it; a get asks R holders and
+  // returns the newest version. 0: a majority of k. Both are capped by the ring's size.
+  unsigned write_quorum = 0;
+  unsigned read_quorum = 0;
+  // How long a tombstone is kept: a copy that comes back after longer may bring the key back.
+  std::chrono::milliseconds tombstone_grace{std::chrono::hours(24 * 10)};
   std::chrono::milliseconds stabilize_interval{500};
   std::chrono::milliseconds fix_fingers_interval{500};
   std::chrono::milliseconds check_predecessor_interval{1000};
@@ -157,6 +163,15 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
   Error leaving_error() const;
 
   // Storage
+  // A version newer than any this node has seen, and newer than `held` (the key's current one).
+  Version next_version(const ValueMeta* held);
+  void observe(const Version& v);
+  // How many copies a quorum of `asked` (0: a majority of k) needs in a ring of this size.
+  unsigned quorum(unsigned asked) const;
+  // Writes a tombstone here; whether it replaced a value.
+  Result<bool> put_tombstone(const std::string& key, const Id& key_id, const Version& version);
+  asio::awaitable<Result<void>> pull_value(const NodeRef& from, const Id& key_id);
+  void purge_tombstones();
   Result<Id> key_id_of(const std::string& key, const std::optional<Id>& key_id) const;
   Result<void> check_meta(const ValueMeta& meta) const;
   // Sees each chunk once it is written here (the owner forwards it to its replicas).
@@ -185,6 +200,7 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
   SuccessorList successors_;
   FingerTable fingers_;
   unsigned next_finger_ = 1;
+  std::uint64_t hlc_ = 0;  // the hybrid logical clock of the versions this node gives
   unsigned predecessor_missed_ = 0;  // pings in a row the predecessor did not answer
   unsigned successor_check_gap_ = 1, successor_check_wait_ = 1;  // stabilize rounds between check_successor
   std::unordered_map<Id, std::chrono::steady_clock::time_point, IdHash> suspected_;

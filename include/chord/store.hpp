@@ -24,18 +24,24 @@ class ValueWriter {
  public:
   virtual ~ValueWriter() = default;
   virtual Result<void> append(std::string_view chunk) = 0;
-  // Checks size and digest against the metadata; on success the value replaces any older one.
+  // Checks size and digest against the metadata; on success the value replaces the version
+  // held, which must be older (else conflict, and nothing changes).
   virtual Result<void> commit() = 0;
 };
 
 class Store {
  public:
   virtual ~Store() = default;
+  // Refused (conflict) unless meta.version is newer than the version held. A tombstone is a
+  // value with meta.deleted, no bytes and the SHA-256 of nothing.
   virtual Result<std::unique_ptr<ValueWriter>> begin(const ValueMeta& meta) = 0;
+  // The value or tombstone held for key_id.
   virtual std::shared_ptr<const Blob> open(const Id& key_id) const = 0;
+  // Drops what is held for key_id, whatever its version (purging tombstones, dropping copies).
   virtual bool erase(const Id& key_id) = 0;
-  // Every value's metadata, in key-id order.
+  // Every value's and tombstone's metadata, in key-id order.
   virtual std::vector<ValueMeta> list() const = 0;
+  // Values held, tombstones left out.
   virtual std::size_t count() const = 0;
   virtual std::uint64_t bytes() const = 0;
   // Bumped by every commit and erase: lets replica maintenance skip rounds where nothing changed.

@@ -87,7 +87,7 @@ asio::awaitable<Result<void>> one(ChordService& via, const BenchOptions& o, std:
   } else if (o.op == "put") {
     auto key = key_of(o, size, i);
     DummySource source(key, size, 1 << 20);
-    const StoreRequest req{ValueMeta{key, t.ring.hash(key), size, digests[i]}, Role::client};
+    const StoreRequest req{ValueMeta{key, t.ring.hash(key), size, digests[i], {}, false}, Role::client};
     auto r = co_await via.store(req, source, timeout);
     if (!r) co_return r.error();
     t.bytes += size;

@@ -246,7 +246,7 @@ void add_client_commands(CLI::App& app, int& exit_code) {
     common(cmd, *o);
     cmd->callback([o, key, &exit_code] {
       exit_code = run(*o, "delete", [&](ChordService& via, Ring ring) -> asio::awaitable<int> {
-        const DeleteRequest req{*key, std::nullopt, Role::client};
+        const DeleteRequest req{*key, std::nullopt, Role::client, {}};
         auto r = co_await via.remove(req, o->timeout());
         if (!r) co_return fail(r.error(), "delete");
         if (o->json)

@@ -25,6 +25,9 @@ void add_simulate(CLI::App& app, int& exit_code) {
       ->capture_default_str()
       ->check(CLI::Range(1u, 256u));
   cmd->add_option("--replicas", opts->replicas, "k: copies of each key")->capture_default_str()->check(CLI::Range(1u, 64u));
+  cmd->add_option("--read-quorum", opts->read_quorum,
+                  "R: holders a get needs (0: a majority of k; 1: any copy, to measure what survives)")
+      ->capture_default_str();
   cmd->add_option("--fail", opts->fail, "fraction of hosts to kill at once after the first lookups")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 0.99));

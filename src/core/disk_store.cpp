@@ -1,5 +1,6 @@
-// A store on disk. Each value is one file <key id in hex>.value: a fixed binary header (magic,
-// key, key id, size, SHA-256) and then the bytes. A write goes to a temporary file that is
+// A store on disk. Each value (or tombstone) is one file <key id in hex>.value: a fixed binary
+// header (magic, key, key id, size, SHA-256, version, tombstone flag) and then the bytes. Files
+// of the first format (no version) are read as version zero, older than any write. A write goes to a temporary file that is
 // renamed into place only after its size and digest check out, so a crash never leaves a torn
 // value; a reader opens its own descriptor, so a later write does not change what it reads.
 #include <fcntl.h>
@@ -21,7 +22,9 @@ namespace chord {
 namespace {
 
 namespace fs = std::filesystem;
-constexpr char kMagic[8] = {'C', 'H', 'O', 'R', 'D', 'V', '1', '\n'};
+constexpr char kMagicV1[8] = {'C', 'H', 'O', 'R', 'D', 'V', '1', '\n'};
+constexpr char kMagic[8] = {'C', 'H', 'O', 'R', 'D', 'V', '2', '\n'};
+constexpr std::size_t kVersionBytes = 8 + Id::kBytes + 1;  // hlc, writer, deleted
 constexpr std::size_t kMaxKey = 1 << 16;
 
 std::string hex_of(const Id& id) {
@@ -50,6 +53,9 @@ std::string header_of(const ValueMeta& m) {
   h += m.key_id.to_bytes();
   put_u64(h, m.size);
   h.append(reinterpret_cast<const char*>(m.sha256.data()), m.sha256.size());
+  put_u64(h, m.version.hlc);
+  h += m.version.writer.to_bytes();
+  h.push_back(m.deleted ? 1 : 0);
   return h;
 }
 
@@ -81,16 +87,25 @@ bool read_all(int fd, char* p, std::size_t n, std::uint64_t offset) {
 // Reads a value file's header; nullopt if it is not one of ours or is damaged.
 std::optional<std::pair<ValueMeta, std::uint64_t>> read_header(int fd) {
   char fixed[16];
-  if (!read_all(fd, fixed, sizeof fixed, 0) || std::memcmp(fixed, kMagic, sizeof kMagic) != 0) return std::nullopt;
+  if (!read_all(fd, fixed, sizeof fixed, 0)) return std::nullopt;
+  const bool v2 = std::memcmp(fixed, kMagic, sizeof kMagic) == 0;
+  if (!v2 && std::memcmp(fixed, kMagicV1, sizeof kMagicV1) != 0) return std::nullopt;
   auto key_len = get_u64(fixed + 8);
   if (key_len > kMaxKey) return std::nullopt;
-  std::string rest(key_len + Id::kBytes + 8 + 32, '\0');
+  std::string rest(key_len + Id::kBytes + 8 + 32 + (v2 ? kVersionBytes : 0), '\0');
   if (!read_all(fd, rest.data(), rest.size(), sizeof fixed)) return std::nullopt;
   ValueMeta m;
   m.key = rest.substr(0, key_len);
   m.key_id = *Id::from_bytes(std::string_view(rest).substr(key_len, Id::kBytes));
-  m.size = get_u64(rest.data() + key_len + Id::kBytes);
-  std::memcpy(m.sha256.data(), rest.data() + key_len + Id::kBytes + 8, 32);
+  const char* p = rest.data() + key_len + Id::kBytes;
+  m.size = get_u64(p);
+  std::memcpy(m.sha256.data(), p + 8, 32);
+  if (v2) {
+    p += 8 + 32;
+    m.version.hlc = get_u64(p);
+    m.version.writer = *Id::from_bytes(std::string_view(p + 8, Id::kBytes));
+    m.deleted = p[8 + Id::kBytes] != 0;
+  }
   return std::make_pair(m, sizeof fixed + rest.size());
 }
 
@@ -172,12 +187,14 @@ class DiskStore final : public Store {
         continue;
       }
       bytes_ += h->first.size;
+      if (h->first.deleted) ++tombstones_;
       index_[h->first.key_id] = h->first;
     }
     if (bad) spdlog::warn("data dir {}: {} damaged value files ignored", dir_.string(), bad);
   }
 
   Result<std::unique_ptr<ValueWriter>> begin(const ValueMeta& meta) override {
+    if (auto r = check_newer(meta, held(meta.key_id)); !r) return r.error();
     auto tmp = tmp_ / fmt::format("{}.{}", hex_of(meta.key_id), rng_());
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return make_error(Errc::internal, fmt::format("cannot create {}: {}", tmp.string(), std::strerror(errno)));
@@ -208,6 +225,7 @@ class DiskStore final : public Store {
     std::error_code ec;
     fs::remove(path_of(key_id), ec);
     bytes_ -= it->second.size;
+    if (it->second.deleted) --tombstones_;
     index_.erase(it);
     ++version_;
     return true;
@@ -218,17 +236,28 @@ class DiskStore final : public Store {
     for (const auto& [id, m] : index_) out.push_back(m);
     return out;
   }
-  std::size_t count() const override { return index_.size(); }
+  std::size_t count() const override { return index_.size() - tombstones_; }
   std::uint64_t bytes() const override { return bytes_; }
   std::uint64_t version() const override { return version_; }
 
+  const ValueMeta* held(const Id& key_id) const {
+    auto it = index_.find(key_id);
+    return it == index_.end() ? nullptr : &it->second;
+  }
+
   Result<void> install(const ValueMeta& meta, const fs::path& tmp) {
+    // A newer version may have landed while this one streamed in.
+    if (auto r = check_newer(meta, held(meta.key_id)); !r) return r;
     std::error_code ec;
     fs::rename(tmp, path_of(meta.key_id), ec);
     if (ec) return make_error(Errc::internal, fmt::format("cannot store value '{}': {}", meta.key, ec.message()));
-    if (auto it = index_.find(meta.key_id); it != index_.end()) bytes_ -= it->second.size;
+    if (auto it = index_.find(meta.key_id); it != index_.end()) {
+      bytes_ -= it->second.size;
+      if (it->second.deleted) --tombstones_;
+    }
     index_[meta.key_id] = meta;
     bytes_ += meta.size;
+    if (meta.deleted) ++tombstones_;
     ++version_;
     return {};
   }
@@ -240,6 +269,7 @@ class DiskStore final : public Store {
   fs::path tmp_;
   std::map<Id, ValueMeta> index_;
   std::uint64_t bytes_ = 0;
+  std::size_t tombstones_ = 0;
   std::uint64_t version_ = 0;
   std::mt19937_64 rng_{std::random_device{}()};
 };

@@ -160,7 +160,7 @@ asio::awaitable<Result<void>> Node::leave(std::chrono::steady_clock::time_point 
     for (std::size_t at = 0; answered && (at == 0 || at < values.size()); at += 4096) {
       SyncRequest offer{self_, {}};
       for (std::size_t j = at; j < std::min(values.size(), at + 4096); ++j)
-        offer.keys.push_back(KeyDigest{values[j].key_id, values[j].sha256});
+        offer.keys.push_back(KeyDigest{values[j].key_id, values[j].sha256, values[j].version});
       auto r = co_await (*client)->sync_replicas(offer, budget());
       if (r) {
         t.lacks.insert(r->missing.begin(), r->missing.end());
@@ -190,7 +190,7 @@ asio::awaitable<Result<void>> Node::leave(std::chrono::steady_clock::time_point 
         continue;
       }
       auto r = co_await push_value(targets[i].node, v.key_id, i == 0 ? Role::handoff : Role::replica);
-      if (r) placed = true;
+      if (r || r.error().code == Errc::conflict) placed = true;  // conflict: it holds a newer version
       else spdlog::warn("[{}] leave: {} did not take {}: {}", tag_, targets[i].node.uri, v.key, r.error().message);
     }
     // Nobody answered, or those who lack it refused: any other successor that stays will do.
@@ -199,7 +199,8 @@ asio::awaitable<Result<void>> Node::leave(std::chrono::steady_clock::time_point 
       if (passed.contains(c.id) ||
           std::any_of(targets.begin(), targets.end(), [&](const Target& t) { return t.node.id == c.id; }))
         continue;
-      placed = (co_await push_value(c, v.key_id, Role::handoff)).ok();
+      auto r = co_await push_value(c, v.key_id, Role::handoff);
+      placed = r || r.error().code == Errc::conflict;
     }
     if (placed) ++moved;
     else if (!held) ++lost;

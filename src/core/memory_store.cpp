@@ -45,7 +45,12 @@ class MemoryWriter final : public ValueWriter {
 class MemoryStore final : public Store {
  public:
   Result<std::unique_ptr<ValueWriter>> begin(const ValueMeta& meta) override {
+    if (auto r = check_newer(meta, held(meta.key_id)); !r) return r.error();
     return std::unique_ptr<ValueWriter>(std::make_unique<MemoryWriter>(*this, meta));
+  }
+  const ValueMeta* held(const Id& key_id) const {
+    auto it = values_.find(key_id);
+    return it == values_.end() ? nullptr : &it->second->meta();
   }
   std::shared_ptr<const Blob> open(const Id& key_id) const override {
     auto it = values_.find(key_id);
@@ -55,6 +60,7 @@ class MemoryStore final : public Store {
     auto it = values_.find(key_id);
     if (it == values_.end()) return false;
     bytes_ -= it->second->meta().size;
+    if (it->second->meta().deleted) --tombstones_;
     values_.erase(it);
     ++version_;
     return true;
@@ -65,28 +71,32 @@ class MemoryStore final : public Store {
     for (const auto& [id, blob] : values_) out.push_back(blob->meta());
     return out;
   }
-  std::size_t count() const override { return values_.size(); }
+  std::size_t count() const override { return values_.size() - tombstones_; }
   std::uint64_t bytes() const override { return bytes_; }
   std::uint64_t version() const override { return version_; }
 
-  void install(ValueMeta meta, std::string data) {
+  Result<void> install(ValueMeta meta, std::string data) {
+    // A newer version may have landed while this one streamed in.
+    if (auto r = check_newer(meta, held(meta.key_id)); !r) return r;
     erase(meta.key_id);
     bytes_ += meta.size;
+    if (meta.deleted) ++tombstones_;
     auto id = meta.key_id;
     values_[id] = std::make_shared<MemoryBlob>(std::move(meta), std::move(data));
     ++version_;
+    return {};
   }
 
  private:
   std::map<Id, std::shared_ptr<const Blob>> values_;
   std::uint64_t bytes_ = 0;
+  std::size_t tombstones_ = 0;
   std::uint64_t version_ = 0;
 };
 
 Result<void> MemoryWriter::commit() {
   if (auto r = check_.verify(); !r) return r;
-  store_.install(check_.meta(), std::move(data_));
-  return {};
+  return store_.install(check_.meta(), std::move(data_));
 }
 
 }  // namespace

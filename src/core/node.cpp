@@ -146,6 +146,7 @@ asio::awaitable<Result<ListKeysReply>> Node::list_keys(const ListKeysRequest& re
   auto limit = req.limit == 0 ? config_.max_list_keys : std::min(req.limit, config_.max_list_keys);
   ListKeysReply reply;
   reply.keys = store_->list();
+  std::erase_if(reply.keys, [](const ValueMeta& m) { return m.deleted; });
   if (reply.keys.size() > limit) {
     reply.keys.resize(limit);
     reply.truncated = true;

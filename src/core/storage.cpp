@@ -1,7 +1,11 @@
 // Keys and values: a key lives on its owner (the successor of its id) and on the owner's next
-// k-1 successors. Writes go to the owner, which replicates; ownership changes (join, leave,
-// crash) move values so that this holds again. Values always move in chunks.
+// k-1 successors. Writes go to the owner, which gives them a version and replicates them; a
+// write is acknowledged once W copies hold it. A delete is a write of a tombstone. Reads ask R
+// holders and return the newest version. Every store keeps only the newest version it has seen,
+// so copies that move late (hand-off, sync, a node back from a crash) never undo a newer write.
+// Values always move in chunks.
 #include <algorithm>
+#include <chrono>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -14,6 +18,7 @@
 #include "chord/chunk_pipe.hpp"
 #include "chord/chunks.hpp"
 #include "chord/node.hpp"
+#include "chord/sha256.hpp"
 #include "chord/utf8.hpp"
 
 namespace chord {
@@ -44,6 +49,45 @@ Result<void> Node::check_meta(const ValueMeta& meta) const {
     return make_error(Errc::too_large, fmt::format("value of {} bytes is over the {} byte limit", meta.size,
                                                    config_.max_value_bytes));
   return {};
+}
+
+Version Node::next_version(const ValueMeta* held) {
+  const auto wall = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  hlc_ = std::max(hlc_ + 1, wall << 16);
+  if (held && held->version.hlc >= hlc_) hlc_ = held->version.hlc + 1;
+  return Version{hlc_, self_.id};
+}
+
+void Node::observe(const Version& v) { hlc_ = std::max(hlc_, v.hlc); }
+
+unsigned Node::quorum(unsigned asked) const {
+  const unsigned k = std::max(1u, config_.replicas);
+  unsigned q = asked ? std::min(asked, k) : k / 2 + 1;
+  // A ring of fewer than k nodes cannot hold k copies: count the nodes there are (suspected ones
+  // too, so that a dead replica does not lower the bar).
+  std::unordered_set<Id, IdHash> distinct{self_.id};
+  for (const auto& n : successors_.nodes()) distinct.insert(n.id);
+  return std::max(1u, std::min(q, static_cast<unsigned>(distinct.size())));
+}
+
+Result<bool> Node::put_tombstone(const std::string& key, const Id& key_id, const Version& version) {
+  auto held = store_->open(key_id);
+  const bool existed = held && !held->meta().deleted;
+  static const Digest nothing = Sha256::of("");
+  ValueMeta meta{key, key_id, 0, nothing, version, true};
+  auto writer = store_->begin(meta);
+  if (!writer) return writer.error();
+  if (auto r = (*writer)->commit(); !r) return r.error();
+  return existed;
+}
+
+void Node::purge_tombstones() {
+  const auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  const auto horizon = static_cast<std::uint64_t>((wall - config_.tombstone_grace).count());
+  for (const auto& m : store_->list())
+    if (m.deleted && m.version.millis() < horizon) store_->erase(m.key_id);
 }
 
 std::vector<NodeRef> Node::replica_targets() const {
@@ -121,7 +165,7 @@ asio::awaitable<Result<StoreReply>> Node::store_as_owner(const ValueMeta& meta, 
     abandon();
     co_return stored.error();
   }
-  StoreReply reply{self_, meta.size, meta.sha256, 1};
+  StoreReply reply{self_, meta.size, meta.sha256, 1, meta.version};
   for (auto& leg : legs)
     if (leg->fed && !co_await leg->pipe.push(std::nullopt, config_.rpc_timeout)) leg->fed = false;
   for (auto& leg : legs) {
@@ -143,6 +187,10 @@ asio::awaitable<Result<StoreReply>> Node::store_as_owner(const ValueMeta& meta, 
     if (is_peer_failure(why.code)) peer_failed(leg->target, why);
     spdlog::warn("[{}] replica of '{}' on {} failed: {}", tag_, meta.key, leg->target.uri, why.message);
   }
+  if (const unsigned w = quorum(config_.write_quorum); reply.copies < w)
+    co_return make_error(Errc::unavailable,
+                         fmt::format("'{}' was written to {} of {} copies and the write quorum is {}: not acknowledged",
+                                     meta.key, reply.copies, config_.replicas, w));
   co_return reply;
 }
 
@@ -162,6 +210,42 @@ asio::awaitable<Result<void>> Node::push_value(const NodeRef& target, const Id& 
   co_return Result<void>{};
 }
 
+namespace {
+
+// Writes a fetched value straight into the store: a pull of a newer version from a replica.
+class StoreSink final : public ChunkSink {
+ public:
+  explicit StoreSink(Store& store) : store_(store) {}
+  asio::awaitable<Result<void>> begin(const FetchReply& header) override {
+    auto w = store_.begin(header.meta);
+    if (!w) co_return w.error();
+    writer_ = std::move(*w);
+    co_return Result<void>{};
+  }
+  asio::awaitable<Result<void>> write(std::string chunk) override { co_return writer_->append(chunk); }
+  Result<void> commit() { return writer_ ? writer_->commit() : make_error(Errc::internal, "nothing was fetched"); }
+
+ private:
+  Store& store_;
+  std::unique_ptr<ValueWriter> writer_;
+};
+
+}  // namespace
+
+asio::awaitable<Result<void>> Node::pull_value(const NodeRef& from, const Id& key_id) {
+  auto client = peer(from);
+  if (!client) co_return client.error();
+  StoreSink sink(*store_);
+  const FetchRequest req{"", key_id, Role::replica, 0, std::nullopt};
+  auto r = co_await (*client)->fetch(req, sink, config_.rpc_timeout);
+  if (!r) {
+    if (is_peer_failure(r.error().code)) peer_failed(from, r.error());
+    co_return r.error();
+  }
+  observe(r->meta.version);
+  co_return sink.commit();
+}
+
 asio::awaitable<Result<StoreReply>> Node::store(const StoreRequest& given, ChunkSource& chunks, Timeout timeout) {
   StoreRequest req = given;
   if (req.derive_key_id && !req.meta.key.empty() && req.meta.key.size() <= config_.max_key_bytes)
@@ -174,10 +258,20 @@ asio::awaitable<Result<StoreReply>> Node::store(const StoreRequest& given, Chunk
   switch (req.role) {
     case Role::replica:
     case Role::handoff: {
+      if (req.meta.version.zero())
+        co_return make_error(Errc::invalid_argument, "a replica or hand-off needs the value's version");
+      observe(req.meta.version);
       if (auto r = co_await store_local(req.meta, chunks); !r) co_return r.error();
-      co_return StoreReply{self_, req.meta.size, req.meta.sha256, 1};
+      co_return StoreReply{self_, req.meta.size, req.meta.sha256, 1, req.meta.version};
     }
-    case Role::primary: co_return co_await store_as_owner(req.meta, chunks);
+    case Role::primary: {
+      // The owner orders the writes of its keys: whatever version the sender named is replaced.
+      ValueMeta meta = req.meta;
+      meta.deleted = false;
+      auto held = store_->open(meta.key_id);
+      meta.version = next_version(held ? &held->meta() : nullptr);
+      co_return co_await store_as_owner(meta, chunks);
+    }
     case Role::client: break;
   }
   auto found = co_await find_successor(req.meta.key_id);
@@ -187,10 +281,16 @@ asio::awaitable<Result<StoreReply>> Node::store(const StoreRequest& given, Chunk
   CountingSource counted(chunks);
   Error last = make_error(Errc::unavailable, "no owner reachable");
   for (const auto& owner : owners) {
-    if (owner.id == self_.id) co_return co_await store_as_owner(req.meta, counted);
+    if (owner.id == self_.id) {
+      const StoreRequest mine{req.meta, Role::primary};
+      co_return co_await store(mine, counted, timeout);
+    }
     auto client = peer(owner);
     if (!client) co_return client.error();
-    const StoreRequest forward{req.meta, Role::primary};
+    ValueMeta meta = req.meta;
+    meta.version = {};
+    meta.deleted = false;
+    const StoreRequest forward{meta, Role::primary};
     auto r = co_await (*client)->store(forward, counted, timeout);
     if (r) {
       peer_answered(owner);
@@ -209,6 +309,13 @@ asio::awaitable<Result<FetchReply>> Node::fetch_local(const FetchRequest& req, c
   auto blob = store_->open(key_id);
   if (!blob) co_return make_error(Errc::not_found, fmt::format("key '{}' is not stored on {}", req.key, self_.uri));
   const auto& meta = blob->meta();
+  if (meta.deleted) {
+    // A holder says what it holds, tombstones too: the reader must see that a delete is newer
+    // than a copy elsewhere. Only the access node turns it into "not found".
+    const FetchReply header{meta, self_};
+    if (auto r = co_await sink.begin(header); !r) co_return r.error();
+    co_return header;
+  }
   if (req.offset > meta.size)
     co_return make_error(Errc::invalid_argument,
                          fmt::format("offset {} is past the value's {} bytes", req.offset, meta.size));
@@ -224,6 +331,27 @@ asio::awaitable<Result<FetchReply>> Node::fetch_local(const FetchRequest& req, c
   co_return header;
 }
 
+namespace {
+
+// Passes a fetched value on only if it is the version the read chose: a holder that took a newer
+// write since it was asked answers conflict instead of splicing versions.
+class VersionSink final : public ChunkSink {
+ public:
+  VersionSink(ChunkSink& inner, Version expected) : inner_(inner), expected_(expected) {}
+  asio::awaitable<Result<void>> begin(const FetchReply& header) override {
+    if (header.meta.version != expected_ || header.meta.deleted)
+      co_return make_error(Errc::conflict, fmt::format("'{}' changed while it was read", header.meta.key));
+    co_return co_await inner_.begin(header);
+  }
+  asio::awaitable<Result<void>> write(std::string chunk) override { co_return co_await inner_.write(std::move(chunk)); }
+
+ private:
+  ChunkSink& inner_;
+  Version expected_;
+};
+
+}  // namespace
+
 asio::awaitable<Result<FetchReply>> Node::fetch(const FetchRequest& req, ChunkSink& sink, Timeout timeout) {
   auto id = key_id_of(req.key, req.key_id);
   if (!id) co_return id.error();
@@ -232,65 +360,144 @@ asio::awaitable<Result<FetchReply>> Node::fetch(const FetchRequest& req, ChunkSi
   auto keep = shared_from_this();
   auto found = co_await find_successor(*id);
   if (!found) co_return found.error();
-  // The owner first, then its successors: they hold replicas when the owner is gone or has not
-  // received the key yet.
+  // The owner first, then its successors: they hold replicas when the owner is gone, has not
+  // received the key yet, or missed a write while it was away.
   std::vector<NodeRef> holders{found->owner};
   for (const auto& s : found->successors) {
     if (holders.size() >= std::max(1u, config_.replicas)) break;
-    holders.push_back(s);
+    if (s.id != found->owner.id) holders.push_back(s);
   }
-  CountingSink counted(sink);
-  Error last = make_error(Errc::not_found, fmt::format("key '{}' not found", req.key));
-  bool any_answered = false;
-  FetchRequest direct = req;
-  direct.key_id = *id;
-  direct.role = Role::primary;
+  // Ask holders what they hold until R of them hold a version (a tombstone counts: a read never
+  // falls back to a copy older than a delete). "Nothing here" is no vote, since a node that
+  // restarted empty or just took over the range knows nothing of the key, so the read asks on;
+  // it needs R answers of any kind, and the newest version among them wins.
+  const unsigned r_needed = std::min<unsigned>(quorum(config_.read_quorum), static_cast<unsigned>(holders.size()));
+  struct Answer {
+    NodeRef holder;
+    std::optional<ValueMeta> meta;
+  };
+  std::vector<Answer> answers;
+  Error last = make_error(Errc::unavailable, fmt::format("no holder of '{}' answered", req.key));
+  FetchRequest probe{req.key, *id, Role::primary, 0, 0};
+  std::size_t votes = 0;
   for (const auto& holder : holders) {
+    if (votes >= r_needed) break;
+    StringSink header_only(0);
     Result<FetchReply> r = make_error(Errc::internal, "unreached");
     if (holder.id == self_.id) {
-      r = co_await fetch_local(direct, *id, counted);
+      r = co_await fetch_local(probe, *id, header_only);
     } else {
       auto client = peer(holder);
       if (!client) co_return client.error();
-      r = co_await (*client)->fetch(direct, counted, timeout);
+      r = co_await (*client)->fetch(probe, header_only, timeout);
       if (r || !is_peer_failure(r.error().code)) peer_answered(holder);
       else peer_failed(holder, r.error());
     }
-    if (r) co_return r;
-    if (counted.started()) co_return r.error();  // bytes already went out: cannot switch holder
-    if (r.error().code == Errc::not_found) any_answered = true;
-    else if (!is_peer_failure(r.error().code)) co_return r.error();
-    else last = r.error();
+    if (r) {
+      observe(r->meta.version);
+      answers.push_back(Answer{holder, r->meta});
+      ++votes;
+    } else if (r.error().code == Errc::not_found) {
+      answers.push_back(Answer{holder, std::nullopt});
+    } else if (is_peer_failure(r.error().code)) {
+      last = r.error();
+    } else {
+      co_return r.error();
+    }
   }
-  if (any_answered) co_return make_error(Errc::not_found, fmt::format("key '{}' not found", req.key));
-  co_return last;
+  if (answers.size() < r_needed)
+    co_return make_error(Errc::unavailable, fmt::format("only {} of the {} holders a read of '{}' needs answered; last: {}",
+                                                        answers.size(), r_needed, req.key, last.message));
+  const Answer* newest = nullptr;
+  for (const auto& a : answers)
+    if (a.meta && (!newest || newest->meta->version < a.meta->version)) newest = &a;
+  if (!newest || newest->meta->deleted)
+    co_return make_error(Errc::not_found, fmt::format("key '{}' not found", req.key));
+  const Version chosen = newest->meta->version;
+  CountingSink counted(sink);
+  VersionSink checked(counted, chosen);
+  FetchRequest direct = req;
+  direct.key_id = *id;
+  direct.role = Role::primary;
+  Error failed = make_error(Errc::unavailable, "unreached");
+  for (const auto& a : answers) {
+    if (!a.meta || a.meta->version != chosen) continue;
+    Result<FetchReply> r = make_error(Errc::internal, "unreached");
+    if (a.holder.id == self_.id) {
+      r = co_await fetch_local(direct, *id, checked);
+    } else {
+      auto client = peer(a.holder);
+      if (!client) co_return client.error();
+      r = co_await (*client)->fetch(direct, checked, timeout);
+      if (!r && is_peer_failure(r.error().code)) peer_failed(a.holder, r.error());
+    }
+    if (r) co_return r;
+    if (counted.started() || !is_peer_failure(r.error().code)) co_return r.error();  // bytes went out
+    failed = r.error();
+  }
+  co_return failed;
 }
 
 asio::awaitable<Result<DeleteReply>> Node::remove(const DeleteRequest& req, Timeout timeout) {
   auto id = key_id_of(req.key, req.key_id);
   if (!id) co_return id.error();
-  if (req.role == Role::replica || req.role == Role::handoff)
-    co_return DeleteReply{self_, store_->erase(*id)};
+  if (req.role == Role::replica || req.role == Role::handoff) {
+    if (req.version.zero()) co_return make_error(Errc::invalid_argument, "a replica's delete needs the tombstone's version");
+    observe(req.version);
+    auto r = put_tombstone(req.key, *id, req.version);
+    if (!r) co_return r.error();
+    co_return DeleteReply{self_, *r, req.version, 1};
+  }
+  if (leaving_) co_return leaving_error();
   if (!joined_) co_return make_error(Errc::not_ready, fmt::format("{} is not part of a ring", self_.uri));
   auto keep = shared_from_this();
   if (req.role == Role::primary) {
-    bool existed = store_->erase(*id);
-    DeleteRequest copy{req.key, *id, Role::replica};
+    // A delete is a write: a tombstone with a new version, on W copies before it is acknowledged.
+    auto held = store_->open(*id);
+    const Version version = next_version(held ? &held->meta() : nullptr);
+    auto local = put_tombstone(req.key, *id, version);
+    if (!local) co_return local.error();
+    DeleteReply reply{self_, *local, version, 1};
+    const DeleteRequest copy{req.key, *id, Role::replica, version};
     for (const auto& target : replica_targets()) {
       auto client = peer(target);
       if (!client) continue;
       auto r = co_await (*client)->remove(copy, timeout);
-      if (r) existed = existed || r->existed;
-      else peer_failed(target, r.error());
+      if (r) {
+        peer_answered(target);
+        reply.existed = reply.existed || r->existed;
+        ++reply.copies;
+      } else if (is_peer_failure(r.error().code)) {
+        peer_failed(target, r.error());
+      }
     }
-    co_return DeleteReply{self_, existed};
+    if (const unsigned w = quorum(config_.write_quorum); reply.copies < w)
+      co_return make_error(Errc::unavailable,
+                           fmt::format("the delete of '{}' reached {} of {} copies and the write quorum is {}: not "
+                                       "acknowledged",
+                                       req.key, reply.copies, config_.replicas, w));
+    co_return reply;
   }
   auto found = co_await find_successor(*id);
   if (!found) co_return found.error();
-  auto client = peer(found->owner);
-  if (!client) co_return client.error();
-  const DeleteRequest forward{req.key, *id, Role::primary};
-  co_return co_await (*client)->remove(forward, timeout);
+  std::vector<NodeRef> owners{found->owner};
+  owners.insert(owners.end(), found->successors.begin(), found->successors.end());
+  const DeleteRequest forward{req.key, *id, Role::primary, {}};
+  Error last = make_error(Errc::unavailable, "no owner reachable");
+  for (const auto& owner : owners) {
+    if (owner.id == self_.id) co_return co_await remove(forward, timeout);
+    auto client = peer(owner);
+    if (!client) co_return client.error();
+    auto r = co_await (*client)->remove(forward, timeout);
+    if (r || !is_peer_failure(r.error().code)) {
+      peer_answered(owner);
+      co_return r;
+    }
+    // The owner is dead: its successor holds the key's range now.
+    peer_failed(owner, r.error());
+    last = r.error();
+  }
+  co_return last;
 }
 
 asio::awaitable<Result<SyncReply>> Node::sync_replicas(const SyncRequest& req, Timeout) {
@@ -298,14 +505,18 @@ asio::awaitable<Result<SyncReply>> Node::sync_replicas(const SyncRequest& req, T
   if (leaving_) co_return leaving_error();
   SyncReply reply;
   for (const auto& k : req.keys) {
+    observe(k.version);
     auto blob = store_->open(k.key_id);
-    if (!blob || blob->meta().sha256 != k.sha256) reply.missing.push_back(k.key_id);
+    if (!blob || blob->meta().version < k.version) reply.missing.push_back(k.key_id);
+    else if (k.version < blob->meta().version) reply.newer.push_back(k.key_id);
   }
   co_return reply;
 }
 
 asio::awaitable<void> Node::maintain_replicas() {
-  if (!joined_ || leaving_ || !predecessor_ || config_.replicas <= 1) co_return;
+  if (!joined_ || leaving_) co_return;
+  purge_tombstones();
+  if (!predecessor_ || config_.replicas <= 1) co_return;
   auto keep = shared_from_this();
   const Id pred = predecessor_->id;
   const auto version = store_->version();
@@ -318,7 +529,7 @@ asio::awaitable<void> Node::maintain_replicas() {
     }
     SyncRequest offer{self_, {}};
     for (const auto& v : store_->list())
-      if (in_half_open(v.key_id, pred, self_.id)) offer.keys.push_back(KeyDigest{v.key_id, v.sha256});
+      if (in_half_open(v.key_id, pred, self_.id)) offer.keys.push_back(KeyDigest{v.key_id, v.sha256, v.version});
     auto client = peer(target);
     if (!client) continue;
     auto r = co_await (*client)->sync_replicas(offer, config_.rpc_timeout);
@@ -327,8 +538,14 @@ asio::awaitable<void> Node::maintain_replicas() {
       continue;
     }
     bool complete = true;
-    for (const auto& id : r->missing)
-      if (!co_await push_value(target, id, Role::replica)) complete = false;
+    for (const auto& id : r->missing) {
+      auto pushed = co_await push_value(target, id, Role::replica);
+      if (!pushed && pushed.error().code != Errc::conflict) complete = false;  // conflict: it has a newer one now
+    }
+    // It holds writes this node missed (it was away, or a write went around it): take them.
+    for (const auto& id : r->newer)
+      if (auto pulled = co_await pull_value(target, id); !pulled && pulled.error().code != Errc::conflict)
+        complete = false;
     if (complete) {
       auto& s = synced_[target.id];  // the map may have rehashed while we waited
       s.store_version = version;
@@ -351,6 +568,7 @@ asio::awaitable<void> Node::hand_off(std::optional<NodeRef> old_predecessor, Nod
   for (const auto& id : moving) {
     // The copy stays here: this node is now the new owner's first replica.
     auto r = co_await push_value(new_predecessor, id, Role::handoff);
+    if (!r && r.error().code == Errc::conflict) continue;  // it holds a newer version
     if (!r) {
       spdlog::warn("[{}] hand-off to {} stopped: {}", tag_, new_predecessor.uri, r.error().message);
       co_return;

@@ -9,6 +9,15 @@
 
 namespace chord {
 
+// A store keeps only the newest version of a key: a write that is not newer than what is held
+// (a replay, a late replica push, a returning node's old copy) is refused and changes nothing.
+inline Result<void> check_newer(const ValueMeta& incoming, const ValueMeta* held) {
+  if (!held || held->version < incoming.version) return {};
+  return make_error(Errc::conflict,
+                    fmt::format("'{}' is held at version {}; version {} is not newer", incoming.key,
+                                held->version.hlc, incoming.version.hlc));
+}
+
 class ValueCheck {
  public:
   explicit ValueCheck(const ValueMeta& meta) : meta_(meta) {}

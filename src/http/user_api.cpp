@@ -150,7 +150,7 @@ struct UserApi::Impl {
 
   asio::awaitable<void> put(rest::Exchange& ex, const std::string& key) {
     const auto& ring = node->ring();
-    ValueMeta meta{key, ring.hash(key), 0, {}};
+    ValueMeta meta{key, ring.hash(key), 0, {}, {}, false};
     auto length = ex.content_length();
     auto declared = ex.request()["X-Content-SHA256"];
     Result<StoreReply> r = make_error(Errc::internal, "unreached");
@@ -198,7 +198,7 @@ struct UserApi::Impl {
   }
 
   asio::awaitable<void> remove(rest::Exchange& ex, const std::string& key) {
-    const DeleteRequest req{key, std::nullopt, Role::client};
+    const DeleteRequest req{key, std::nullopt, Role::client, {}};
     auto r = co_await node->remove(req, options.timeout);
     if (!r) co_return co_await fail(ex, r.error());
     if (!r->existed) co_return co_await fail(ex, make_error(Errc::not_found, fmt::format("key '{}' not found", key)));

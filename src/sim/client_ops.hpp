@@ -13,7 +13,7 @@ namespace chord::sim {
 
 inline asio::awaitable<Result<StoreReply>> put_value(std::shared_ptr<Node> via, std::string key, std::string value,
                                                      std::size_t chunk_bytes, Timeout timeout) {
-  const ValueMeta meta{key, via->ring().hash(key), value.size(), Sha256::of(value)};
+  const ValueMeta meta{key, via->ring().hash(key), value.size(), Sha256::of(value), {}, false};
   StringSource source(std::move(value), chunk_bytes);
   const StoreRequest req{meta, Role::client};
   co_return co_await via->store(req, source, timeout);

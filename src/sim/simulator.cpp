@@ -237,6 +237,7 @@ SimReport simulate(const SimOptions& o, const Progress& progress) {
   ro.bits = o.bits;
   ro.node.successors = o.successors;
   ro.node.replicas = o.replicas;
+  ro.node.read_quorum = o.read_quorum;
   ro.replicate = false;  // the simulator stores no keys
   SimRing ring(ro);
 

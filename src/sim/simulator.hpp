@@ -24,6 +24,7 @@ struct SimOptions {
   unsigned bits = 160;
   unsigned successors = 16;
   unsigned replicas = 3;
+  unsigned read_quorum = 0;  // R of k (0: a majority); 1 measures whether any copy survives
   double fail = 0.0;
   std::uint64_t seed = 1;
   Build build = Build::join;

@@ -55,6 +55,19 @@ Result<std::optional<NodeRef>> optional_node_from(bool present, const pb::Node& 
 
 std::string digest_bytes(const Digest& d) { return {reinterpret_cast<const char*>(d.data()), d.size()}; }
 
+void version_to(const Version& v, pb::Version* out) {
+  if (v.zero()) return;
+  out->set_hlc(v.hlc);
+  out->set_writer(v.writer.to_bytes());
+}
+
+Result<Version> version_from(bool present, const pb::Version& in) {
+  if (!present || (in.hlc() == 0 && in.writer().empty())) return Version{};
+  auto writer = id_from(in.writer(), "version writer");
+  if (!writer) return writer.error();
+  return Version{in.hlc(), *writer};
+}
+
 Result<Role> role_from(pb::Role r) {
   switch (r) {
     case pb::ROLE_CLIENT: return Role::client;
@@ -126,6 +139,8 @@ void to_proto(const ValueMeta& in, pb::ValueMeta* out) {
   out->set_key_id(in.key_id.to_bytes());
   out->set_size(in.size);
   out->set_sha256(digest_bytes(in.sha256));
+  if (!in.version.zero()) version_to(in.version, out->mutable_version());
+  out->set_deleted(in.deleted);
 }
 void to_proto(const StoreRequest& in, pb::StoreRequest* out) {
   to_proto(in.meta, out->mutable_meta());
@@ -136,6 +151,7 @@ void to_proto(const StoreReply& in, pb::StoreReply* out) {
   out->set_bytes(in.bytes);
   out->set_sha256(digest_bytes(in.sha256));
   out->set_copies(in.copies);
+  if (!in.version.zero()) version_to(in.version, out->mutable_version());
 }
 void to_proto(const FetchRequest& in, pb::FetchRequest* out) {
   out->set_key(in.key);
@@ -152,10 +168,13 @@ void to_proto(const DeleteRequest& in, pb::DeleteRequest* out) {
   out->set_key(in.key);
   if (in.key_id) out->set_key_id(in.key_id->to_bytes());
   out->set_role(static_cast<pb::Role>(in.role));
+  if (!in.version.zero()) version_to(in.version, out->mutable_version());
 }
 void to_proto(const DeleteReply& in, pb::DeleteReply* out) {
   to_proto(in.owner, out->mutable_owner());
   out->set_existed(in.existed);
+  if (!in.version.zero()) version_to(in.version, out->mutable_version());
+  out->set_copies(in.copies);
 }
 void to_proto(const SyncRequest& in, pb::SyncRequest* out) {
   to_proto(in.owner, out->mutable_owner());
@@ -163,10 +182,12 @@ void to_proto(const SyncRequest& in, pb::SyncRequest* out) {
     auto* d = out->add_keys();
     d->set_key_id(k.key_id.to_bytes());
     d->set_sha256(digest_bytes(k.sha256));
+    if (!k.version.zero()) version_to(k.version, d->mutable_version());
   }
 }
 void to_proto(const SyncReply& in, pb::SyncReply* out) {
   for (const auto& id : in.missing) out->add_missing(id.to_bytes());
+  for (const auto& id : in.newer) out->add_newer(id.to_bytes());
 }
 void to_proto(const ListKeysRequest& in, pb::ListKeysRequest* out) { out->set_limit(in.limit); }
 void to_proto(const ListKeysReply& in, pb::ListKeysReply* out) {
@@ -274,7 +295,9 @@ Result<ValueMeta> from_proto(const pb::ValueMeta& in) {
   if (!id) return id.error();
   auto digest = digest_from(in.sha256(), "sha256");
   if (!digest) return digest.error();
-  return ValueMeta{in.key(), *id, in.size(), *digest};
+  auto version = version_from(in.has_version(), in.version());
+  if (!version) return version.error();
+  return ValueMeta{in.key(), *id, in.size(), *digest, *version, in.deleted()};
 }
 Result<StoreRequest> from_proto(const pb::StoreRequest& in) {
   if (!in.has_meta()) return malformed("store without the value's metadata");
@@ -292,7 +315,9 @@ Result<StoreReply> from_proto(const pb::StoreReply& in) {
   if (!owner) return owner.error();
   auto digest = digest_from(in.sha256(), "sha256");
   if (!digest) return digest.error();
-  return StoreReply{std::move(*owner), in.bytes(), *digest, in.copies()};
+  auto version = version_from(in.has_version(), in.version());
+  if (!version) return version.error();
+  return StoreReply{std::move(*owner), in.bytes(), *digest, in.copies(), *version};
 }
 Result<FetchRequest> from_proto(const pb::FetchRequest& in) {
   auto id = optional_id_from(in.key_id(), "key_id");
@@ -315,12 +340,16 @@ Result<DeleteRequest> from_proto(const pb::DeleteRequest& in) {
   if (!id) return id.error();
   auto role = role_from(in.role());
   if (!role) return role.error();
-  return DeleteRequest{in.key(), *id, *role};
+  auto version = version_from(in.has_version(), in.version());
+  if (!version) return version.error();
+  return DeleteRequest{in.key(), *id, *role, *version};
 }
 Result<DeleteReply> from_proto(const pb::DeleteReply& in) {
   auto owner = from_proto(in.owner());
   if (!owner) return owner.error();
-  return DeleteReply{std::move(*owner), in.existed()};
+  auto version = version_from(in.has_version(), in.version());
+  if (!version) return version.error();
+  return DeleteReply{std::move(*owner), in.existed(), *version, in.copies()};
 }
 Result<SyncRequest> from_proto(const pb::SyncRequest& in) {
   auto owner = from_proto(in.owner());
@@ -332,7 +361,9 @@ Result<SyncRequest> from_proto(const pb::SyncRequest& in) {
     if (!id) return id.error();
     auto digest = digest_from(k.sha256(), "sha256");
     if (!digest) return digest.error();
-    out.keys.push_back(KeyDigest{*id, *digest});
+    auto version = version_from(k.has_version(), k.version());
+    if (!version) return version.error();
+    out.keys.push_back(KeyDigest{*id, *digest, *version});
   }
   return out;
 }
@@ -342,6 +373,11 @@ Result<SyncReply> from_proto(const pb::SyncReply& in) {
     auto id = id_from(m, "missing");
     if (!id) return id.error();
     out.missing.push_back(*id);
+  }
+  for (const auto& m : in.newer()) {
+    auto id = id_from(m, "newer");
+    if (!id) return id.error();
+    out.newer.push_back(*id);
   }
   return out;
 }

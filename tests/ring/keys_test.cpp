@@ -148,17 +148,27 @@ TEST_CASE("a node that rejoins gets the keys it owns") {
   k.check_no_key_lost();
 }
 
-TEST_CASE("deleting a key removes it from the owner and its replicas") {
+TEST_CASE("deleting a key leaves a versioned tombstone on the owner and its replicas") {
   KeyedRing k(8);
   auto task = [](Node& n) -> asio::awaitable<Result<DeleteReply>> {
-    const DeleteRequest req{"key-7", std::nullopt, Role::client};
+    const DeleteRequest req{"key-7", std::nullopt, Role::client, {}};
     co_return co_await n.remove(req, std::chrono::milliseconds(500));
   };
   auto r = k.ring.run(task(k.any_live()));
   REQUIRE(r);
   CHECK(r->existed);
+  CHECK(r->copies == 3);
   auto id = k.ring.ring().hash("key-7");
-  for (auto& n : k.ring.nodes()) CHECK(n->store().open(id) == nullptr);
+  // What is left is a tombstone with the delete's version on each of the k holders.
+  std::size_t tombstones = 0;
+  for (auto& n : k.ring.nodes()) {
+    auto held = n->store().open(id);
+    if (!held) continue;
+    CHECK(held->meta().deleted);
+    CHECK(held->meta().version == r->version);
+    ++tombstones;
+  }
+  CHECK(tombstones == 3);
   auto v = test::get(k.ring, k.any_live(), "key-7");
   REQUIRE_FALSE(v);
   CHECK(v.error().code == Errc::not_found);

@@ -75,6 +75,7 @@ TEST_CASE("simulate: keys on failed hosts are lost without replication and kept 
   o.lookups = 500;
   o.keys = 3000;
   o.fail = 0.3;
+  o.read_quorum = 1;  // what survives, not what a majority read can reach
   o.replicas = 1;
   o.build = sim::Build::ideal;
   auto single = sim::simulate(o, {});

@@ -21,7 +21,7 @@ std::unique_ptr<test::Harness> harness_named(const std::string& name) {
 }
 
 ValueMeta meta_of(const Ring& ring, const std::string& key, const std::string& value) {
-  return ValueMeta{key, ring.hash(key), value.size(), Sha256::of(value)};
+  return ValueMeta{key, ring.hash(key), value.size(), Sha256::of(value), {}, false};
 }
 
 asio::awaitable<Result<StoreReply>> put(std::shared_ptr<ChordService> via, ValueMeta meta, std::string value,
@@ -134,7 +134,7 @@ TEST_CASE("transport conformance") {
     auto keys = h->run(c0->list_keys(ListKeysRequest{0}, 500ms));
     REQUIRE(keys);
     CHECK(keys->keys.size() == 2);  // 3 nodes, 3 copies: every node holds both
-    auto del = h->run(c1->remove(DeleteRequest{"multi", std::nullopt, Role::client}, 1000ms));
+    auto del = h->run(c1->remove(DeleteRequest{"multi", std::nullopt, Role::client, {}}, 1000ms));
     REQUIRE(del);
     CHECK(del->existed);
     auto gone = h->run(get(c0, "multi"));
@@ -163,7 +163,7 @@ TEST_CASE("transport conformance") {
 
   SECTION("oversized input is refused clearly") {
     // A chunk over the limit.
-    auto meta = ValueMeta{"big-chunk", ring.hash("big-chunk"), 2 << 20, {}};
+    auto meta = ValueMeta{"big-chunk", ring.hash("big-chunk"), 2 << 20, {}, {}, false};
     auto task = [](std::shared_ptr<ChordService> via, ValueMeta m) -> asio::awaitable<Result<StoreReply>> {
       OversizedSource source(2 << 20);
       const StoreRequest req{m, Role::primary};
@@ -173,7 +173,7 @@ TEST_CASE("transport conformance") {
     REQUIRE_FALSE(r);
     CHECK(r.error().code == Errc::too_large);
     // A value over the node's size bound, refused before any byte moves.
-    auto huge = ValueMeta{"huge", ring.hash("huge"), h->node(0).config().max_value_bytes + 1, {}};
+    auto huge = ValueMeta{"huge", ring.hash("huge"), h->node(0).config().max_value_bytes + 1, {}, {}, false};
     auto r2 = h->run(put(c0, huge, "", 1 << 20));
     REQUIRE_FALSE(r2);
     CHECK(r2.error().code == Errc::too_large);

@@ -168,7 +168,7 @@ TEST_CASE("REST: values in proto3 JSON chunks, through the real client, in and o
   const Ring ring(160);
   std::string value(200 * 1024 + 17, '\0');
   for (std::size_t i = 0; i < value.size(); ++i) value[i] = static_cast<char>(i * 7 % 253);
-  const ValueMeta meta{"json-value", ring.hash("json-value"), value.size(), Sha256::of(value)};
+  const ValueMeta meta{"json-value", ring.hash("json-value"), value.size(), Sha256::of(value), {}, false};
   auto put = [](std::shared_ptr<ChordService> via, ValueMeta m, std::string v) -> asio::awaitable<Result<StoreReply>> {
     StringSource source(std::move(v), 64 << 10);
     const StoreRequest req{m, Role::client};
