@@ -4,6 +4,7 @@
 // per round, so that how long a peer stays suspected is counted in rounds, whatever the speed of
 // the machine (under a sanitizer a round of 600 nodes takes seconds of real time).
 #include <chrono>
+#include <cstdint>
 #include <memory>
 
 namespace chord {
@@ -13,6 +14,8 @@ class Clock {
   using time_point = std::chrono::steady_clock::time_point;
   virtual ~Clock() = default;
   virtual time_point now() const = 0;
+  // Milliseconds since the Unix epoch: the physical part of the versions a node gives.
+  virtual std::uint64_t wall_ms() const = 0;
 };
 
 // The process's steady clock.
@@ -22,10 +25,15 @@ std::shared_ptr<const Clock> steady_clock();
 class ManualClock final : public Clock {
  public:
   time_point now() const override { return now_; }
+  std::uint64_t wall_ms() const override {
+    return kEpochMs + static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now_ - start_).count());
+  }
   void advance(std::chrono::steady_clock::duration d) { now_ += d; }
 
  private:
-  time_point now_ = std::chrono::steady_clock::now();
+  static constexpr std::uint64_t kEpochMs = 1'700'000'000'000;  // a fixed start: runs repeat exactly
+  time_point start_ = std::chrono::steady_clock::now();
+  time_point now_ = start_;
 };
 
 }  // namespace chord

@@ -114,6 +114,8 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
   const SuccessorList& successors() const { return successors_; }
   const FingerTable& fingers() const { return fingers_; }
   const Store& store() const { return *store_; }
+  // The store of a stopped node, for a new process that restarts from the same data dir.
+  std::unique_ptr<Store> take_store() { return std::move(store_); }
   bool joined() const { return joined_; }
   // Peers currently routed around because a call to them failed.
   std::size_t suspected_count() const;

@@ -198,12 +198,13 @@ void add_client_commands(CLI::App& app, int& exit_code) {
         auto r = co_await via.store(req, source, o->timeout());
         if (!r) co_return fail(r.error(), "put");
         if (o->json) {
-          auto out = views::value(*key, r->owner, r->bytes, r->sha256, ring);
+          auto out = views::value(*key, r->owner, r->bytes, r->sha256, r->version, ring);
           out["copies"] = r->copies;
           std::cout << json::serialize(out) << "\n";
         } else {
           std::cout << "stored " << *key << ": " << r->bytes << " bytes on " << r->owner.uri << " (" << r->copies
-                    << " copies), sha256 " << hex_digest(r->sha256) << "\n";
+                    << " copies), sha256 " << hex_digest(r->sha256) << ", version " << views::version(r->version, ring)
+                    << "\n";
         }
         co_return Exit::ok;
       });
@@ -230,7 +231,7 @@ void add_client_commands(CLI::App& app, int& exit_code) {
         if (!r) co_return fail(r.error(), "get");
         if (auto done = sink.finish(); !done) co_return fail(done.error(), "get");
         if (o->json)
-          std::cout << json::serialize(views::value(*key, r->holder, r->meta.size, r->meta.sha256, ring)) << "\n";
+          std::cout << json::serialize(views::value(*key, r->holder, r->meta.size, r->meta.sha256, r->meta.version, ring)) << "\n";
         else if (target == ValueSink::Target::file)
           std::cerr << "got " << *key << ": " << r->meta.size << " bytes from " << r->holder.uri << "\n";
         co_return Exit::ok;
@@ -250,7 +251,8 @@ void add_client_commands(CLI::App& app, int& exit_code) {
         auto r = co_await via.remove(req, o->timeout());
         if (!r) co_return fail(r.error(), "delete");
         if (o->json)
-          std::cout << json::serialize(json::object{{"key", *key}, {"owner", views::node(r->owner, ring)}, {"existed", r->existed}})
+          std::cout << json::serialize(json::object{{"key", *key}, {"owner", views::node(r->owner, ring)}, {"existed", r->existed},
+                                                      {"version", views::version(r->version, ring)}, {"copies", r->copies}})
                     << "\n";
         else
           std::cout << (r->existed ? "deleted " : "was not there: ") << *key << "\n";

@@ -37,6 +37,9 @@ struct ServeOptions {
   unsigned bits = 160;
   unsigned successors = 16;
   unsigned replicas = 3;
+  unsigned write_quorum = 0;
+  unsigned read_quorum = 0;
+  unsigned tombstone_grace_s = 10 * 24 * 3600;
   unsigned stabilize_ms = 500;
   unsigned rpc_timeout_ms = 2000;
   unsigned join_timeout_s = 30;
@@ -185,6 +188,13 @@ int serve(const ServeOptions& o) {
   NodeConfig cfg;
   cfg.successors = o.successors;
   cfg.replicas = o.replicas;
+  if (o.write_quorum > o.replicas || o.read_quorum > o.replicas) {
+    std::cerr << "chordnode serve: --write-quorum and --read-quorum must be at most --replicas (" << o.replicas << ")\n";
+    return Exit::usage;
+  }
+  cfg.write_quorum = o.write_quorum;
+  cfg.read_quorum = o.read_quorum;
+  cfg.tombstone_grace = std::chrono::seconds(o.tombstone_grace_s);
   cfg.stabilize_interval = std::chrono::milliseconds(o.stabilize_ms);
   cfg.fix_fingers_interval = std::chrono::milliseconds(std::max(1u, o.stabilize_ms / 2));
   cfg.check_predecessor_interval = std::chrono::milliseconds(o.stabilize_ms * 2);
@@ -362,6 +372,18 @@ void add_serve(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(3u, 160u));
   cmd->add_option("--successors", o->successors, "r: successor list length")->capture_default_str()->check(CLI::Range(1u, 256u));
   cmd->add_option("--replicas", o->replicas, "k: copies of each key")->capture_default_str()->check(CLI::Range(1u, 64u));
+  cmd->add_option("--write-quorum", o->write_quorum,
+                  "W: copies that must hold a put or delete before it is acknowledged (0: a majority of k)")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 64u));
+  cmd->add_option("--read-quorum", o->read_quorum,
+                  "R: holders a get asks, returning the newest version (0: a majority of k)")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 64u));
+  cmd->add_option("--tombstone-grace", o->tombstone_grace_s,
+                  "seconds a delete's tombstone is kept; a copy away for longer may bring the key back")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1u << 30));
   cmd->add_option("--stabilize-ms", o->stabilize_ms, "stabilize period; fix_fingers runs twice as often, check_predecessor half")
       ->capture_default_str()
       ->check(CLI::Range(10u, 600000u));

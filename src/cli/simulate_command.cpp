@@ -1,8 +1,11 @@
+#include <boost/json.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <iostream>
 
+#include "../sim/consistency.hpp"
 #include "../sim/simulator.hpp"
 #include "commands.hpp"
 
@@ -44,8 +47,41 @@ void add_simulate(CLI::App& app, int& exit_code) {
       ->capture_default_str()
       ->check(CLI::IsMember({"chain", "star", "random", "shared"}));
   cmd->add_option("--max-rounds", opts->max_rounds, "give up converging after this many rounds per phase")->capture_default_str();
+  auto consistency = std::make_shared<std::uint64_t>(0);
+  cmd->add_option("--consistency", *consistency,
+                  "instead: this many schedules of puts, overwrites, deletes and gets on a ring of --nodes (8 is "
+                  "right) while holders crash, restart from their data and pause; every read is checked against "
+                  "what was acknowledged (uses --replicas, --read-quorum, --seed)");
   cmd->add_flag("--json", *json, "print one JSON object");
-  cmd->callback([opts, json, build, seeds, &exit_code] {
+  cmd->callback([opts, json, build, seeds, consistency, &exit_code] {
+    spdlog::set_level(spdlog::level::off);
+    if (*consistency > 0) {
+      sim::ConsistencyOptions co;
+      co.schedules = *consistency;
+      co.seed = opts->seed;
+      co.nodes = static_cast<unsigned>(std::min<std::uint64_t>(opts->nodes, 64));
+      co.replicas = opts->replicas;
+      co.read_quorum = opts->read_quorum;
+      auto r = sim::check_consistency(co);
+      if (*json) {
+        boost::json::array v;
+        for (const auto& s : r.violations) v.emplace_back(boost::json::string(s));
+        std::cout << boost::json::serialize(boost::json::object{
+                         {"schedules", r.schedules}, {"puts", r.puts}, {"deletes", r.deletes}, {"gets", r.gets},
+                         {"refused", r.refused}, {"faults", r.faults}, {"violations", r.violation_count},
+                         {"first_violations", v}})
+                  << "\n";
+      } else {
+        std::cout << fmt::format("consistency  {} schedules (seed {}), {} nodes, k = {}: {} puts, {} deletes, {} gets, "
+                                 "{} refused (no quorum), {} crashes and pauses\n",
+                                 r.schedules, co.seed, co.nodes, co.replicas, r.puts, r.deletes, r.gets, r.refused,
+                                 r.faults);
+        std::cout << fmt::format("violations   {}\n", r.violation_count);
+        for (const auto& s : r.violations) std::cout << "  " << s << "\n";
+      }
+      exit_code = r.violation_count ? Exit::failure : Exit::ok;
+      return;
+    }
     spdlog::set_level(spdlog::level::warn);
     opts->build = *build == "ideal" ? sim::Build::ideal : *build == "at-once" ? sim::Build::at_once : sim::Build::join;
     opts->seeds = *seeds == "chain" ? sim::Seeds::chain

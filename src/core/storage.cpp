@@ -52,9 +52,7 @@ Result<void> Node::check_meta(const ValueMeta& meta) const {
 }
 
 Version Node::next_version(const ValueMeta* held) {
-  const auto wall = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-  hlc_ = std::max(hlc_ + 1, wall << 16);
+  hlc_ = std::max(hlc_ + 1, config_.clock->wall_ms() << 16);
   if (held && held->version.hlc >= hlc_) hlc_ = held->version.hlc + 1;
   return Version{hlc_, self_.id};
 }
@@ -83,9 +81,10 @@ Result<bool> Node::put_tombstone(const std::string& key, const Id& key_id, const
 }
 
 void Node::purge_tombstones() {
-  const auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::system_clock::now().time_since_epoch());
-  const auto horizon = static_cast<std::uint64_t>((wall - config_.tombstone_grace).count());
+  const auto grace = static_cast<std::uint64_t>(config_.tombstone_grace.count());
+  const auto wall = config_.clock->wall_ms();
+  if (wall < grace) return;
+  const auto horizon = wall - grace;
   for (const auto& m : store_->list())
     if (m.deleted && m.version.millis() < horizon) store_->erase(m.key_id);
 }
@@ -156,9 +155,13 @@ asio::awaitable<Result<StoreReply>> Node::store_as_owner(const ValueMeta& meta, 
     for (auto& leg : legs) leg->pipe.close();  // a replica never commits a value the owner refused
   };
   // Named: a temporary inside a co_await expression is a g++ 12 hazard.
+  // A replica that does not keep up (paused, overloaded) is dropped from this write rather than
+  // holding it up: the write needs W copies, not k, and anti-entropy brings the laggard up to
+  // date. The caller's own deadline is rpc_timeout, so the owner's waits stay well inside it.
+  const Timeout lag = std::max(Timeout(1), config_.rpc_timeout / 4);
   const ChunkTap feed = [&](const std::string& chunk) -> asio::awaitable<void> {
     for (auto& leg : legs)
-      if (leg->fed && !co_await leg->pipe.push(chunk, config_.rpc_timeout)) leg->fed = false;
+      if (leg->fed && !co_await leg->pipe.push(chunk, lag)) leg->fed = false;
   };
   auto stored = co_await store_local(meta, chunks, feed);
   if (!stored) {
@@ -167,11 +170,13 @@ asio::awaitable<Result<StoreReply>> Node::store_as_owner(const ValueMeta& meta, 
   }
   StoreReply reply{self_, meta.size, meta.sha256, 1, meta.version};
   for (auto& leg : legs)
-    if (leg->fed && !co_await leg->pipe.push(std::nullopt, config_.rpc_timeout)) leg->fed = false;
+    if (leg->fed && !co_await leg->pipe.push(std::nullopt, lag)) leg->fed = false;
+  // The replicas commit at the same time: one deadline for all of them.
+  const auto commit_deadline = asio::steady_timer::clock_type::now() + config_.rpc_timeout / 2;
   for (auto& leg : legs) {
-    if (!leg->result) {
+    if (!leg->result && leg->fed) {
       // Its last chunk is in; what remains is the replica's commit.
-      asio::steady_timer limit(executor_, config_.rpc_timeout);
+      asio::steady_timer limit(executor_, commit_deadline);
       using namespace asio::experimental::awaitable_operators;
       co_await (leg->done.async_wait(asio::as_tuple(asio::use_awaitable)) ||
                 limit.async_wait(asio::as_tuple(asio::use_awaitable)));
@@ -459,10 +464,12 @@ asio::awaitable<Result<DeleteReply>> Node::remove(const DeleteRequest& req, Time
     if (!local) co_return local.error();
     DeleteReply reply{self_, *local, version, 1};
     const DeleteRequest copy{req.key, *id, Role::replica, version};
+    // A replica that does not answer soon is left to anti-entropy (see store_as_owner).
+    const Timeout each = std::min(timeout, std::max(Timeout(1), config_.rpc_timeout / 2));
     for (const auto& target : replica_targets()) {
       auto client = peer(target);
       if (!client) continue;
-      auto r = co_await (*client)->remove(copy, timeout);
+      auto r = co_await (*client)->remove(copy, each);
       if (r) {
         peer_answered(target);
         reply.existed = reply.existed || r->existed;

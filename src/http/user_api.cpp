@@ -38,15 +38,17 @@ class BodySource final : public ChunkSource {
 // A GET's response, written as the value's chunks arrive from its holder.
 class ResponseSink final : public ChunkSink {
  public:
-  explicit ResponseSink(rest::Exchange& ex) : ex_(ex) {}
+  ResponseSink(rest::Exchange& ex, const Ring& ring) : ex_(ex), ring_(ring) {}
   asio::awaitable<Result<void>> begin(const FetchReply& h) override {
-    rest::Exchange::Headers headers{{"X-Content-SHA256", to_hex(h.meta.sha256)}, {"X-Chord-Holder", h.holder.uri}};
+    rest::Exchange::Headers headers{{"X-Content-SHA256", to_hex(h.meta.sha256)}, {"X-Chord-Holder", h.holder.uri},
+                                    {"ETag", "\"" + views::version(h.meta.version, ring_) + "\""}};
     co_return co_await ex_.begin_response(http::status::ok, "application/octet-stream", h.meta.size, std::move(headers));
   }
   asio::awaitable<Result<void>> write(std::string chunk) override { co_return co_await ex_.write(chunk); }
 
  private:
   rest::Exchange& ex_;
+  Ring ring_;
 };
 
 std::optional<Digest> parse_digest(std::string_view hex) {
@@ -177,13 +179,13 @@ struct UserApi::Impl {
       r = co_await node->store(req, source, options.timeout);
     }
     if (!r) co_return co_await fail(ex, r.error());
-    auto out = views::value(key, r->owner, r->bytes, r->sha256, ring);
+    auto out = views::value(key, r->owner, r->bytes, r->sha256, r->version, ring);
     out["copies"] = r->copies;
     co_await json_reply(ex, http::status::created, out);
   }
 
   asio::awaitable<void> get(rest::Exchange& ex, const std::string& key) {
-    ResponseSink sink(ex);
+    ResponseSink sink(ex, node->ring());
     // HEAD: the holder sends the header (size, digest) and none of the value.
     const FetchRequest req{key, std::nullopt, Role::client, 0,
                            ex.head() ? std::optional<std::uint64_t>(0) : std::nullopt};
@@ -202,7 +204,8 @@ struct UserApi::Impl {
     auto r = co_await node->remove(req, options.timeout);
     if (!r) co_return co_await fail(ex, r.error());
     if (!r->existed) co_return co_await fail(ex, make_error(Errc::not_found, fmt::format("key '{}' not found", key)));
-    json::object out{{"key", key}, {"owner", views::node(r->owner, node->ring())}, {"existed", true}};
+    json::object out{{"key", key}, {"owner", views::node(r->owner, node->ring())}, {"existed", true},
+                     {"version", views::version(r->version, node->ring())}};
     co_await json_reply(ex, http::status::ok, std::move(out));
   }
 };

@@ -39,9 +39,10 @@ void SimRing::drain() {
   io_.run();
 }
 
-std::shared_ptr<Node> SimRing::attach(const std::string& uri, const Id& id, std::size_t host) {
+std::shared_ptr<Node> SimRing::attach(const std::string& uri, const Id& id, std::size_t host,
+                                     std::unique_ptr<Store> store) {
   auto node = std::make_shared<Node>(io_.get_executor(), ring_, NodeRef{id, uri}, options_.node, network_,
-                                     make_memory_store());
+                                     store ? std::move(store) : make_memory_store());
   network_.attach(uri, node);
   nodes_.push_back(node);
   hosts_[node.get()] = host;
@@ -139,13 +140,14 @@ void SimRing::kill(Node& n) {
 
 void SimRing::revive(Node& n) { network_.revive(n.self().uri); }
 
-std::shared_ptr<Node> SimRing::restart(Node& n) {
+std::shared_ptr<Node> SimRing::restart(Node& n, bool keep_store) {
   const NodeRef self = n.self();
   const std::size_t host = hosts_.at(&n);
   n.stop();
+  auto store = keep_store ? n.take_store() : nullptr;
   hosts_.erase(&n);
   std::erase_if(nodes_, [&](const std::shared_ptr<Node>& x) { return x.get() == &n; });
-  auto fresh = attach(self.uri, self.id, host);
+  auto fresh = attach(self.uri, self.id, host, std::move(store));
   network_.revive(self.uri);
   return fresh;
 }

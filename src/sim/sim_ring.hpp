@@ -67,7 +67,8 @@ class SimRing {
   void kill(Node& n);
   // A new process at a departed or crashed node's URI (so with its id), with an empty store, not
   // yet part of any ring. It replaces the old node, which is dropped: `n` must not be used after.
-  std::shared_ptr<Node> restart(Node& n);
+  // With keep_store, the new process finds what the old one held (a restart from its data dir).
+  std::shared_ptr<Node> restart(Node& n, bool keep_store = false);
   void revive(Node& n);
   // Graceful leave, run to completion.
   Result<void> leave(Node& n);
@@ -87,7 +88,8 @@ class SimRing {
 
  private:
   void drain();
-  std::shared_ptr<Node> attach(const std::string& uri, const Id& id, std::size_t host);
+  std::shared_ptr<Node> attach(const std::string& uri, const Id& id, std::size_t host,
+                               std::unique_ptr<Store> store = nullptr);
 
   RingOptions options_;
   std::shared_ptr<ManualClock> clock_;  // null without virtual time

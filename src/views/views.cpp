@@ -1,5 +1,7 @@
 #include "views.hpp"
 
+#include <fmt/format.h>
+
 #include <set>
 
 #include <boost/json/array.hpp>
@@ -22,15 +24,21 @@ json::object lookup(const std::string& key, const LookupReply& r, const Ring& ri
   return {{"key", key}, {"key_id", ring.hex(r.key_id)}, {"owner", node(r.owner, ring)}, {"hops", r.hops}, {"path", path}};
 }
 
+std::string version(const Version& v, const Ring& ring) {
+  return v.zero() ? std::string() : fmt::format("{}-{}", v.hlc, ring.hex(v.writer));
+}
+
 json::object value(const std::string& key, const NodeRef& owner, std::uint64_t bytes, const Digest& sha256,
-                   const Ring& ring) {
-  return {{"key", key}, {"owner", node(owner, ring)}, {"bytes", bytes}, {"sha256", to_hex(sha256)}};
+                   const Version& v, const Ring& ring) {
+  return {{"key", key}, {"owner", node(owner, ring)}, {"bytes", bytes}, {"sha256", to_hex(sha256)},
+          {"version", version(v, ring)}};
 }
 
 json::object keys(const ListKeysReply& r, const Ring& ring) {
   json::array arr;
   for (const auto& m : r.keys)
-    arr.push_back(json::object{{"key", m.key}, {"key_id", ring.hex(m.key_id)}, {"bytes", m.size}, {"sha256", to_hex(m.sha256)}});
+    arr.push_back(json::object{{"key", m.key}, {"key_id", ring.hex(m.key_id)}, {"bytes", m.size},
+                               {"sha256", to_hex(m.sha256)}, {"version", version(m.version, ring)}});
   return {{"keys", arr}, {"truncated", r.truncated}};
 }
 

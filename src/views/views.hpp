@@ -18,9 +18,11 @@ namespace json = boost::json;
 
 json::object node(const NodeRef& n, const Ring& ring);
 json::object lookup(const std::string& key, const LookupReply& r, const Ring& ring);
-// {"key","owner","bytes","sha256"} of a value put or fetched.
+// A value's version as users see it: "<hlc>-<writer id in hex>", "" when it has none.
+std::string version(const Version& v, const Ring& ring);
+// {"key","owner","bytes","sha256","version"} of a value put or fetched.
 json::object value(const std::string& key, const NodeRef& owner, std::uint64_t bytes, const Digest& sha256,
-                   const Ring& ring);
+                   const Version& version, const Ring& ring);
 json::object keys(const ListKeysReply& r, const Ring& ring);
 // One node in full: id, uri, predecessor, successors, fingers, keys, bytes, transport.
 json::object node_info(const NodeInfo& n, const Ring& ring);

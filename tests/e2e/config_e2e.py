@@ -55,7 +55,8 @@ def main():
     every = {
         "transport": '"grpc"', "listen": '"127.0.0.1:%d"' % a_port, "advertise": '"grpc://127.0.0.1:%d"' % a_port,
         "amqp-url": '"amqp://guest:guest@127.0.0.1:5672/"', "join": "[]", "join-timeout": "5", "bits": "32",
-        "successors": "4", "replicas": "2", "stabilize-ms": "100", "rpc-timeout-ms": "1000",
+        "successors": "4", "replicas": "2", "write-quorum": "2", "read-quorum": "1",
+        "tombstone-grace": "3600", "stabilize-ms": "100", "rpc-timeout-ms": "1000",
         "shutdown-timeout": "5", "vnodes": "2", "data-dir": '"%s"' % data_dir, "http": '"127.0.0.1:%d"' % http_port,
         "http-max-body": '"64KiB"', "log-level": '"debug"',
     }

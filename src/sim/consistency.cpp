@@ -1,0 +1,208 @@
+#include "consistency.hpp"
+
+#include <map>
+#include <random>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "chord/chunks.hpp"
+#include "chord/sha256.hpp"
+#include "client_ops.hpp"
+#include "sim_ring.hpp"
+
+namespace chord::sim {
+
+namespace {
+
+// The last acknowledged write of a key, and every value ever attempted for it.
+struct KeyState {
+  bool acked = false;
+  Version version;
+  bool deleted = false;
+  std::set<std::string> attempted;
+};
+
+struct Got {
+  Result<FetchReply> reply = make_error(Errc::internal, "unset");
+  std::string data;
+};
+
+asio::awaitable<Got> get_versioned(std::shared_ptr<Node> via, std::string key) {
+  StringSink sink;
+  const FetchRequest req{std::move(key), std::nullopt, Role::client, 0, std::nullopt};
+  Got out;
+  out.reply = co_await via->fetch(req, sink, via->config().rpc_timeout);
+  out.data = std::move(sink.data());
+  co_return out;
+}
+
+asio::awaitable<Result<DeleteReply>> delete_key(std::shared_ptr<Node> via, std::string key) {
+  const DeleteRequest req{std::move(key), std::nullopt, Role::client, {}};
+  co_return co_await via->remove(req, via->config().rpc_timeout);
+}
+
+class Schedule {
+ public:
+  Schedule(const ConsistencyOptions& o, std::uint64_t index, ConsistencyReport& report)
+      : o_(o), index_(index), rng_(o.seed * 1'000'003 + index), report_(report), ring_(ring_options(o)) {}
+
+  void run() {
+    for (unsigned i = 0; i < o_.nodes; ++i) ring_.add();
+    ring_.build_ideal();
+    for (unsigned step = 0; step < o_.steps; ++step) {
+      const auto dice = rng_() % 100;
+      if (dice < 30) put();
+      else if (dice < 42) remove();
+      else if (dice < 75) get(pick_key());
+      else if (dice < 83) crash();
+      else if (dice < 90) restart();
+      else if (dice < 95) pause();
+      else unpause();
+      for (auto r = rng_() % 3; r > 0; --r) ring_.round();
+    }
+    // Everyone back, the ring repaired: every key must still read as acknowledged.
+    for (auto* n : paused_) ring_.revive(*n);
+    paused_.clear();
+    while (!crashed_.empty()) restart();
+    ring_.stabilize(60);
+    for (unsigned r = 0; r < 10; ++r) ring_.round();
+    for (unsigned k = 0; k < o_.keys; ++k) get(k);
+  }
+
+ private:
+  static RingOptions ring_options(const ConsistencyOptions& o) {
+    RingOptions ro;
+    ro.node.replicas = o.replicas;
+    ro.node.write_quorum = o.write_quorum;
+    ro.node.read_quorum = o.read_quorum;
+    ro.node.successors = 4;
+    return ro;
+  }
+
+  std::string key_name(unsigned k) const { return fmt::format("s{}-key-{}", index_, k); }
+  unsigned pick_key() { return static_cast<unsigned>(rng_() % o_.keys); }
+  unsigned down() const { return static_cast<unsigned>(crashed_.size() + paused_.size()); }
+
+  std::shared_ptr<Node> access() {
+    auto live = ring_.live();
+    return live[rng_() % live.size()];
+  }
+
+  void put() {
+    const unsigned k = pick_key();
+    auto& state = keys_[k];
+    const std::string value = fmt::format("{}-write-{}", key_name(k), writes_++);
+    state.attempted.insert(value);
+    ++report_.puts;
+    auto r = ring_.run(put_value(access(), key_name(k), value, 1 << 20, std::chrono::milliseconds(2000)));
+    if (!r) {
+      ++report_.refused;
+      return;
+    }
+    acknowledge(k, r->version, false, "put");
+  }
+
+  void remove() {
+    const unsigned k = pick_key();
+    ++report_.deletes;
+    auto r = ring_.run(delete_key(access(), key_name(k)));
+    if (!r) {
+      ++report_.refused;
+      return;
+    }
+    acknowledge(k, r->version, true, "delete");
+  }
+
+  void acknowledge(unsigned k, const Version& v, bool deleted, const char* what) {
+    auto& state = keys_[k];
+    if (state.acked && !(state.version < v))
+      violation(fmt::format("{} of {} acknowledged with version {}, not newer than the acknowledged {}", what,
+                            key_name(k), v.hlc, state.version.hlc));
+    state.acked = true;
+    state.version = v;
+    state.deleted = deleted;
+  }
+
+  void get(unsigned k) {
+    auto& state = keys_[k];
+    ++report_.gets;
+    auto got = ring_.run(get_versioned(access(), key_name(k)));
+    if (!got.reply) {
+      if (got.reply.error().code != Errc::not_found) {
+        ++report_.refused;
+        return;
+      }
+      if (state.acked && !state.deleted)
+        violation(fmt::format("get {}: not found, but a write at version {} was acknowledged", key_name(k),
+                              state.version.hlc));
+      return;
+    }
+    const auto& meta = got.reply->meta;
+    if (Sha256::of(got.data) != meta.sha256 || !state.attempted.contains(got.data))
+      violation(fmt::format("get {}: bytes that are no value written to it", key_name(k)));
+    else if (state.acked && meta.version < state.version)
+      violation(fmt::format("get {}: version {} is older than the acknowledged {}{}", key_name(k), meta.version.hlc,
+                            state.version.hlc, state.deleted ? " (a delete): the key came back" : ""));
+  }
+
+  void crash() {
+    if (down() >= o_.replicas - std::max(1u, o_.write_quorum ? o_.write_quorum : o_.replicas / 2 + 1)) return;
+    auto n = access();
+    ring_.kill(*n);
+    crashed_.push_back(n.get());
+    ++report_.faults;
+  }
+
+  void restart() {
+    if (crashed_.empty()) return;
+    const auto at = rng_() % crashed_.size();
+    Node* n = crashed_[at];
+    crashed_.erase(crashed_.begin() + static_cast<std::ptrdiff_t>(at));
+    auto fresh = ring_.restart(*n, true);  // from its data dir: what it held before the crash
+    const std::string via = access()->self().uri;
+    if (!ring_.run(fresh->join(via))) crashed_.push_back(fresh.get());  // try again later
+  }
+
+  void pause() {
+    if (down() >= o_.replicas - std::max(1u, o_.write_quorum ? o_.write_quorum : o_.replicas / 2 + 1)) return;
+    auto n = access();
+    ring_.network().kill(n->self().uri);  // unreachable, its state kept: a stopped process
+    paused_.push_back(n.get());
+    ++report_.faults;
+  }
+
+  void unpause() {
+    if (paused_.empty()) return;
+    ring_.revive(*paused_.back());
+    paused_.pop_back();
+  }
+
+  void violation(std::string what) {
+    ++report_.violation_count;
+    if (report_.violations.size() < 10)
+      report_.violations.push_back(fmt::format("seed {} schedule {}: {}", o_.seed, index_, what));
+  }
+
+  const ConsistencyOptions& o_;
+  std::uint64_t index_;
+  std::mt19937_64 rng_;
+  ConsistencyReport& report_;
+  SimRing ring_;
+  std::map<unsigned, KeyState> keys_;
+  std::vector<Node*> crashed_, paused_;
+  unsigned writes_ = 0;
+};
+
+}  // namespace
+
+ConsistencyReport check_consistency(const ConsistencyOptions& options) {
+  ConsistencyReport report;
+  for (std::uint64_t i = 0; i < options.schedules; ++i) {
+    Schedule(options, i, report).run();
+    ++report.schedules;
+  }
+  return report;
+}
+
+}  // namespace chord::sim
