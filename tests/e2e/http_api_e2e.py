@@ -96,6 +96,8 @@ def main():
             st, headers, got = curl(b + "/v1/keys/" + quoted)
             check(st == 200 and got == data, "GET %r through the other node: status %d, %d bytes" % (key, st, len(got)))
             check(headers.get("x-content-sha256") == hashlib.sha256(data).hexdigest(), "GET %r digest header" % key)
+            check(st == 200 and put.get("version") and headers.get("etag") == '"%s"' % put["version"],
+                  "GET %r: ETag is the version the PUT reported (%r, %r)" % (key, headers.get("etag"), put.get("version")))
             st, _, body = curl(b + "/v1/lookup/" + quoted)
             check(st == 200 and json.loads(body)["key"] == key, "lookup %r" % key)
 
@@ -126,6 +128,19 @@ def main():
         # Errors: status and a JSON body.
         st, _, body = curl(b + "/v1/keys/never-put")
         check(st == 404 and is_json_error(body, "not_found"), "missing key: %d %s" % (st, body))
+        # Versions: an overwrite gets a newer one, a delete a newer one still, and the key is gone.
+        small = os.path.join(ring.workdir, "small")
+        with open(small, "wb") as f:
+            f.write(b"first")
+        v1 = json.loads(curl("-X", "PUT", a + "/v1/keys/versioned", data_file=small)[2])["version"]
+        with open(small, "wb") as f:
+            f.write(b"second")
+        v2 = json.loads(curl("-X", "PUT", b + "/v1/keys/versioned", data_file=small)[2])["version"]
+        st, _, body = curl("-X", "DELETE", a + "/v1/keys/versioned")
+        v3 = json.loads(body).get("version", "") if st == 200 else ""
+        hlc = lambda v: int(v.split("-")[0]) if v else 0  # noqa: E731
+        check(0 < hlc(v1) < hlc(v2) < hlc(v3), "versions grow: put %s, overwrite %s, delete %s" % (v1, v2, v3))
+        check(curl(b + "/v1/keys/versioned")[0] == 404, "the deleted key is gone through the other node")
         st, _, body = curl("-X", "PUT", a + "/v1/keys/too-big", data_file=path)  # 6 MiB > 4 MiB, no digest
         check(st == 413 and is_json_error(body, "too_large"), "oversized body: %d %s" % (st, body[:200]))
         check(curl(b + "/v1/keys/too-big")[0] == 404, "the oversized value was not stored")
