@@ -170,6 +170,9 @@ struct KeyDigest {
 struct SyncRequest {
   NodeRef owner;
   std::vector<KeyDigest> keys;
+  // With a range, keys is everything the owner holds in (from, to]: the replica also names as
+  // newer what it holds there that the owner lacks (an owner back with an empty store).
+  std::optional<Id> range_from, range_to;
 };
 struct SyncReply {
   std::vector<Id> missing;

@@ -48,6 +48,9 @@ struct NodeConfig {
   // Every this many replica rounds, a successor is offered the full key list even if nothing
   // changed here: it may have restarted empty.
   unsigned full_sync_every = 10;
+  // Keys per SyncReplicas message: replica sync and leave send a range in pages, so a node with
+  // 10^6 keys syncs with messages far below the transports' 8 MiB bound.
+  std::size_t sync_page_keys = 4096;
   // check_predecessor drops the predecessor after this many missed pings in a row: one lost
   // ping (a pause, a busy peer) must not make a live predecessor look dead and move its keys.
   unsigned predecessor_misses = 3;

@@ -41,6 +41,8 @@ class Store {
   virtual bool erase(const Id& key_id) = 0;
   // Every value's and tombstone's metadata, in key-id order.
   virtual std::vector<ValueMeta> list() const = 0;
+  // Those with key ids in the ring interval (from, to], in ring order from `from`.
+  virtual std::vector<ValueMeta> list_range(const Id& from, const Id& to) const = 0;
   // Values held, tombstones left out.
   virtual std::size_t count() const = 0;
   virtual std::uint64_t bytes() const = 0;

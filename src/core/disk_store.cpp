@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "chord/store.hpp"
+#include "store_range.hpp"
 #include "value_check.hpp"
 
 namespace chord {
@@ -235,6 +236,9 @@ class DiskStore final : public Store {
     out.reserve(index_.size());
     for (const auto& [id, m] : index_) out.push_back(m);
     return out;
+  }
+  std::vector<ValueMeta> list_range(const Id& from, const Id& to) const override {
+    return metas_in_range(index_, from, to, [](const ValueMeta& m) { return m; });
   }
   std::size_t count() const override { return index_.size() - tombstones_; }
   std::uint64_t bytes() const override { return bytes_; }

@@ -157,9 +157,10 @@ asio::awaitable<Result<void>> Node::leave(std::chrono::steady_clock::time_point 
     Target t{c, {}};
     bool answered = true;
     // At least one offer, even with no keys: it tells whether the successor stays.
-    for (std::size_t at = 0; answered && (at == 0 || at < values.size()); at += 4096) {
-      SyncRequest offer{self_, {}};
-      for (std::size_t j = at; j < std::min(values.size(), at + 4096); ++j)
+    const std::size_t page = std::max<std::size_t>(1, config_.sync_page_keys);
+    for (std::size_t at = 0; answered && (at == 0 || at < values.size()); at += page) {
+      SyncRequest offer{self_, {}, std::nullopt, std::nullopt};
+      for (std::size_t j = at; j < std::min(values.size(), at + page); ++j)
         offer.keys.push_back(KeyDigest{values[j].key_id, values[j].sha256, values[j].version});
       auto r = co_await (*client)->sync_replicas(offer, budget());
       if (r) {

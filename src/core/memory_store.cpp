@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "chord/store.hpp"
+#include "store_range.hpp"
 #include "value_check.hpp"
 
 namespace chord {
@@ -70,6 +71,9 @@ class MemoryStore final : public Store {
     out.reserve(values_.size());
     for (const auto& [id, blob] : values_) out.push_back(blob->meta());
     return out;
+  }
+  std::vector<ValueMeta> list_range(const Id& from, const Id& to) const override {
+    return metas_in_range(values_, from, to, [](const std::shared_ptr<const Blob>& b) { return b->meta(); });
   }
   std::size_t count() const override { return values_.size() - tombstones_; }
   std::uint64_t bytes() const override { return bytes_; }

@@ -517,6 +517,12 @@ asio::awaitable<Result<SyncReply>> Node::sync_replicas(const SyncRequest& req, T
     if (!blob || blob->meta().version < k.version) reply.missing.push_back(k.key_id);
     else if (k.version < blob->meta().version) reply.newer.push_back(k.key_id);
   }
+  if (req.range_from && req.range_to) {
+    std::unordered_set<Id, IdHash> offered;
+    for (const auto& k : req.keys) offered.insert(k.key_id);
+    for (const auto& m : store_->list_range(*req.range_from, *req.range_to))
+      if (!offered.contains(m.key_id)) reply.newer.push_back(m.key_id);
+  }
   co_return reply;
 }
 
@@ -527,6 +533,9 @@ asio::awaitable<void> Node::maintain_replicas() {
   auto keep = shared_from_this();
   const Id pred = predecessor_->id;
   const auto version = store_->version();
+  std::vector<KeyDigest> owned;  // built once, only if some replica needs an offer
+  bool listed = false;
+  const std::size_t page = std::max<std::size_t>(1, config_.sync_page_keys);
   for (const auto& target : replica_targets()) {
     auto& stamp = synced_[target.id];
     bool unchanged = stamp.store_version == version && stamp.predecessor == pred && stamp.rounds > 0;
@@ -534,25 +543,37 @@ asio::awaitable<void> Node::maintain_replicas() {
       ++stamp.rounds;
       continue;
     }
-    SyncRequest offer{self_, {}};
-    for (const auto& v : store_->list())
-      if (in_half_open(v.key_id, pred, self_.id)) offer.keys.push_back(KeyDigest{v.key_id, v.sha256, v.version});
+    if (!listed) {
+      for (const auto& v : store_->list_range(pred, self_.id)) owned.push_back(KeyDigest{v.key_id, v.sha256, v.version});
+      listed = true;
+    }
     auto client = peer(target);
     if (!client) continue;
-    auto r = co_await (*client)->sync_replicas(offer, config_.rpc_timeout);
-    if (!r) {
-      peer_failed(target, r.error());
-      continue;
-    }
     bool complete = true;
-    for (const auto& id : r->missing) {
-      auto pushed = co_await push_value(target, id, Role::replica);
-      if (!pushed && pushed.error().code != Errc::conflict) complete = false;  // conflict: it has a newer one now
-    }
-    // It holds writes this node missed (it was away, or a write went around it): take them.
-    for (const auto& id : r->newer)
-      if (auto pulled = co_await pull_value(target, id); !pulled && pulled.error().code != Errc::conflict)
+    // In pages: one message per page, and the values it names moved before the next page.
+    for (std::size_t at = 0; complete && (at == 0 || at < owned.size()); at += page) {
+      // Pages tile the range (predecessor, self] in ring order: each names its bounds, so the
+      // replica can also name what it holds there that this node lacks.
+      const std::size_t end = std::min(at + page, owned.size());
+      SyncRequest offer{self_, {}, at == 0 ? pred : owned[at - 1].key_id,
+                        end == owned.size() ? self_.id : owned[end - 1].key_id};
+      offer.keys.assign(owned.begin() + static_cast<std::ptrdiff_t>(std::min(at, owned.size())),
+                        owned.begin() + static_cast<std::ptrdiff_t>(end));
+      auto r = co_await (*client)->sync_replicas(offer, config_.rpc_timeout);
+      if (!r) {
+        peer_failed(target, r.error());
         complete = false;
+        break;
+      }
+      for (const auto& id : r->missing) {
+        auto pushed = co_await push_value(target, id, Role::replica);
+        if (!pushed && pushed.error().code != Errc::conflict) complete = false;  // conflict: it has a newer one now
+      }
+      // It holds writes this node missed (it was away, or a write went around it): take them.
+      for (const auto& id : r->newer)
+        if (auto pulled = co_await pull_value(target, id); !pulled && pulled.error().code != Errc::conflict)
+          complete = false;
+    }
     if (complete) {
       auto& s = synced_[target.id];  // the map may have rehashed while we waited
       s.store_version = version;

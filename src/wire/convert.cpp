@@ -178,6 +178,10 @@ void to_proto(const DeleteReply& in, pb::DeleteReply* out) {
 }
 void to_proto(const SyncRequest& in, pb::SyncRequest* out) {
   to_proto(in.owner, out->mutable_owner());
+  if (in.range_from && in.range_to) {
+    out->set_range_from(in.range_from->to_bytes());
+    out->set_range_to(in.range_to->to_bytes());
+  }
   for (const auto& k : in.keys) {
     auto* d = out->add_keys();
     d->set_key_id(k.key_id.to_bytes());
@@ -354,7 +358,15 @@ Result<DeleteReply> from_proto(const pb::DeleteReply& in) {
 Result<SyncRequest> from_proto(const pb::SyncRequest& in) {
   auto owner = from_proto(in.owner());
   if (!owner) return owner.error();
-  SyncRequest out{std::move(*owner), {}};
+  SyncRequest out{std::move(*owner), {}, std::nullopt, std::nullopt};
+  if (!in.range_from().empty() || !in.range_to().empty()) {
+    auto from = id_from(in.range_from(), "range_from");
+    if (!from) return from.error();
+    auto to = id_from(in.range_to(), "range_to");
+    if (!to) return to.error();
+    out.range_from = *from;
+    out.range_to = *to;
+  }
   out.keys.reserve(static_cast<std::size_t>(in.keys_size()));
   for (const auto& k : in.keys()) {
     auto id = id_from(k.key_id(), "key_id");

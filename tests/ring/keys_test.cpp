@@ -11,11 +11,17 @@ namespace {
 
 constexpr int kKeys = 120;
 
+sim::RingOptions paged(std::size_t keys_per_page) {
+  sim::RingOptions o;
+  o.node.sync_page_keys = keys_per_page;
+  return o;
+}
+
 struct KeyedRing {
-  sim::SimRing ring{sim::RingOptions{}};
+  sim::SimRing ring;
   std::mt19937_64 rng{99};
 
-  explicit KeyedRing(int size) {
+  explicit KeyedRing(int size, sim::RingOptions options = {}) : ring(options) {
     for (int i = 0; i < size; ++i) REQUIRE(ring.join({ring.add()}, rng) == 0);
     REQUIRE(ring.stabilize(100, true));
     for (int i = 0; i < kKeys; ++i) {
@@ -172,4 +178,22 @@ TEST_CASE("deleting a key leaves a versioned tombstone on the owner and its repl
   auto v = test::get(k.ring, k.any_live(), "key-7");
   REQUIRE_FALSE(v);
   CHECK(v.error().code == Errc::not_found);
+}
+
+TEST_CASE("a holder back with an empty store gets its copies again from anti-entropy, page by page") {
+  KeyedRing k(8, paged(5));  // ~45 keys per owner: about 9 sync messages per replica
+  auto victim = k.ring.nodes()[3];
+  const NodeRef self = victim->self();
+  std::size_t had = 0;
+  for (const auto& m : victim->store().list()) had += m.deleted ? 0 : 1;
+  REQUIRE(had > 20);
+  k.ring.kill(*victim);
+  auto back = k.ring.restart(*victim);  // the same id, its data lost
+  REQUIRE(back->store().count() == 0);
+  REQUIRE(k.ring.run(back->join(k.any_live().self().uri)));
+  REQUIRE(k.ring.stabilize(50, true));
+  // Owners re-offer everything at least every full_sync_every rounds.
+  for (int r = 0; r < 12; ++r) k.ring.round();
+  CHECK(back->store().count() == had);
+  k.check_no_key_lost();
 }
