@@ -17,6 +17,7 @@
 
 #include "chord/node.hpp"
 #include "commands.hpp"
+#include "data_dir_age.hpp"
 #include "grpc_transport.hpp"
 #include "registry.hpp"
 #include "amqp_transport.hpp"
@@ -201,6 +202,13 @@ int serve(const ServeOptions& o) {
   cfg.replicate_interval = std::chrono::milliseconds(o.stabilize_ms * 4);
   cfg.rpc_timeout = std::chrono::milliseconds(o.rpc_timeout_ms);
   cfg.suspect_for = std::chrono::milliseconds(std::max(1000u, o.stabilize_ms * 4));
+  if (!o.data_dir.empty()) {
+    if (auto fresh = check_data_dir_age(o.data_dir, std::chrono::seconds(o.tombstone_grace_s)); !fresh) {
+      std::cerr << "chordnode serve: " << fresh.error().message << "\n";
+      return Exit::failure;
+    }
+    mark_data_dir_up(o.data_dir);
+  }
   // The paper's virtual nodes: V Chord nodes in this process, each a plain node to its peers,
   // at its own endpoints (PORT+i, QUEUE-v<i>). The first is the access point of the HTTP API.
   std::vector<Hosted> hosted(o.vnodes);
@@ -251,6 +259,19 @@ int serve(const ServeOptions& o) {
     }
     api = std::move(*started);
   }
+
+  // While the node runs its data dir stays marked as in use (see data_dir_age.hpp).
+  asio::steady_timer up_mark(io);
+  std::function<void()> mark_up = [&] {
+    up_mark.expires_after(std::min<std::chrono::seconds>(std::chrono::seconds(60),
+                                                         std::chrono::seconds(std::max(1u, o.tombstone_grace_s / 4))));
+    up_mark.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      mark_data_dir_up(o.data_dir);
+      mark_up();
+    });
+  };
+  if (!o.data_dir.empty()) mark_up();
 
   int code = Exit::ok;
   asio::signal_set signals(io, SIGINT, SIGTERM);
