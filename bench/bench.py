@@ -6,7 +6,8 @@ processes on 127.0.0.1, waits for convergence, and measures with `chordnode benc
   ping      round trip to one peer (the per-hop cost), p50/p90/p99
   lookup    latency p50/p99 and mean hops, random keys from one access node
   lookup/s  throughput with C = 1, 4, 16 concurrent callers
-  put, get  MB/s for values of 4 KiB, 1 MiB and 64 MiB
+  put, get  MB/s for values of 4 KiB, 1 MiB and 64 MiB; 4 KiB p50 with the default quorums
+            (W = R = 2 of 3) and on a second ring with W = R = 1
   idle      RSS and threads per node; CPU time of the ring per lookup
   sizes     lookup latency against N (full mode: rings of 4 to 32 processes, in process up to 1024)
 
@@ -184,6 +185,23 @@ class Bench:
                      ratio=self.ratio(transport, "stream", put["mb_per_s"]) if big else None)
             self.row(transport, "get %s" % label, get["mb_per_s"], "MB/s", size=size,
                      ratio=self.ratio(transport, "stream", get["mb_per_s"]) if big else None)
+            if size == 4096:
+                self.row(transport, "put 4KiB p50, W=R=2 of 3", put["p50_ms"], "ms")
+                self.row(transport, "get 4KiB p50, W=R=2 of 3", get["p50_ms"], "ms")
+
+    def weak_quorums(self, transport, nodes, plan):
+        """4 KiB put and get latency on a ring of the same size with W = R = 1 of 3, for the cost of
+        the default majority quorums (the rows above)."""
+        label, size, count = plan["values"][0]
+        ring = Ring(self.binary, transport, stabilize_ms=500, extra=["--write-quorum", "1", "--read-quorum", "1"])
+        try:
+            uris = self.start(ring, nodes)
+            put = self.client(uris[4], "put", count, size=label, prefix="w1" + label)
+            get = self.client(uris[5 % nodes], "get", count, size=label, prefix="w1" + label)
+            self.row(transport, "put 4KiB p50, W=R=1 of 3", put["p50_ms"], "ms")
+            self.row(transport, "get 4KiB p50, W=R=1 of 3", get["p50_ms"], "ms")
+        finally:
+            ring.stop()
 
     def sizes(self, transport, plan, done):
         """Lookup latency against the ring's size N (sizes already measured are in done)."""
@@ -226,6 +244,8 @@ def main():
     for t in transports:
         print("%s:" % t, flush=True)
         bench.transport(t, args.nodes, plan)
+        if t in FRAMEWORK and (not args.quick or t == "grpc"):
+            bench.weak_quorums(t, args.nodes, plan)
         bench.sizes(t, plan, done={args.nodes})
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
