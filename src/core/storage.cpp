@@ -355,6 +355,55 @@ class VersionSink final : public ChunkSink {
   Version expected_;
 };
 
+// Feeds a fetched value into a pipe that a store() on another node reads: a copy from one
+// holder to another that never lands on the node that arranges it.
+class PipeSink final : public ChunkSink {
+ public:
+  PipeSink(ChunkPipe& pipe, Version expected, Timeout timeout) : pipe_(pipe), expected_(expected), timeout_(timeout) {}
+  asio::awaitable<Result<void>> begin(const FetchReply& header) override {
+    if (header.meta.version != expected_)
+      co_return make_error(Errc::conflict, fmt::format("'{}' changed during its read repair", header.meta.key));
+    co_return Result<void>{};
+  }
+  asio::awaitable<Result<void>> write(std::string chunk) override {
+    std::optional<std::string> item(std::move(chunk));  // named: see ARCHITECTURE, g++ 12 and co_await
+    const bool taken = co_await pipe_.push(std::move(item), timeout_);
+    if (!taken) co_return make_error(Errc::deadline_exceeded, "the stale holder stopped taking the repair");
+    co_return Result<void>{};
+  }
+
+ private:
+  ChunkPipe& pipe_;
+  Version expected_;
+  Timeout timeout_;
+};
+
+// Read repair: a holder that answered a read with an older version (or nothing) gets the newest,
+// copied from a holder of it, in the background; the store refuses it if it is no longer newer.
+asio::awaitable<void> repair_copy(asio::any_io_executor ex, std::shared_ptr<ChordService> from,
+                                  std::shared_ptr<ChordService> to, ValueMeta meta, std::string what, Timeout timeout) {
+  if (meta.deleted) {
+    const DeleteRequest tombstone{meta.key, meta.key_id, Role::replica, meta.version};
+    auto r = co_await to->remove(tombstone, timeout);
+    if (!r) spdlog::debug("read repair of {}: {}", what, r.error().message);
+    co_return;
+  }
+  auto leg = std::make_shared<ReplicaLeg>(ex, NodeRef{}, timeout);
+  const StoreRequest copy{meta, Role::replica};
+  asio::co_spawn(ex, run_leg(to, leg, copy, timeout), asio::detached);
+  PipeSink sink(leg->pipe, meta.version, timeout);
+  const FetchRequest req{meta.key, meta.key_id, Role::primary, 0, std::nullopt};
+  auto r = co_await from->fetch(req, sink, timeout);
+  if (!r) {
+    leg->pipe.close();
+    spdlog::debug("read repair of {}: {}", what, r.error().message);
+    co_return;
+  }
+  std::optional<std::string> end;
+  const bool ended = co_await leg->pipe.push(std::move(end), timeout);
+  if (!ended) leg->pipe.close();
+}
+
 }  // namespace
 
 asio::awaitable<Result<FetchReply>> Node::fetch(const FetchRequest& req, ChunkSink& sink, Timeout timeout) {
@@ -416,6 +465,19 @@ asio::awaitable<Result<FetchReply>> Node::fetch(const FetchRequest& req, ChunkSi
   const Answer* newest = nullptr;
   for (const auto& a : answers)
     if (a.meta && (!newest || newest->meta->version < a.meta->version)) newest = &a;
+  if (newest) {
+    for (const auto& a : answers) {
+      if (a.meta && !(a.meta->version < newest->meta->version)) continue;
+      if (!a.meta && newest->meta->deleted) continue;  // nothing there is as good as a tombstone
+      auto from = peer(newest->holder);
+      auto to = peer(a.holder);
+      if (!from || !to) continue;
+      asio::co_spawn(executor_,
+                     repair_copy(executor_, *from, *to, *newest->meta, fmt::format("'{}' on {}", req.key, a.holder.uri),
+                                 config_.rpc_timeout),
+                     asio::detached);
+    }
+  }
   if (!newest || newest->meta->deleted)
     co_return make_error(Errc::not_found, fmt::format("key '{}' not found", req.key));
   const Version chosen = newest->meta->version;

@@ -197,3 +197,29 @@ TEST_CASE("a holder back with an empty store gets its copies again from anti-ent
   CHECK(back->store().count() == had);
   k.check_no_key_lost();
 }
+
+TEST_CASE("a read that finds a holder with an older version repairs it") {
+  sim::RingOptions o;
+  o.replicate = false;      // no anti-entropy: only the read can bring the holder up to date
+  o.node.read_quorum = 3;   // ask every holder
+  KeyedRing k(8, o);
+  const std::string key = "key-3";
+  const Id id = k.ring.ring().hash(key);
+  auto sorted = k.ring.sorted_live();
+  const auto owner = k.ring.true_owner(id);
+  auto at = std::find_if(sorted.begin(), sorted.end(), [&](const NodeRef& n) { return n.id == owner.id; });
+  Node& replica = k.by_id(sorted[(static_cast<std::size_t>(at - sorted.begin()) + 2) % sorted.size()].id);
+  const auto old = replica.store().open(id)->meta().version;
+  k.ring.network().kill(replica.self().uri);  // paused through an overwrite: it keeps the old value
+  REQUIRE(test::put(k.ring, k.by_id(owner.id), key, "the new value"));
+  k.ring.revive(replica);
+  CHECK(replica.store().open(id)->meta().version == old);
+  auto v = test::get(k.ring, k.any_live(), key);
+  REQUIRE(v);
+  CHECK(*v == "the new value");
+  k.ring.round();  // lets the background repair finish
+  auto held = replica.store().open(id);
+  REQUIRE(held);
+  CHECK(old < held->meta().version);
+  CHECK(*held->read(0, 100) == "the new value");
+}
