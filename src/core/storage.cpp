@@ -158,7 +158,7 @@ asio::awaitable<Result<StoreReply>> Node::store_as_owner(const ValueMeta& meta, 
   // A replica that does not keep up (paused, overloaded) is dropped from this write rather than
   // holding it up: the write needs W copies, not k, and anti-entropy brings the laggard up to
   // date. The caller's own deadline is rpc_timeout, so the owner's waits stay well inside it.
-  const Timeout lag = std::max(Timeout(1), config_.rpc_timeout / 4);
+  const Timeout lag = std::max(Timeout(1), config_.rpc_timeout / 6);
   const ChunkTap feed = [&](const std::string& chunk) -> asio::awaitable<void> {
     for (auto& leg : legs)
       if (leg->fed && !co_await leg->pipe.push(chunk, lag)) leg->fed = false;
@@ -172,7 +172,9 @@ asio::awaitable<Result<StoreReply>> Node::store_as_owner(const ValueMeta& meta, 
   for (auto& leg : legs)
     if (leg->fed && !co_await leg->pipe.push(std::nullopt, lag)) leg->fed = false;
   // The replicas commit at the same time: one deadline for all of them.
-  const auto commit_deadline = asio::steady_timer::clock_type::now() + config_.rpc_timeout / 2;
+  // Stalls at most lag (a chunk) + this + lag (the end) = 2/3 of the caller's deadline, leaving it
+  // time for its own answer (at 1/4 + 1/2 + 1/4 a paused replica made REST puts miss it).
+  const auto commit_deadline = asio::steady_timer::clock_type::now() + config_.rpc_timeout / 3;
   for (auto& leg : legs) {
     if (!leg->result && leg->fed) {
       // Its last chunk is in; what remains is the replica's commit.
