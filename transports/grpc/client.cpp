@@ -138,7 +138,7 @@ asio::awaitable<Result<StoreReply>> Client::store(const StoreRequest& req, Chunk
   std::optional<Error> failure;
   bool stream_ok = true;
   for (;;) {
-    auto w = co_await call->ops.wait(timeout, cancel);
+    auto w = co_await call->ops.wait_or_abandon(timeout, cancel);
     if (w.timed_out) failure = stalled("Store", timeout);
     if (!w.ok || w.timed_out) {
       stream_ok = false;  // the server ended the call early; its status says why
@@ -158,12 +158,12 @@ asio::awaitable<Result<StoreReply>> Client::store(const StoreRequest& req, Chunk
   }
   if (stream_ok) {
     call->StartWritesDone();
-    auto w = co_await call->ops.wait(timeout, cancel);
+    auto w = co_await call->ops.wait_or_abandon(timeout, cancel);
     if (w.timed_out) failure = stalled("Store", timeout);
   }
   call->RemoveHold();
   // The reply comes when the server has committed (and replicated) the value.
-  auto d = co_await call->done.wait(timeout * 4, cancel);
+  auto d = co_await call->done.wait_or_abandon(timeout * 4, cancel);
   if (d.timed_out && !failure) failure = stalled("Store", timeout);
   if (failure) co_return *failure;
   if (!call->status.ok()) co_return from_status(call->status, uri_, "Store");
@@ -184,7 +184,7 @@ asio::awaitable<Result<FetchReply>> Client::fetch(const FetchRequest& req, Chunk
   std::optional<Error> failure;
   std::optional<FetchReply> header;
   for (;;) {
-    auto r = co_await call->ops.wait(timeout, cancel);
+    auto r = co_await call->ops.wait_or_abandon(timeout, cancel);
     if (r.timed_out) failure = stalled("Fetch", timeout);
     if (!r.ok || r.timed_out) break;
     Result<void> step;
@@ -209,7 +209,7 @@ asio::awaitable<Result<FetchReply>> Client::fetch(const FetchRequest& req, Chunk
     call->StartRead(&call->message);
   }
   call->RemoveHold();
-  co_await call->done.wait(timeout * 4, cancel);
+  co_await call->done.wait_or_abandon(timeout * 4, cancel);
   if (failure) co_return *failure;
   if (!call->status.ok()) co_return from_status(call->status, uri_, "Fetch");
   if (!header) co_return make_error(Errc::invalid_argument, fmt::format("{} Fetch: empty stream", uri_));

@@ -38,6 +38,21 @@ class Events {
     co_return Outcome{ok, true};
   }
 
+  // As wait, but after cancel it waits at most as long again for the completion, then gives
+  // up: with a SIGSTOPped peer the completion of a cancelled client call never came and the
+  // caller hung for good. Only for client calls, whose buffers live in the call object that the
+  // client's call tracker keeps until gRPC reports the call done.
+  asio::awaitable<Outcome> wait_or_abandon(Timeout timeout, const std::function<void()>& cancel) {
+    using namespace asio::experimental::awaitable_operators;
+    asio::steady_timer timer(executor_, timeout);
+    auto first = co_await (channel_.async_receive(asio::use_awaitable) || timer.async_wait(asio::use_awaitable));
+    if (first.index() == 0) co_return Outcome{std::get<0>(first), false};
+    cancel();
+    asio::steady_timer grace(executor_, timeout);
+    auto second = co_await (channel_.async_receive(asio::use_awaitable) || grace.async_wait(asio::use_awaitable));
+    co_return Outcome{second.index() == 0 && std::get<0>(second), true};
+  }
+
  private:
   asio::any_io_executor executor_;
   asio::experimental::concurrent_channel<void(boost::system::error_code, bool)> channel_;
