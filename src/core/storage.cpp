@@ -404,6 +404,16 @@ asio::awaitable<void> repair_copy(asio::any_io_executor ex, std::shared_ptr<Chor
   std::optional<std::string> end;
   const bool ended = co_await leg->pipe.push(std::move(end), timeout);
   if (!ended) leg->pipe.close();
+  if (!leg->result) {
+    asio::steady_timer limit(ex, timeout);
+    using namespace asio::experimental::awaitable_operators;
+    co_await (leg->done.async_wait(asio::as_tuple(asio::use_awaitable)) ||
+              limit.async_wait(asio::as_tuple(asio::use_awaitable)));
+  }
+  // The stale holder may refuse it (conflict: it took a newer write meanwhile) or be gone; the
+  // next read or anti-entropy round tries again.
+  if (!leg->result) spdlog::debug("read repair of {}: no answer within {} ms", what, timeout.count());
+  else if (!*leg->result) spdlog::debug("read repair of {}: {}", what, leg->result->error().message);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // Carries gRPC reactor callbacks (on gRPC's threads) to a coroutine on the node's executor.
 // Each reactor has one operation in flight at a time, so a small buffered channel suffices.
 #include <functional>
+#include <optional>
 #include <utility>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -29,13 +30,7 @@ class Events {
   // the operation, e.g. TryCancel) and still waits for the completion, so that no operation is
   // left running on a buffer the caller is about to free.
   asio::awaitable<Outcome> wait(Timeout timeout, const std::function<void()>& cancel) {
-    using namespace asio::experimental::awaitable_operators;
-    asio::steady_timer timer(executor_, timeout);
-    auto first = co_await (channel_.async_receive(asio::use_awaitable) || timer.async_wait(asio::use_awaitable));
-    if (first.index() == 0) co_return Outcome{std::get<0>(first), false};
-    cancel();
-    bool ok = co_await channel_.async_receive(asio::use_awaitable);
-    co_return Outcome{ok, true};
+    co_return co_await wait_for(timeout, cancel, std::nullopt);
   }
 
   // As wait, but after cancel it waits at most as long again for the completion, then gives
@@ -43,17 +38,26 @@ class Events {
   // caller hung for good. Only for client calls, whose buffers live in the call object that the
   // client's call tracker keeps until gRPC reports the call done.
   asio::awaitable<Outcome> wait_or_abandon(Timeout timeout, const std::function<void()>& cancel) {
+    co_return co_await wait_for(timeout, cancel, timeout);
+  }
+
+ private:
+  // grace: how long to wait for the completion after cancel (nullopt: as long as it takes).
+  asio::awaitable<Outcome> wait_for(Timeout timeout, const std::function<void()>& cancel, std::optional<Timeout> grace) {
     using namespace asio::experimental::awaitable_operators;
     asio::steady_timer timer(executor_, timeout);
     auto first = co_await (channel_.async_receive(asio::use_awaitable) || timer.async_wait(asio::use_awaitable));
     if (first.index() == 0) co_return Outcome{std::get<0>(first), false};
     cancel();
-    asio::steady_timer grace(executor_, timeout);
-    auto second = co_await (channel_.async_receive(asio::use_awaitable) || grace.async_wait(asio::use_awaitable));
+    if (!grace) {
+      const bool ok = co_await channel_.async_receive(asio::use_awaitable);
+      co_return Outcome{ok, true};
+    }
+    timer.expires_after(*grace);
+    auto second = co_await (channel_.async_receive(asio::use_awaitable) || timer.async_wait(asio::use_awaitable));
     co_return Outcome{second.index() == 0 && std::get<0>(second), true};
   }
 
- private:
   asio::any_io_executor executor_;
   asio::experimental::concurrent_channel<void(boost::system::error_code, bool)> channel_;
 };
