@@ -15,6 +15,7 @@ enum class Errc {
   not_found,          // no such key (or node, or method)
   invalid_argument,   // malformed request, wrong id, bad size
   too_large,          // over a size bound
+  resource_exhausted, // over a limit of concurrent work (transfers, connections): try again later
   not_ready,          // the node is not (yet) part of a ring
   conflict,           // two nodes with one id, a value replaced while it was read
   data_loss,          // bytes that do not match their SHA-256 (or their announced size)

@@ -25,7 +25,8 @@ int exit_code_of(const Error& e) {
   switch (e.code) {
     case Errc::not_found: return Exit::not_found;
     case Errc::unavailable:
-    case Errc::deadline_exceeded: return Exit::unreachable;
+    case Errc::deadline_exceeded:
+    case Errc::resource_exhausted: return Exit::unreachable;
     default: return Exit::failure;
   }
 }

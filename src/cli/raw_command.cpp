@@ -245,8 +245,9 @@ Samples raw_amqp(const RawOptions& o, std::uint64_t total) {
     reply.routing_key = m.reply_to;
     reply.correlation_id = m.correlation_id;
     reply.type = m.type;
-    if (m.body.size() <= 64) reply.body = std::move(m.body);
+    if (m.body.size() <= 64) reply.body = m.body;
     server->publish(std::move(reply));
+    server->ack(m);  // as the node's server does: acknowledged once answered
   };
   auto s = amqp::Link::start(*broker, queue, std::move(sh));
   if (!s) throw std::runtime_error(s.error().message);

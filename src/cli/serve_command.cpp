@@ -51,6 +51,8 @@ struct ServeOptions {
   std::string log_level = "info";
   unsigned vnodes = 1;
   std::string config;
+  unsigned max_connections = 512;
+  unsigned max_transfers_per_peer = 64;
 };
 
 std::string scheme_of_transport(const std::string& transport) { return transport == "rest" ? "http" : transport; }
@@ -83,10 +85,11 @@ class ServedBy final : public Served {
 Result<std::unique_ptr<Served>> start_server(const std::string& transport, const std::string& listen,
                                              asio::any_io_executor ex, std::shared_ptr<ChordService> node,
                                              const NodeConfig& cfg, const amqp::Broker& broker,
-                                             std::shared_ptr<http_api::Metrics> metrics) {
+                                             std::shared_ptr<http_api::Metrics> metrics, const ServeOptions& o) {
   if (transport == "amqp") {
     amqp::Limits limits;
     limits.chunk_bytes = cfg.chunk_bytes;
+    limits.max_transfers_per_peer = o.max_transfers_per_peer;
     if (metrics) limits.refused = [metrics](const std::string& reason) { metrics->refused("amqp", reason); };
     auto s = amqp::Server::start(listen, broker, ex, node, limits, cfg.rpc_timeout);
     if (!s) return s.error();
@@ -95,12 +98,18 @@ Result<std::unique_ptr<Served>> start_server(const std::string& transport, const
   if (transport == "rest") {
     rest::Limits limits;
     limits.chunk_bytes = cfg.chunk_bytes;
+    limits.max_connections = o.max_connections;
+    limits.max_transfers_per_peer = o.max_transfers_per_peer;
+    if (metrics) limits.refused = [metrics](const std::string& reason) { metrics->refused("rest", reason); };
     auto s = rest::Server::start(listen, ex, node, limits, cfg.rpc_timeout);
     if (!s) return s.error();
+    if (metrics) metrics->watch_listener(fmt::format("rest {}", listen), (*s)->counter_source());
     return std::unique_ptr<Served>(std::make_unique<ServedBy<rest::Server>>(std::move(*s)));
   }
   grpc_transport::Limits limits;
   limits.chunk_bytes = cfg.chunk_bytes;
+  limits.max_transfers_per_peer = o.max_transfers_per_peer;
+  if (metrics) limits.refused = [metrics](const std::string& reason) { metrics->refused("grpc", reason); };
   auto s = grpc_transport::Server::start(listen, ex, node, limits, cfg.rpc_timeout);
   if (!s) return s.error();
   return std::unique_ptr<Served>(std::make_unique<ServedBy<grpc_transport::Server>>(std::move(*s)));
@@ -238,7 +247,7 @@ int serve(const ServeOptions& o) {
     for (std::size_t i = 0; i < transports.size(); ++i) {
       auto served = metrics ? metrics->meter(h.node, "in", transports[i]) : std::shared_ptr<ChordService>(h.node);
       auto server = start_server(transports[i], h.listen[i], io.get_executor(), served, cfg,
-                                 broker ? *broker : amqp::Broker{}, metrics);
+                                 broker ? *broker : amqp::Broker{}, metrics, o);
       if (!server) {
         std::cerr << "chordnode serve: " << server.error().message << "\n";
         return Exit::unreachable;
@@ -251,6 +260,7 @@ int serve(const ServeOptions& o) {
   if (!o.http.empty()) {
     http_api::ApiOptions options;
     options.max_buffered_body = http_max_body;
+    options.max_connections = o.max_connections;
     options.timeout = std::max(cfg.rpc_timeout * 5, Timeout(10000));
     auto started = http_api::UserApi::start(o.http, io.get_executor(), node, connector, metrics, options);
     if (!started) {
@@ -429,6 +439,14 @@ void add_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--http-max-body", o->http_max_body,
                   "largest PUT body the HTTP API holds in memory to hash (streamed PUTs with X-Content-SHA256 are bounded by the node's value limit)")
       ->capture_default_str();
+  cmd->add_option("--max-connections", o->max_connections,
+                  "connections each HTTP listener (REST transport, --http) serves at once; more wait in the OS backlog")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1000000u));
+  cmd->add_option("--max-transfers-per-peer", o->max_transfers_per_peer,
+                  "Store transfers one peer (IP address; AMQP: connection) may have in flight; past it: resource_exhausted")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 100000u));
   cmd->add_option("--log-level", o->log_level, "trace, debug, info, warn, error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));

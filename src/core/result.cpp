@@ -9,6 +9,7 @@ std::string_view to_string(Errc code) {
     case Errc::not_found: return "not_found";
     case Errc::invalid_argument: return "invalid_argument";
     case Errc::too_large: return "too_large";
+    case Errc::resource_exhausted: return "resource_exhausted";
     case Errc::not_ready: return "not_ready";
     case Errc::conflict: return "conflict";
     case Errc::data_loss: return "data_loss";
@@ -20,6 +21,7 @@ std::string_view to_string(Errc code) {
 
 std::optional<Errc> errc_from_string(std::string_view name) {
   for (auto c : {Errc::unavailable, Errc::deadline_exceeded, Errc::not_found, Errc::invalid_argument, Errc::too_large,
+                 Errc::resource_exhausted,
                  Errc::not_ready, Errc::conflict, Errc::data_loss, Errc::cancelled,
                  Errc::internal})
     if (to_string(c) == name) return c;

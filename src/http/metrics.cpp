@@ -117,7 +117,28 @@ Metrics::Metrics()
                      .Name("chord_suspected_peers")
                      .Help("peers routed around after a failed call")
                      .Register(*registry_)
-                     .Add({})) {}
+                     .Add({})),
+      connections_(prometheus::BuildGauge()
+                       .Name("chord_http_connections")
+                       .Help("connections open on an HTTP listener (REST transport, user API)")
+                       .Register(*registry_)),
+      accepted_(prometheus::BuildCounter()
+                    .Name("chord_http_connections_accepted_total")
+                    .Help("connections accepted by an HTTP listener")
+                    .Register(*registry_)),
+      accept_paused_(prometheus::BuildCounter()
+                         .Name("chord_http_accept_paused_total")
+                         .Help("times an HTTP listener stopped accepting at --max-connections")
+                         .Register(*registry_)),
+      accept_errors_(prometheus::BuildCounter()
+                         .Name("chord_http_accept_errors_total")
+                         .Help("failed accepts (out of descriptors or memory), each followed by a pause")
+                         .Register(*registry_)) {}
+
+void Metrics::watch_listener(std::string listener, std::function<rest::HttpCounters()> source) {
+  std::lock_guard lock(listeners_mutex_);
+  listeners_.push_back(Listener{std::move(listener), std::move(source), {}});
+}
 
 std::shared_ptr<ChordService> Metrics::meter(std::shared_ptr<ChordService> service, std::string direction,
                                              std::string transport) {
@@ -150,6 +171,18 @@ std::string Metrics::scrape(const Node& node) {
   keys_.Set(static_cast<double>(node.store().count()));
   bytes_.Set(static_cast<double>(node.store().bytes()));
   suspected_.Set(static_cast<double>(node.suspected_count()));
+  {
+    std::lock_guard lock(listeners_mutex_);
+    for (auto& l : listeners_) {
+      auto now = l.source();
+      const prometheus::Labels labels{{"listener", l.name}};
+      connections_.Add(labels).Set(static_cast<double>(now.open));
+      accepted_.Add(labels).Increment(static_cast<double>(now.accepted - l.last.accepted));
+      accept_paused_.Add(labels).Increment(static_cast<double>(now.at_limit - l.last.at_limit));
+      accept_errors_.Add(labels).Increment(static_cast<double>(now.accept_errors - l.last.accept_errors));
+      l.last = now;
+    }
+  }
   return prometheus::TextSerializer().Serialize(registry_->Collect());
 }
 

@@ -2,10 +2,12 @@
 // The node's Prometheus metrics (prometheus-cpp): RPCs by method, direction, transport and
 // outcome with latency histograms, lookups with a hop-count histogram, keys and bytes stored,
 // stabilization rounds, suspected peers, requests refused before they reached the node.
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -14,6 +16,7 @@
 #include <prometheus/registry.h>
 
 #include "chord/node.hpp"
+#include "http_counters.hpp"
 
 namespace chord::http_api {
 
@@ -32,6 +35,9 @@ class Metrics final : public NodeObserver, public std::enable_shared_from_this<M
   // A request a server turned away before it reached the node (it could not be answered, or was
   // over a limit): chord_requests_refused_total{transport, reason}.
   void refused(const std::string& transport, const std::string& reason);
+  // An HTTP listener whose connections /metrics reports: chord_http_connections{listener} and
+  // the counters of accepts, pauses at --max-connections and accept failures.
+  void watch_listener(std::string listener, std::function<rest::HttpCounters()> source);
   void lookup_done(std::uint32_t hops, bool ok) override;
   void stabilized() override;
 
@@ -49,6 +55,17 @@ class Metrics final : public NodeObserver, public std::enable_shared_from_this<M
   prometheus::Gauge& keys_;
   prometheus::Gauge& bytes_;
   prometheus::Gauge& suspected_;
+  prometheus::Family<prometheus::Gauge>& connections_;
+  prometheus::Family<prometheus::Counter>& accepted_;
+  prometheus::Family<prometheus::Counter>& accept_paused_;
+  prometheus::Family<prometheus::Counter>& accept_errors_;
+  struct Listener {
+    std::string name;
+    std::function<rest::HttpCounters()> source;
+    rest::HttpCounters last;
+  };
+  std::mutex listeners_mutex_;
+  std::vector<Listener> listeners_;
 };
 
 }  // namespace chord::http_api

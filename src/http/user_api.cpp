@@ -214,8 +214,13 @@ Result<std::unique_ptr<UserApi>> UserApi::start(const std::string& listen, asio:
                                                 std::shared_ptr<Node> node, Connector& connector,
                                                 std::shared_ptr<Metrics> metrics, ApiOptions options) {
   auto impl = std::make_shared<Impl>(Impl{std::move(node), connector, std::move(metrics), options});
-  auto http = rest::HttpServer::start(listen, executor, [impl](rest::Exchange& ex) { return impl->handle(ex); });
+  rest::HttpOptions http_options;
+  http_options.max_connections = options.max_connections;
+  http_options.name = fmt::format("http api {}", listen);
+  auto http = rest::HttpServer::start(listen, executor, [impl](rest::Exchange& ex) { return impl->handle(ex); },
+                                      http_options);
   if (!http) return http.error();
+  if (impl->metrics) impl->metrics->watch_listener(http_options.name, (*http)->counter_source());
   return std::unique_ptr<UserApi>(new UserApi(std::move(*http), std::move(impl)));
 }
 

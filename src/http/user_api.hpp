@@ -18,6 +18,7 @@ struct ApiOptions {
   std::uint64_t max_buffered_body = 1ull << 30;
   Timeout timeout{10000};         // each call into the ring
   std::size_t ring_walk_limit = 1024;  // nodes listed by /v1/ring/walk
+  std::size_t max_connections = 512;   // open at once; past it, new ones wait in the backlog
 };
 
 class UserApi {

@@ -28,6 +28,17 @@ def generate_messages(out):
     sys.path.insert(0, out)
 
 
+def pika_and_messages():
+    """pika, and chord.v1's messages generated from proto/ (for the tests that talk AMQP alone)."""
+    try:
+        import pika
+    except ImportError:
+        sys.exit("FAIL: python3-pika is not installed for %s (scripts/install-deps.sh --tests installs it)" % sys.executable)
+    generate_messages(tempfile.mkdtemp(prefix="chordamqp-"))
+    from chord.v1 import chord_pb2
+    return pika, chord_pb2
+
+
 class Caller:
     """Publishes requests to a node's queue and collects replies on direct reply-to."""
 
@@ -72,16 +83,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", required=True)
     args = ap.parse_args()
-    try:
-        import pika
-    except ImportError:
-        print("skipped: python3-pika is not installed (scripts/install-deps.sh --tests installs it)")
-        print("0 passed, 0 failed, 1 skipped")
-        return
-    out = tempfile.mkdtemp(prefix="chordamqp-")
-    generate_messages(out)
-    from chord.v1 import chord_pb2 as pb
-
+    pika, pb = pika_and_messages()
     check = Checks()
     ring = Ring(args.binary, "amqp")
     http = free_ports(1)[0]

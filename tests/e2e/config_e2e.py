@@ -58,7 +58,7 @@ def main():
         "successors": "4", "replicas": "2", "write-quorum": "2", "read-quorum": "1",
         "tombstone-grace": "3600", "stabilize-ms": "100", "rpc-timeout-ms": "1000",
         "shutdown-timeout": "5", "vnodes": "2", "data-dir": '"%s"' % data_dir, "http": '"127.0.0.1:%d"' % http_port,
-        "http-max-body": '"64KiB"', "log-level": '"debug"',
+        "http-max-body": '"64KiB"', "log-level": '"debug"', "max-connections": "64", "max-transfers-per-peer": "8",
     }
     check(sorted(every) == options, "the test sets every option: %s" % sorted(set(options) ^ set(every)))
     a_conf = write(os.path.join(work, "a.toml"),

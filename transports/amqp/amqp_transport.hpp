@@ -23,6 +23,10 @@ namespace chord::amqp {
 struct Limits {
   std::size_t chunk_bytes = 1 << 20;        // value bytes per message
   std::size_t max_message_bytes = 8 << 20;  // any one request or reply
+  std::size_t max_transfers = 256;          // Store transfers in flight (transports/unary)
+  std::size_t max_transfers_per_peer = 64;  // ... from one client connection (its reply queue)
+  // Requests taken from the queue and not yet answered (basic.qos): the rest wait at the broker.
+  std::uint16_t prefetch = 64;
   // Told of each request the server drops unanswered, with the reason ("no_reply_to",
   // "no_correlation_id"): for /metrics. Called on the server's executor.
   std::function<void(const std::string& reason)> refused;

@@ -41,6 +41,11 @@ class BrokerClient {
     Link::Handlers h;
     h.reply = [this](Message m) {
       const std::string id = m.correlation_id;  // not m's: m is moved into the outcome
+      if (m.oversize) {
+        finish(id, make_error(Errc::too_large, fmt::format("a reply of {} bytes is over the {} byte limit", *m.oversize,
+                                                           LinkLimits{}.max_body)));
+        return;
+      }
       finish(id, std::move(m));
     };
     h.returned = [this](const std::string& id, const std::string& why) {

@@ -100,8 +100,8 @@ struct Link::Conn {
   }
 };
 
-Link::Link(Broker broker, std::string queue, Handlers handlers)
-    : broker_(std::move(broker)), queue_(std::move(queue)), handlers_(std::move(handlers)),
+Link::Link(Broker broker, std::string queue, Handlers handlers, LinkLimits limits)
+    : broker_(std::move(broker)), queue_(std::move(queue)), handlers_(std::move(handlers)), limits_(limits),
       wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
 
 Link::~Link() {
@@ -109,8 +109,9 @@ Link::~Link() {
   if (wake_fd_ >= 0) close(wake_fd_);
 }
 
-Result<std::unique_ptr<Link>> Link::start(Broker broker, std::string queue, Handlers handlers, bool connect_now) {
-  std::unique_ptr<Link> link(new Link(std::move(broker), std::move(queue), std::move(handlers)));
+Result<std::unique_ptr<Link>> Link::start(Broker broker, std::string queue, Handlers handlers, bool connect_now,
+                                          LinkLimits limits) {
+  std::unique_ptr<Link> link(new Link(std::move(broker), std::move(queue), std::move(handlers), limits));
   if (link->wake_fd_ < 0) return make_error(Errc::internal, "eventfd failed");
   if (connect_now)
     if (auto r = link->connect(); !r) return r.error();
@@ -146,7 +147,11 @@ Result<void> Link::connect() {
     amqp_queue_declare(c->state, channel, bytes(queue_), 0, 0, 1, 1, amqp_empty_table);
     if (auto r = amqp_get_rpc_reply(c->state); r.reply_type != AMQP_RESPONSE_NORMAL)
       return fail(fmt::format("cannot declare queue '{}' (held by another node?): {}", queue_, describe(r)));
-    auto* ok = amqp_basic_consume(c->state, channel, bytes(queue_), amqp_empty_bytes, 0, 1, 1, amqp_empty_table);
+    // Requests are acknowledged once handled, and at most prefetch of them are out at once: a
+    // flood waits at the broker instead of in this process's memory.
+    amqp_basic_qos(c->state, channel, 0, limits_.prefetch, 0);
+    if (auto r = amqp_get_rpc_reply(c->state); r.reply_type != AMQP_RESPONSE_NORMAL) return fail("basic.qos: " + describe(r));
+    auto* ok = amqp_basic_consume(c->state, channel, bytes(queue_), amqp_empty_bytes, 0, 0, 1, amqp_empty_table);
     if (auto r = amqp_get_rpc_reply(c->state); !ok || r.reply_type != AMQP_RESPONSE_NORMAL)
       return fail(fmt::format("cannot consume queue '{}': {}", queue_, describe(r)));
     c->request_tag = text(ok->consumer_tag);
@@ -159,8 +164,53 @@ Result<void> Link::connect() {
   c->reply_tag = text(ok->consumer_tag);
   c->healthy = true;
   conn_ = std::move(c);
+  ++generation_;
+  {
+    std::lock_guard lock(mutex_);
+    acks_.clear();  // for deliveries of the last connection, which the broker forgot with it
+  }
   up_ = true;
   return {};
+}
+
+void Link::ack(const Message& m) {
+  if (m.delivery_tag == 0) return;
+  {
+    std::lock_guard lock(mutex_);
+    acks_.emplace_back(m.generation, m.delivery_tag);
+  }
+  wake();
+}
+
+Result<Message> Link::read_content(std::uint64_t delivery_tag) {
+  auto state = conn_->state;
+  auto fail = [&](const std::string& what) { return make_error(Errc::unavailable, what); };
+  // The rest of a delivery follows its method frame at once; a broker that stalls mid-message
+  // is a broken connection.
+  timeval limit{10, 0};
+  amqp_frame_t frame;
+  if (int rc = amqp_simple_wait_frame_noblock(state, &frame, &limit); rc != AMQP_STATUS_OK)
+    return fail(fmt::format("reading a delivery's header: {}", amqp_error_string2(rc)));
+  if (frame.frame_type != AMQP_FRAME_HEADER) return fail("a delivery without its content header");
+  const std::uint64_t size = frame.payload.properties.body_size;
+  Message m = message_of(*static_cast<amqp_basic_properties_t*>(frame.payload.properties.decoded), amqp_empty_bytes);
+  m.delivery_tag = delivery_tag;
+  m.generation = generation_;
+  // The size is known before a byte of the body is read: past the limit, the body is read
+  // and dropped frame by frame, never held.
+  if (size > limits_.max_body) m.oversize = size;
+  else m.body.reserve(static_cast<std::size_t>(size));
+  for (std::uint64_t got = 0; got < size;) {
+    amqp_maybe_release_buffers(state);
+    if (int rc = amqp_simple_wait_frame_noblock(state, &frame, &limit); rc != AMQP_STATUS_OK)
+      return fail(fmt::format("reading a delivery's body: {}", amqp_error_string2(rc)));
+    if (frame.frame_type != AMQP_FRAME_BODY) return fail("a delivery's body ended early");
+    const auto& piece = frame.payload.body_fragment;
+    got += piece.len;
+    if (got > size) return fail("a delivery's body is longer than its header said");
+    if (!m.oversize) m.body.append(static_cast<const char*>(piece.bytes), piece.len);
+  }
+  return m;
 }
 
 bool Link::publish(Message m) {
@@ -225,10 +275,15 @@ Result<void> Link::serve() {
   pollfd fds[2] = {{amqp_get_sockfd(state), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
   while (!stopping_) {
     std::deque<Message> batch;
+    std::deque<std::pair<std::uint64_t, std::uint64_t>> acks;
     {
       std::lock_guard lock(mutex_);
       batch.swap(outbox_);
+      acks.swap(acks_);
     }
+    for (auto [generation, tag] : acks)
+      if (generation == generation_ && amqp_basic_ack(state, channel, tag, 0) != AMQP_STATUS_OK)
+        return fail("basic.ack failed");
     for (auto& m : batch) {
       amqp_basic_properties_t p{};
       p._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_CORRELATION_ID_FLAG;
@@ -261,24 +316,8 @@ Result<void> Link::serve() {
       }
     }
     amqp_maybe_release_buffers(state);
-    amqp_envelope_t envelope;
-    timeval zero{0, 0};
-    auto r = amqp_consume_message(state, &envelope, &zero, 0);
-    if (r.reply_type == AMQP_RESPONSE_NORMAL) {
-      auto m = message_of(envelope.message.properties, envelope.message.body);
-      bool is_request = text(envelope.consumer_tag) == conn_->request_tag && !conn_->request_tag.empty();
-      spdlog::trace("amqp: received {} {} ({}, {} bytes)", m.type, m.correlation_id, is_request ? "request" : "reply", m.body.size());
-      amqp_destroy_envelope(&envelope);
-      if (is_request) {
-        if (handlers_.request) handlers_.request(std::move(m));
-      } else if (handlers_.reply) {
-        handlers_.reply(std::move(m));
-      }
-      continue;
-    }
-    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT) continue;
-    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
-      // Not a delivery: a returned message, or the broker closing something.
+    {
+      timeval zero{0, 0};
       amqp_frame_t frame;
       if (int rc = amqp_simple_wait_frame_noblock(state, &frame, &zero); rc != AMQP_STATUS_OK) {
         if (rc == AMQP_STATUS_TIMEOUT) continue;
@@ -286,6 +325,21 @@ Result<void> Link::serve() {
       }
       if (frame.frame_type != AMQP_FRAME_METHOD) continue;
       switch (frame.payload.method.id) {
+        case AMQP_BASIC_DELIVER_METHOD: {
+          auto* d = static_cast<amqp_basic_deliver_t*>(frame.payload.method.decoded);
+          const bool is_request = !conn_->request_tag.empty() && text(d->consumer_tag) == conn_->request_tag;
+          auto m = read_content(is_request ? d->delivery_tag : 0);
+          if (!m) return m.error();
+          spdlog::trace("amqp: received {} {} ({}, {} bytes)", m->type, m->correlation_id, is_request ? "request" : "reply",
+                        m->oversize ? *m->oversize : m->body.size());
+          if (is_request) {
+            if (handlers_.request) handlers_.request(std::move(*m));
+            else ack(*m);
+          } else if (handlers_.reply) {
+            handlers_.reply(std::move(*m));
+          }
+          break;
+        }
         case AMQP_BASIC_RETURN_METHOD: {
           auto* ret = static_cast<amqp_basic_return_t*>(frame.payload.method.decoded);
           std::string why = fmt::format("no queue '{}' at the broker ({} {})", text(ret->routing_key), ret->reply_code,
@@ -308,9 +362,7 @@ Result<void> Link::serve() {
         }
         default: break;
       }
-      continue;
     }
-    return fail(describe(r));
   }
   return {};
 }

@@ -40,6 +40,16 @@ struct Message {
   std::string content_type = "application/x-protobuf";
   std::optional<std::chrono::milliseconds> expiration;
   std::string body;
+  // In: a body over the link's limit was drained unread, and this is its size (body is empty).
+  std::optional<std::uint64_t> oversize;
+  // In, on a link with a queue: what ack() needs once the request has been handled.
+  std::uint64_t delivery_tag = 0;
+  std::uint64_t generation = 0;  // the connection it came on
+};
+
+struct LinkLimits {
+  std::size_t max_body = 8 << 20;  // larger deliveries are drained without being kept
+  std::uint16_t prefetch = 64;     // requests handed out and not yet acknowledged (basic.qos)
 };
 
 class Link {
@@ -57,17 +67,22 @@ class Link {
   // credentials or a queue that another node holds are reported at start; otherwise the link's
   // thread connects (and up() says when). queue empty: a client-only link.
   static Result<std::unique_ptr<Link>> start(Broker broker, std::string queue, Handlers handlers,
-                                             bool connect_now = true);
+                                             bool connect_now = true, LinkLimits limits = {});
   ~Link();
 
   // Any thread. false when the link is down: the message is not sent.
   bool publish(Message m);
+  // Any thread: the request m is handled, and the broker may hand out another. A request from
+  // an earlier connection needs none (the broker dropped it with that connection).
+  void ack(const Message& m);
   bool up() const { return up_.load(); }
   void stop();
 
  private:
   struct Conn;
-  Link(Broker broker, std::string queue, Handlers handlers);
+  Link(Broker broker, std::string queue, Handlers handlers, LinkLimits limits);
+  // The header and body frames of a delivery, bounded by max_body.
+  Result<Message> read_content(std::uint64_t delivery_tag);
   Result<void> connect();   // on the link thread (or in start(), before it runs)
   void run();               // the thread: serve, and reconnect when the connection drops
   Result<void> serve();     // until the connection fails or stop()
@@ -76,7 +91,10 @@ class Link {
   Broker broker_;
   std::string queue_;
   Handlers handlers_;
+  LinkLimits limits_;
   std::unique_ptr<Conn> conn_;
+  std::atomic<std::uint64_t> generation_{0};
+  std::deque<std::pair<std::uint64_t, std::uint64_t>> acks_;  // (generation, delivery tag), under mutex_
   int wake_fd_ = -1;
   std::mutex mutex_;
   std::deque<Message> outbox_;

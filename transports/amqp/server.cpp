@@ -17,7 +17,7 @@ namespace chord::amqp {
 
 struct Server::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::any_io_executor ex, std::shared_ptr<ChordService> node, Limits l, Timeout t)
-      : executor(ex), dispatcher(ex, std::move(node), unary::Limits{l.chunk_bytes, 64}), limits(l), timeout(t) {}
+      : executor(ex), dispatcher(ex, std::move(node), unary::Limits{l.chunk_bytes, l.max_transfers, l.max_transfers_per_peer, l.refused}), limits(l), timeout(t) {}
   asio::any_io_executor executor;
   unary::Dispatcher dispatcher;
   Limits limits;
@@ -42,6 +42,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   }
 
   asio::awaitable<void> handle(Message m) {
+    co_await answer(m);
+    if (link) link->ack(m);  // handled: the broker may hand out the next request
+  }
+
+  asio::awaitable<void> answer(const Message& m) {
     if (m.reply_to.empty() || m.correlation_id.empty()) {
       note_unanswerable(m);  // nobody to answer
       co_return;
@@ -49,14 +54,14 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     Message out;
     out.routing_key = m.reply_to;
     out.correlation_id = m.correlation_id;
-    auto answer = co_await run(m);
-    if (answer) {
+    auto reply = co_await run(m);
+    if (reply) {
       out.type = m.type;
-      (*answer)->SerializeToString(&out.body);
+      (*reply)->SerializeToString(&out.body);
     } else {
       v1::Status status;
-      status.set_code(std::string(to_string(answer.error().code)));
-      status.set_message(answer.error().message);
+      status.set_code(std::string(to_string(reply.error().code)));
+      status.set_message(reply.error().message);
       out.type = "Status";
       status.SerializeToString(&out.body);
     }
@@ -66,6 +71,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<Result<std::unique_ptr<unary::gpb::Message>>> run(const Message& m) {
     auto request = unary::Dispatcher::new_request(m.type);
     if (!request) co_return make_error(Errc::not_found, fmt::format("chord.v1.Chord has no method '{}'", m.type));
+    if (m.oversize) {
+      if (limits.refused) limits.refused("too_large");
+      co_return make_error(Errc::too_large, fmt::format("{}: a message of {} bytes is over the {} byte limit (not read)",
+                                                        m.type, *m.oversize, limits.max_message_bytes));
+    }
     if (m.content_type != "application/x-protobuf")
       co_return make_error(Errc::invalid_argument, fmt::format("{}: content type '{}', expected application/x-protobuf", m.type, m.content_type));
     if (m.body.size() > limits.max_message_bytes)
@@ -74,7 +84,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     if (!request->ParseFromString(m.body))
       co_return make_error(Errc::invalid_argument, fmt::format("{}: malformed protobuf request", m.type));
     Timeout t = m.expiration ? std::min(*m.expiration, timeout) : timeout;
-    co_return co_await dispatcher.dispatch(m.type, *request, t);
+    co_return co_await dispatcher.dispatch(m.type, *request, t, m.reply_to);
   }
 };
 
@@ -102,7 +112,10 @@ Result<std::unique_ptr<Server>> Server::start(const std::string& queue, const Br
     if (up) spdlog::info("amqp: serving queue '{}' again", queue);
     else spdlog::warn("amqp: queue '{}' is unreachable until the broker returns: {}", queue, why);
   };
-  auto link = Link::start(broker, queue, std::move(h));
+  LinkLimits link_limits;
+  link_limits.max_body = limits.max_message_bytes;
+  link_limits.prefetch = limits.prefetch;
+  auto link = Link::start(broker, queue, std::move(h), true, link_limits);
   if (!link) return link.error();
   impl->link = std::move(*link);
   return std::unique_ptr<Server>(new Server(std::move(impl), node_uri(broker, queue)));

@@ -2,6 +2,7 @@
 // The gRPC transport: a chord.v1.Chord server on the callback API for one node, and clients
 // (one channel per peer, reused) that carry ChordService calls to peers at grpc://HOST:PORT.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -20,6 +21,11 @@ namespace chord::grpc_transport {
 struct Limits {
   std::size_t chunk_bytes = 1 << 20;          // data per streamed message
   std::size_t max_message_bytes = 8 << 20;    // any one message, either direction
+  std::size_t max_transfers_per_peer = 64;    // Store streams open at once from one IP address
+  std::size_t max_streams = 256;              // concurrent calls on one connection (HTTP/2)
+  std::size_t memory_bytes = 512 << 20;       // gRPC's resource quota for this server's buffers
+  // Told of each call refused over a limit, with the reason: for /metrics. Any thread.
+  std::function<void(const std::string& reason)> refused;
 };
 
 class CallTracker;

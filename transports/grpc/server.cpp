@@ -1,6 +1,10 @@
 // gRPC server on the callback API. Each call is answered by a coroutine on the node's executor;
 // gRPC's own threads only move bytes.
+#include <map>
+#include <mutex>
+
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/resource_quota.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -27,6 +31,33 @@ Timeout timeout_of(const grpc::CallbackServerContext* ctx, Timeout fallback) {
   return std::min(left, fallback);
 }
 
+// Store streams open at once, by the caller's IP address (gRPC's peer string without its port).
+class PeerTransfers {
+ public:
+  explicit PeerTransfers(std::size_t limit) : limit_(limit) {}
+  static std::string address_of(const std::string& peer) {
+    auto colon = peer.rfind(':');
+    return colon == std::string::npos ? peer : peer.substr(0, colon);
+  }
+  bool enter(const std::string& address) {
+    std::lock_guard lock(mutex_);
+    auto& n = open_[address];
+    if (n >= limit_) return false;
+    ++n;
+    return true;
+  }
+  void leave(const std::string& address) {
+    std::lock_guard lock(mutex_);
+    if (auto it = open_.find(address); it != open_.end() && --it->second == 0) open_.erase(it);
+  }
+  std::size_t limit() const { return limit_; }
+
+ private:
+  std::size_t limit_;
+  std::mutex mutex_;
+  std::map<std::string, std::size_t> open_;
+};
+
 template <class Req, class Rep>
 asio::awaitable<void> answer(std::shared_ptr<ChordService> node,
                              asio::awaitable<Result<Rep>> (ChordService::*method)(const Req&, Timeout), Req req,
@@ -44,13 +75,26 @@ asio::awaitable<void> answer(std::shared_ptr<ChordService> node,
 class StoreReader final : public grpc::ServerReadReactor<pb::StoreChunk>, public ChunkSource {
  public:
   StoreReader(asio::any_io_executor ex, std::shared_ptr<ChordService> node, grpc::CallbackServerContext* ctx,
-              pb::StoreReply* reply, Limits limits, Timeout timeout)
-      : ops_(ex), node_(std::move(node)), ctx_(ctx), reply_(reply), limits_(limits), timeout_(timeout) {
+              pb::StoreReply* reply, Limits limits, Timeout timeout, std::shared_ptr<PeerTransfers> transfers)
+      : ops_(ex), node_(std::move(node)), ctx_(ctx), reply_(reply), limits_(limits), timeout_(timeout),
+        transfers_(std::move(transfers)), address_(PeerTransfers::address_of(ctx->peer())) {
+    // Refused rather than queued: a peer whose transfers stalled must not hold up anyone else's.
+    if (!transfers_->enter(address_)) {
+      transfers_.reset();
+      if (limits_.refused) limits_.refused("transfers_per_peer");
+      Finish(to_status(make_error(Errc::resource_exhausted,
+                                  fmt::format("Store: {} has {} transfers in flight, the limit per peer; try again later",
+                                              address_, limits_.max_transfers_per_peer))));
+      return;
+    }
     StartRead(&message_);
     asio::co_spawn(ex, run(), asio::detached);
   }
   void OnReadDone(bool ok) override { ops_.post(ok); }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    if (transfers_) transfers_->leave(address_);
+    delete this;
+  }
 
   asio::awaitable<Result<std::optional<std::string>>> next() override {
     if (pending_) co_return std::exchange(pending_, std::nullopt);
@@ -107,6 +151,8 @@ class StoreReader final : public grpc::ServerReadReactor<pb::StoreChunk>, public
   Timeout timeout_;
   pb::StoreChunk message_;
   std::optional<std::string> pending_;
+  std::shared_ptr<PeerTransfers> transfers_;
+  std::string address_;
 };
 
 // Server-streaming Fetch: the header, then data chunks, each written when the last is out.
@@ -156,7 +202,8 @@ class FetchWriter final : public grpc::ServerWriteReactor<pb::FetchChunk>, publi
 class Service final : public pb::Chord::CallbackService {
  public:
   Service(asio::any_io_executor ex, std::shared_ptr<ChordService> node, Limits limits, Timeout timeout)
-      : executor_(std::move(ex)), node_(std::move(node)), limits_(limits), timeout_(timeout) {}
+      : executor_(std::move(ex)), node_(std::move(node)), limits_(limits), timeout_(timeout),
+        transfers_(std::make_shared<PeerTransfers>(limits.max_transfers_per_peer)) {}
 
 #define CHORD_GRPC_SERVER_RPC(fn, Name, Req, Rep)                                                            \
   grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx, const wire::proto_t<Req>* request,       \
@@ -177,7 +224,7 @@ class Service final : public pb::Chord::CallbackService {
 #undef CHORD_GRPC_SERVER_RPC
 
   grpc::ServerReadReactor<pb::StoreChunk>* Store(grpc::CallbackServerContext* ctx, pb::StoreReply* reply) override {
-    return new StoreReader(executor_, node_, ctx, reply, limits_, timeout_of(ctx, timeout_));
+    return new StoreReader(executor_, node_, ctx, reply, limits_, timeout_of(ctx, timeout_), transfers_);
   }
 
   grpc::ServerWriteReactor<pb::FetchChunk>* Fetch(grpc::CallbackServerContext* ctx,
@@ -199,6 +246,7 @@ class Service final : public pb::Chord::CallbackService {
   std::shared_ptr<ChordService> node_;
   Limits limits_;
   Timeout timeout_;
+  std::shared_ptr<PeerTransfers> transfers_;
 };
 
 }  // namespace
@@ -236,6 +284,13 @@ Result<std::unique_ptr<Server>> Server::start(const std::string& listen, asio::a
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(static_cast<int>(limits.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(limits.max_message_bytes));
+  // Bounded under load: buffers within a quota (past it gRPC pushes back on the connections),
+  // a cap on concurrent calls per connection, and connections idle for long closed.
+  grpc::ResourceQuota quota(fmt::format("chordnode {}", listen));
+  quota.Resize(limits.memory_bytes);
+  builder.SetResourceQuota(quota);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, static_cast<int>(limits.max_streams));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, 5 * 60 * 1000);
   impl->server = builder.BuildAndStart();
   if (!impl->server || port == 0)
     return make_error(Errc::unavailable, fmt::format("gRPC cannot listen on {} (address in use or not local?)", listen));

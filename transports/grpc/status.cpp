@@ -11,14 +11,16 @@ grpc::Status to_status(const Error& e) {
     case Errc::deadline_exceeded: code = grpc::StatusCode::DEADLINE_EXCEEDED; break;
     case Errc::not_found: code = grpc::StatusCode::NOT_FOUND; break;
     case Errc::invalid_argument: code = grpc::StatusCode::INVALID_ARGUMENT; break;
-    case Errc::too_large: code = grpc::StatusCode::RESOURCE_EXHAUSTED; break;
+    case Errc::too_large:
+    case Errc::resource_exhausted: code = grpc::StatusCode::RESOURCE_EXHAUSTED; break;
     case Errc::not_ready: code = grpc::StatusCode::FAILED_PRECONDITION; break;
     case Errc::conflict: code = grpc::StatusCode::ALREADY_EXISTS; break;
     case Errc::data_loss: code = grpc::StatusCode::DATA_LOSS; break;
     case Errc::cancelled: code = grpc::StatusCode::CANCELLED; break;
     case Errc::internal: code = grpc::StatusCode::INTERNAL; break;
   }
-  return grpc::Status(code, e.message);
+  // Two codes share RESOURCE_EXHAUSTED: the details name which, for chordnode peers and clients.
+  return grpc::Status(code, e.message, std::string(to_string(e.code)));
 }
 
 Error from_status(const grpc::Status& s, std::string_view peer, std::string_view method) {
@@ -40,6 +42,7 @@ Error from_status(const grpc::Status& s, std::string_view peer, std::string_view
     case grpc::StatusCode::UNIMPLEMENTED: code = Errc::not_found; break;
     default: code = Errc::internal; break;
   }
+  if (code == Errc::too_large && s.error_details() == to_string(Errc::resource_exhausted)) code = Errc::resource_exhausted;
   std::string detail = s.error_message().empty() ? std::string(to_string(code)) : s.error_message();
   return make_error(code, fmt::format("{} {}: {}", peer, method, detail));
 }

@@ -32,8 +32,11 @@ class JsonCarrier final : public unary::Carrier {
     } else if (auto printed = google::protobuf::util::MessageToJsonString(request, &body); !printed.ok()) {
       co_return fail(Errc::internal, method, std::string(printed.message()));
     }
+    // A Store chunk sent twice is a second chunk at the same offset: never resent blindly.
+    const bool idempotent = method != "Store";
     auto r = co_await peer_->request("POST", fmt::format("/chord.v1.Chord/{}", method),
-                                     std::string(binary ? protobuf_type : json_type), std::move(body), timeout, std::string(method));
+                                     std::string(binary ? protobuf_type : json_type), std::move(body), timeout,
+                                     std::string(method), idempotent);
     if (!r) co_return r.error();
     if (r->status != 200) {
       std::string message = fmt::format("HTTP {}", r->status);

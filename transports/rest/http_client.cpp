@@ -1,6 +1,9 @@
 #include "http_client.hpp"
 
+#include <cerrno>
 #include <set>
+
+#include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -28,6 +31,15 @@ struct Connection {
   beast::tcp_stream stream;
   beast::flat_buffer buffer;
 };
+
+// A kept-alive connection the server has closed (or that holds bytes nobody asked for) is not
+// used again. Peeking costs one system call and saves sending a request into a closed socket.
+bool unusable(Connection& c) {
+  if (c.buffer.size() != 0) return true;
+  char byte;
+  ssize_t n = ::recv(c.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+}
 
 // The server closed a kept-alive connection before it read our request: safe to send again.
 bool stale(const boost::system::error_code& ec) {
@@ -64,7 +76,7 @@ void HttpPeer::close() {
 
 asio::awaitable<Result<HttpResponse>> HttpPeer::request(std::string method, std::string target,
                                                         std::string content_type, std::string body, Timeout timeout,
-                                                        std::string what) {
+                                                        std::string what, bool idempotent) {
   auto impl = impl_;  // the peer may be dropped while this request runs
   auto fail = [&](Errc code, const std::string& why) {
     return make_error(code, fmt::format("{} {}: {}", name_, what, why));
@@ -91,9 +103,12 @@ asio::awaitable<Result<HttpResponse>> HttpPeer::request(std::string method, std:
   for (int attempt = 0;; ++attempt) {
     std::unique_ptr<Connection> c;
     bool reused = false;
-    if (!impl->idle.empty()) {
+    while (!impl->idle.empty() && !c) {
       c = std::move(impl->idle.back());
       impl->idle.pop_back();
+      if (unusable(*c)) c.reset();
+    }
+    if (c) {
       reused = true;
     } else {
       c = std::make_unique<Connection>(impl->executor);
@@ -129,14 +144,14 @@ asio::awaitable<Result<HttpResponse>> HttpPeer::request(std::string method, std:
     }
     auto [wec, wn] = co_await http::async_write(c->stream, req, tuple_awaitable);
     if (wec) {
-      if (reused && attempt == 0 && stale(wec)) continue;
+      if (reused && attempt == 0 && stale(wec) && idempotent) continue;
       co_return failed_io(wec, "sending the request");
     }
     http::response_parser<http::string_body> parser;
     parser.body_limit(impl->options.max_response_bytes);
     auto [rec, rn] = co_await http::async_read(c->stream, c->buffer, parser, tuple_awaitable);
     if (rec) {
-      if (reused && attempt == 0 && stale(rec) && rn == 0) continue;
+      if (reused && attempt == 0 && stale(rec) && rn == 0 && idempotent) continue;
       if (rec == http::error::body_limit)
         co_return fail(Errc::too_large, fmt::format("a response over the {} byte limit", impl->options.max_response_bytes));
       co_return failed_io(rec, "reading the response");

@@ -32,9 +32,12 @@ class HttpPeer {
   ~HttpPeer();
   const std::string& name() const { return name_; }
   // One request within timeout. Transport failures are unavailable / deadline_exceeded and name
-  // the peer and what (e.g. the RPC's method); any HTTP status is a response.
+  // the peer and what (e.g. the RPC's method); any HTTP status is a response. A request that is
+  // not idempotent is never sent twice: a kept-alive connection the peer has closed is noticed
+  // before it is used, and a failure after sending is the caller's to handle.
   asio::awaitable<Result<HttpResponse>> request(std::string method, std::string target, std::string content_type,
-                                                std::string body, Timeout timeout, std::string what);
+                                                std::string body, Timeout timeout, std::string what,
+                                                bool idempotent = true);
   // Closes idle connections and cancels requests in flight; later requests fail at once.
   // On the executor.
   void close();

@@ -1,5 +1,7 @@
 #include "http_server.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <set>
@@ -9,6 +11,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
@@ -46,6 +49,12 @@ Exchange::Exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                    http::request_parser<http::buffer_body>& parser, const HttpOptions& options)
     : stream_(stream), buffer_(buffer), parser_(parser), options_(options) {}
 
+std::string Exchange::remote_address() const {
+  boost::system::error_code ec;
+  auto ep = stream_.socket().remote_endpoint(ec);
+  return ec ? std::string("unknown") : ep.address().to_string();
+}
+
 std::optional<std::uint64_t> Exchange::content_length() const {
   auto n = parser_.content_length();
   if (!n) return std::nullopt;
@@ -69,7 +78,11 @@ asio::awaitable<Result<std::optional<std::string>>> Exchange::read_some(std::siz
       co_return io_error(ec, "writing 100 Continue");
     }
   }
-  std::string out(max, '\0');
+  // A body that has not arrived costs first_read_bytes; the reads grow while it flows.
+  if (next_read_ == 0) next_read_ = std::min(options_.first_read_bytes, options_.read_buffer_bytes);
+  std::string out(std::min(max, next_read_), '\0');
+  if (buffer_.capacity() < std::min<std::size_t>(next_read_, 64 << 10))
+    buffer_.reserve(std::min<std::size_t>(next_read_, 64 << 10));  // Beast reads 512 bytes at a time into less
   auto& body = parser_.get().body();
   body.data = out.data();
   body.size = out.size();
@@ -80,6 +93,7 @@ asio::awaitable<Result<std::optional<std::string>>> Exchange::read_some(std::siz
     broken_ = true;
     co_return io_error(ec, "reading the request body");
   }
+  if (body.size == 0) next_read_ = std::min(next_read_ * 4, options_.read_buffer_bytes);
   out.resize(out.size() - body.size);
   if (out.empty() && parser_.is_done()) co_return std::optional<std::string>{};
   co_return std::optional<std::string>(std::move(out));
@@ -92,8 +106,7 @@ asio::awaitable<Result<std::string>> Exchange::read_body(std::size_t limit) {
   };
   auto declared = content_length();
   if (declared && *declared > limit) co_return too_large(*declared);
-  std::string all;
-  if (declared) all.reserve(static_cast<std::size_t>(*declared));
+  std::string all;  // grows as bytes come: a declared length alone reserves nothing
   for (;;) {
     auto piece = co_await read_some(std::min<std::size_t>(options_.read_buffer_bytes, limit - all.size() + 1));
     if (!piece) co_return piece.error();
@@ -240,6 +253,9 @@ struct HttpServer::State {
   HttpOptions options;
   bool stopping = false;
   std::set<beast::tcp_stream*> connections;  // touched on the executor only
+  asio::steady_timer slot_free{executor};    // cancelled when a connection ends
+  std::atomic<std::size_t> open{0};
+  std::atomic<std::uint64_t> accepted{0}, at_limit{0}, accept_errors{0};
   std::mutex mutex;                          // guards running, for shutdown's wait
   std::condition_variable idle;
   int running = 0;  // the accept loop and the sessions
@@ -256,6 +272,7 @@ struct HttpServer::State {
     stopping = true;
     boost::system::error_code ignored;
     acceptor.close(ignored);
+    slot_free.cancel();
     for (auto* c : connections) c->socket().close(ignored);
   }
 };
@@ -267,14 +284,23 @@ asio::awaitable<void> session(std::shared_ptr<HttpServer::State> st, tcp::socket
   st->connections.insert(&stream);
   boost::system::error_code ignored;
   stream.socket().set_option(tcp::no_delay(true), ignored);
-  beast::flat_buffer buffer;
-  buffer.reserve(st->options.read_buffer_bytes);
+  // Bounded: a header, plus what one body read asks for.
+  beast::flat_buffer buffer(st->options.header_limit + std::max<std::size_t>(st->options.read_buffer_bytes, 64 << 10));
   try {
     while (!st->stopping) {
       http::request_parser<http::buffer_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(st->options.header_limit));
       parser.body_limit(boost::none);  // each handler bounds the bodies it reads
-      stream.expires_after(st->options.idle_timeout);
+      if (buffer.size() == 0) {
+        // Idle between requests: hold no buffer, and wait for the first byte of the next.
+        buffer.shrink_to_fit();
+        stream.expires_after(st->options.idle_timeout);
+        auto [ec, n] = co_await stream.async_read_some(buffer.prepare(1024), tuple_awaitable);
+        if (ec) break;
+        buffer.commit(n);
+      }
+      // The rest of the header must follow within header_timeout, however slowly it trickles.
+      stream.expires_after(st->options.header_timeout);
       auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, tuple_awaitable);
       if (ec) {
         if (ec.category() == http::make_error_code(http::error::end_of_stream).category() && ec != http::error::end_of_stream &&
@@ -304,7 +330,7 @@ asio::awaitable<void> session(std::shared_ptr<HttpServer::State> st, tcp::socket
   // closing with unread bytes resets the connection and can destroy our answer in flight.
   if (!st->stopping) {
     stream.expires_after(std::chrono::seconds(2));
-    std::vector<char> sink(64 << 10);
+    std::vector<char> sink(4 << 10);
     for (std::size_t total = 0; total < (64u << 20);) {
       auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), tuple_awaitable);
       if (ec) break;
@@ -312,17 +338,53 @@ asio::awaitable<void> session(std::shared_ptr<HttpServer::State> st, tcp::socket
     }
   }
   st->connections.erase(&stream);
+  --st->open;
+  st->slot_free.cancel();
   st->leave();
 }
 
+// Out of descriptors (or memory), accepting again at once spins: wait, longer each time, and
+// say so once per interval with how often it happened, instead of a line per attempt.
+bool resource_shortage(const boost::system::error_code& ec) {
+  namespace errc = boost::system::errc;
+  return ec == errc::too_many_files_open || ec == errc::too_many_files_open_in_system ||
+         ec == errc::no_buffer_space || ec == errc::not_enough_memory;
+}
+
 asio::awaitable<void> accept_loop(std::shared_ptr<HttpServer::State> st) {
+  using namespace std::chrono;
+  asio::steady_timer pause(st->executor);
+  milliseconds backoff{0};
+  std::uint64_t unlogged = 0;
+  auto last_log = steady_clock::time_point{};
   while (!st->stopping) {
+    if (st->open >= st->options.max_connections) {
+      // Full: leave new connections in the kernel's backlog rather than serve them at the
+      // expense of those we have.
+      ++st->at_limit;
+      st->slot_free.expires_after(std::chrono::milliseconds(100));  // a session's end wakes it sooner
+      co_await st->slot_free.async_wait(tuple_awaitable);
+      continue;
+    }
     auto [ec, socket] = co_await st->acceptor.async_accept(tuple_awaitable);
     if (ec) {
       if (!st->acceptor.is_open() || st->stopping) break;
-      spdlog::warn("http: accept: {}", ec.message());
+      ++st->accept_errors;
+      ++unlogged;
+      backoff = resource_shortage(ec) ? std::clamp(backoff * 2, milliseconds(10), milliseconds(1000)) : milliseconds(10);
+      if (steady_clock::now() - last_log >= seconds(10)) {
+        spdlog::warn("{}: accept failed {} time(s) in the last 10 s, last: {}; pausing {} ms between tries",
+                     st->options.name, unlogged, ec.message(), backoff.count());
+        unlogged = 0;
+        last_log = steady_clock::now();
+      }
+      pause.expires_after(backoff);
+      co_await pause.async_wait(tuple_awaitable);
       continue;
     }
+    backoff = milliseconds(0);
+    ++st->accepted;
+    ++st->open;
     st->enter();
     asio::co_spawn(st->executor, session(st, std::move(socket)), asio::detached);
   }
@@ -352,6 +414,18 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen,
 }
 
 HttpServer::~HttpServer() { shutdown(); }
+
+namespace {
+HttpCounters read_counters(const HttpServer::State& st) {
+  return HttpCounters{st.open.load(), st.accepted.load(), st.at_limit.load(), st.accept_errors.load()};
+}
+}  // namespace
+
+HttpCounters HttpServer::counters() const { return state_ ? read_counters(*state_) : HttpCounters{}; }
+
+std::function<HttpCounters()> HttpServer::counter_source() const {
+  return [st = state_] { return st ? read_counters(*st) : HttpCounters{}; };
+}
 
 void HttpServer::shutdown() {
   if (!state_) return;

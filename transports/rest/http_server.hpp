@@ -18,24 +18,36 @@
 #include <boost/beast/http/status.hpp>
 
 #include "chord/service.hpp"
+#include "http_counters.hpp"
 
 namespace chord::rest {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
 
+// Memory grows with use: a connection holds a few KiB until its client sends a body; a body's
+// reads start at first_read_bytes and grow fourfold per full read up to read_buffer_bytes, and
+// every buffer is returned between requests. docs/OPERATIONS.md lists these limits.
 struct HttpOptions {
-  std::size_t read_buffer_bytes = 1 << 20;  // Beast reads 512 bytes at a time from a small buffer
+  std::size_t read_buffer_bytes = 1 << 20;  // the largest single read of a body
+  std::size_t first_read_bytes = 4 << 10;   // what a body that has not yet arrived may cost
   std::size_t header_limit = 16 << 10;
-  Timeout io_timeout{30000};    // each read or write of a request or response
-  Timeout idle_timeout{60000};  // a keep-alive connection waiting for its next request
+  std::size_t max_connections = 512;  // past it, new connections wait in the OS's backlog
+  Timeout header_timeout{10000};  // a request's header, from its first byte to its end
+  Timeout io_timeout{30000};      // each read or write of a body or response
+  Timeout idle_timeout{60000};    // a keep-alive connection waiting for its next request
+  std::string name = "http";      // in log lines and metrics: which listener
 };
+
 
 // One request on a connection, as its handler sees it.
 class Exchange {
  public:
   Exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer, http::request_parser<http::buffer_body>& parser,
            const HttpOptions& options);
+
+  // The client's IP address: the unit of per-peer limits.
+  std::string remote_address() const;
 
   const http::request_header<>& request() const { return parser_.get(); }
   std::optional<std::uint64_t> content_length() const;
@@ -77,6 +89,7 @@ class Exchange {
   const HttpOptions& options_;
   bool responded_ = false;
   bool broken_ = false;
+  std::size_t next_read_ = 0;  // the next body read's size; 0: first_read_bytes
   std::shared_ptr<Streamed> streamed_;
 };
 
@@ -89,6 +102,9 @@ class HttpServer {
                                                    Handler handler, HttpOptions options = {});
   ~HttpServer();
   std::uint16_t port() const { return port_; }
+  HttpCounters counters() const;
+  // The same, readable for as long as the caller keeps the function (past the server's end).
+  std::function<HttpCounters()> counter_source() const;
   // Stops accepting and closes every connection; returns once they are gone. Any thread.
   void shutdown();
 

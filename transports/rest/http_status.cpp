@@ -11,6 +11,7 @@ http::status status_of(Errc code) {
     case Errc::not_found: return http::status::not_found;
     case Errc::invalid_argument: return http::status::bad_request;
     case Errc::too_large: return http::status::payload_too_large;
+    case Errc::resource_exhausted: return http::status::service_unavailable;
     case Errc::not_ready: return http::status::service_unavailable;
     case Errc::conflict: return http::status::conflict;
     case Errc::data_loss: return http::status::unprocessable_entity;  // the body is not what it claims

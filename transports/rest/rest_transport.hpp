@@ -4,6 +4,7 @@
 // {"code","message"}. Values go one chunk per request (transports/unary). The caller's timeout
 // travels as the header Chord-Timeout-Ms.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -23,6 +24,11 @@ struct Limits {
   // proto3 JSON: protobuf parses a base64 MiB of JSON in ~11 ms, the binary form in ~0.1 ms.
   // The server takes either form on every method and answers in the form it was asked in.
   bool binary_values = true;
+  std::size_t max_connections = 512;          // open at once; past it, new ones wait in the backlog
+  std::size_t max_transfers = 256;            // Store transfers in flight (transports/unary)
+  std::size_t max_transfers_per_peer = 64;    // ... from one IP address
+  // Told of each request refused over a limit, with the reason: for /metrics.
+  std::function<void(const std::string& reason)> refused;
 };
 
 class Connector final : public chord::Connector {
@@ -48,6 +54,7 @@ class Server {
                                                Timeout default_timeout = std::chrono::seconds(5));
   ~Server();
   std::uint16_t port() const { return http_->port(); }
+  std::function<HttpCounters()> counter_source() const { return http_->counter_source(); }
   void shutdown();
 
  private:

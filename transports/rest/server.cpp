@@ -28,7 +28,7 @@ Timeout timeout_of(const http::request_header<>& h, Timeout fallback) {
 
 struct Server::Impl {
   Impl(asio::any_io_executor ex, std::shared_ptr<ChordService> node, Limits l, Timeout t)
-      : dispatcher(ex, std::move(node), unary::Limits{l.chunk_bytes, 64}), limits(l), timeout(t) {}
+      : dispatcher(ex, std::move(node), unary::Limits{l.chunk_bytes, l.max_transfers, l.max_transfers_per_peer, l.refused}), limits(l), timeout(t) {}
   unary::Dispatcher dispatcher;
   Limits limits;
   Timeout timeout;
@@ -71,7 +71,7 @@ struct Server::Impl {
                                                                                std::string(parsed.message()))));
       co_return;
     }
-    auto reply = co_await dispatcher.dispatch(method, *request, timeout_of(req, timeout));
+    auto reply = co_await dispatcher.dispatch(method, *request, timeout_of(req, timeout), ex.remote_address());
     if (!reply) {
       co_await ex.respond_error(reply.error());
       co_return;
@@ -96,7 +96,10 @@ Result<std::unique_ptr<Server>> Server::start(const std::string& listen, asio::a
                                               Timeout default_timeout) {
   auto impl = std::make_shared<Impl>(executor, std::move(node), limits, default_timeout);
   // The handler holds the Impl: a request still running when the server goes keeps it alive.
-  auto http = HttpServer::start(listen, executor, [impl](Exchange& ex) { return impl->handle(ex); });
+  HttpOptions options;
+  options.max_connections = limits.max_connections;
+  options.name = fmt::format("rest {}", listen);
+  auto http = HttpServer::start(listen, executor, [impl](Exchange& ex) { return impl->handle(ex); }, options);
   if (!http) return http.error();
   return std::unique_ptr<Server>(new Server(std::move(*http), std::move(impl)));
 }

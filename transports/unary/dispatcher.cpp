@@ -43,6 +43,7 @@ struct Transfer {
   std::optional<Result<StoreReply>> result;
   std::uint64_t next_offset = 0;
   bool busy = false;  // a chunk is being handed over
+  std::string peer;
 };
 
 }  // namespace
@@ -51,10 +52,16 @@ struct Dispatcher::Transfers {
   asio::any_io_executor executor;
   Limits limits;
   std::map<std::string, std::shared_ptr<Transfer>, std::less<>> open;
+  std::map<std::string, std::size_t, std::less<>> per_peer;  // transfers open, by peer
+
+  void close(const std::string& id, const std::string& peer) {
+    open.erase(id);
+    if (auto it = per_peer.find(peer); it != per_peer.end() && --it->second == 0) per_peer.erase(it);
+  }
 };
 
 Dispatcher::Dispatcher(asio::any_io_executor executor, std::shared_ptr<ChordService> node, Limits limits)
-    : node_(std::move(node)), transfers_(std::make_shared<Transfers>(Transfers{std::move(executor), limits, {}})) {}
+    : node_(std::move(node)), transfers_(std::make_shared<Transfers>(Transfers{std::move(executor), limits, {}, {}})) {}
 
 Dispatcher::~Dispatcher() {
   // Transfers still open end now: their store() calls see the pipe close and give up. The
@@ -98,12 +105,13 @@ asio::awaitable<void> run_store(std::shared_ptr<ChordService> node, std::shared_
   t->result = std::move(out);
   t->chunks.close();
   t->done.cancel();
-  all->open.erase(id);
+  all->close(id, t->peer);
 }
 
 }  // namespace
 
-asio::awaitable<Reply> Dispatcher::dispatch(std::string_view method, const gpb::Message& request, Timeout timeout) {
+asio::awaitable<Reply> Dispatcher::dispatch(std::string_view method, const gpb::Message& request, Timeout timeout,
+                                            std::string peer) {
 #define CHORD_DISPATCH(fn, Name, Req, Rep) \
   if (method == #Name) co_return co_await answer<Req, Rep>(*node_, &ChordService::fn, request, timeout);
   CHORD_UNARY_RPCS(CHORD_DISPATCH)
@@ -122,19 +130,37 @@ asio::awaitable<Reply> Dispatcher::dispatch(std::string_view method, const gpb::
   if (chunk.data().size() > transfers_->limits.chunk_bytes)
     co_return refuse(Errc::too_large, fmt::format("a chunk of {} bytes is over the {} byte limit", chunk.data().size(),
                                                   transfers_->limits.chunk_bytes));
+  // Transfer ids are the client's choice: scoped by peer, so that nobody else can add to one.
+  const std::string key = fmt::format("{}|{}", peer, id);
   std::shared_ptr<Transfer> t;
   if (chunk.has_header()) {
-    if (transfers_->open.contains(id)) co_return refuse(Errc::invalid_argument, "already begun");
+    if (transfers_->open.contains(key)) co_return refuse(Errc::invalid_argument, "already begun");
     if (chunk.offset() != 0) co_return refuse(Errc::invalid_argument, "the header must come with offset 0");
-    if (transfers_->open.size() >= transfers_->limits.max_transfers)
-      co_return refuse(Errc::too_large, fmt::format("{} transfers are in flight, the limit", transfers_->open.size()));
+    // Refused rather than queued: a peer whose transfers stalled must not hold up anyone else's.
+    auto& mine = transfers_->per_peer[peer];
+    if (mine >= transfers_->limits.max_transfers_per_peer) {
+      if (transfers_->limits.refused) transfers_->limits.refused("transfers_per_peer");
+      co_return refuse(Errc::resource_exhausted, fmt::format("{} has {} transfers in flight, the limit per peer; try again later",
+                                                             peer, transfers_->limits.max_transfers_per_peer));
+    }
+    if (transfers_->open.size() >= transfers_->limits.max_transfers) {
+      if (transfers_->limits.refused) transfers_->limits.refused("transfers");
+      if (mine == 0) transfers_->per_peer.erase(peer);
+      co_return refuse(Errc::resource_exhausted, fmt::format("{} transfers are in flight, the limit; try again later",
+                                                             transfers_->open.size()));
+    }
     auto req = wire::from_proto(chunk.header());
-    if (!req) co_return req.error();
+    if (!req) {
+      if (mine == 0) transfers_->per_peer.erase(peer);
+      co_return req.error();
+    }
+    ++mine;
     t = std::make_shared<Transfer>(transfers_->executor, id, timeout);
-    transfers_->open.emplace(id, t);
-    asio::co_spawn(transfers_->executor, run_store(node_, transfers_, t, id, std::move(*req), timeout), asio::detached);
+    t->peer = peer;
+    transfers_->open.emplace(key, t);
+    asio::co_spawn(transfers_->executor, run_store(node_, transfers_, t, key, std::move(*req), timeout), asio::detached);
   } else {
-    auto it = transfers_->open.find(id);
+    auto it = transfers_->open.find(key);
     if (it == transfers_->open.end()) co_return refuse(Errc::invalid_argument, "no such transfer (never begun, or over)");
     t = it->second;
   }

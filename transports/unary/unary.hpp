@@ -9,6 +9,7 @@
 // taken it, so a slow receiver slows the sender down. Fetch: the client asks for one chunk-sized
 // range at a time; every reply repeats the header, so a value replaced mid-transfer is noticed.
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -39,8 +40,10 @@ class Carrier {
 std::shared_ptr<ChordService> make_client(std::shared_ptr<Carrier> carrier, std::size_t chunk_bytes);
 
 struct Limits {
-  std::size_t chunk_bytes = 1 << 20;  // data per message
-  std::size_t max_transfers = 64;     // Store transfers in flight at once
+  std::size_t chunk_bytes = 1 << 20;       // data per message
+  std::size_t max_transfers = 256;         // Store transfers in flight at once, from everyone
+  std::size_t max_transfers_per_peer = 64; // ... from one peer: past it, resource_exhausted
+  std::function<void(const std::string& reason)> refused;  // told of each refusal over a limit
 };
 
 class Dispatcher {
@@ -51,9 +54,11 @@ class Dispatcher {
 
   // A fresh request message for method, or null when chord.v1.Chord has no such method.
   static std::unique_ptr<gpb::Message> new_request(std::string_view method);
-  // Answers one call. request must come from new_request(method).
+  // Answers one call. request must come from new_request(method). peer says who asked, as the
+  // transport knows it (an IP address, a reply queue): the unit of per-peer limits.
   asio::awaitable<Result<std::unique_ptr<gpb::Message>>> dispatch(std::string_view method,
-                                                                  const gpb::Message& request, Timeout timeout);
+                                                                  const gpb::Message& request, Timeout timeout,
+                                                                  std::string peer);
 
  private:
   struct Transfers;
