@@ -32,9 +32,9 @@ for bin in "$dir"/tests/fuzz/fuzz_*; do
     echo "fuzz: $t FAILED: see $log and $dir/crashes/$t/" >&2
     status=1
   fi
-  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
-  rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
-  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo 0)
+  runs=$(grep -ao 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
+  rate=$(grep -ao 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
+  cov=$(grep -ao 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo 0)
   printf '%-10s %12s %10s %8s %8s\n' "$t" "$runs" "$rate" "$(ls "$dir/corpus/$t" | wc -l)" "$cov"
 done
 exit $status

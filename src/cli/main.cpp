@@ -1,3 +1,4 @@
+#include <google/protobuf/stubs/logging.h>
 #include <spdlog/spdlog.h>
 
 #include <exception>
@@ -16,6 +17,12 @@ struct GrpcLifetime {
 
 int main(int argc, char** argv) {
   GrpcLifetime grpc;
+  // protobuf logs an ERROR line for each string field of a received message that is not UTF-8:
+  // anyone able to send one could fill the log. The call is refused as malformed anyway.
+  google::protobuf::SetLogHandler([](google::protobuf::LogLevel level, const char* file, int line, const std::string& m) {
+    if (level >= google::protobuf::LOGLEVEL_FATAL) spdlog::critical("protobuf {}:{}: {}", file, line, m);
+    else spdlog::debug("protobuf {}:{}: {}", file, line, m);
+  });
   CLI::App app{"chordnode: a Chord distributed hash table node and its client"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "chordnode 0.1.0");

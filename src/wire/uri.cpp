@@ -26,10 +26,11 @@ Result<Endpoint> parse(const std::string& uri, bool port_zero_allowed) {
   if (!parsed) return make_error(Errc::invalid_argument, fmt::format("'{}' is not a URI: {}", uri, parsed.error().message()));
   Endpoint e;
   e.scheme = parsed->scheme();
+  // A host name is plain text: percent-encoded bytes in it decode to a name that no resolver
+  // takes and that host_port() cannot write back (found by fuzz_uri).
+  if (parsed->host_type() == boost::urls::host_type::name && parsed->encoded_host().contains('%'))
+    return make_error(Errc::invalid_argument, fmt::format("'{}': a host name may not be percent-encoded", uri));
   e.host = parsed->host_address();
-  if (parsed->host_type() == boost::urls::host_type::ipv6) {
-    e.host = parsed->host_address();
-  }
   std::string path = parsed->path();
   if (!path.empty() && path.front() == '/') path.erase(0, 1);
   e.path = path;

@@ -16,6 +16,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <google/protobuf/stubs/logging.h>
 #include <spdlog/spdlog.h>
 
 #include "chord/node.hpp"
@@ -40,6 +41,7 @@ struct Fixture {
 
   Fixture() {
     spdlog::set_level(spdlog::level::off);
+    google::protobuf::SetLogHandler(nullptr);
     Ring ring(160);
     const std::string uri = "inproc://fuzz";
     NodeConfig config;

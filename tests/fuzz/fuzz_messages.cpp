@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/util/json_util.h>
 
 #include "chord/v1/chord.pb.h"
@@ -63,6 +64,8 @@ const std::vector<Kind>& kinds() {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static const bool quiet = (google::protobuf::SetLogHandler(nullptr), true);  // as main() keeps it off stderr
+  (void)quiet;
   if (size < 1) return 0;
   const auto& all = kinds();
   const bool json = data[0] & 0x80;

@@ -14,6 +14,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include "chord/peer_cache.hpp"
 #include "chord/service.hpp"
 #include "inflight.hpp"
 #include "link.hpp"
@@ -50,7 +51,7 @@ class Connector final : public chord::Connector {
   std::shared_ptr<unary::Inflight> inflight_;
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<BrokerClient>> brokers_;  // by host:port
-  std::map<std::string, std::shared_ptr<ChordService>> clients_;  // by URI
+  PeerCache<ChordService> clients_;  // by URI
 };
 
 class Server {

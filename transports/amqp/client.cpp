@@ -207,7 +207,7 @@ Connector::~Connector() { close(); }
 
 Result<std::shared_ptr<ChordService>> Connector::connect(const std::string& uri) {
   std::lock_guard lock(mutex_);
-  if (auto it = clients_.find(uri); it != clients_.end()) return it->second;
+  if (auto cached = clients_.find(uri)) return cached;
   auto ep = wire::parse_endpoint(uri);
   if (!ep) return ep.error();
   if (ep->scheme != "amqp" || ep->path.empty() || ep->path.find('/') != std::string::npos)
@@ -219,7 +219,7 @@ Result<std::shared_ptr<ChordService>> Connector::connect(const std::string& uri)
   if (!b) b = std::make_shared<BrokerClient>(broker);
   auto client = unary::make_client(
       std::make_shared<AmqpCarrier>(executor_, b, inflight_, uri, ep->path, limits_.max_message_bytes), limits_.chunk_bytes);
-  clients_.emplace(uri, client);
+  clients_.add(uri, client);
   return client;
 }
 

@@ -228,7 +228,7 @@ void Connector::close() { tracker_->close_and_wait(); }
 Result<std::shared_ptr<ChordService>> Connector::connect(const std::string& uri) {
   hold_library();
   std::lock_guard lock(mutex_);
-  if (auto it = clients_.find(uri); it != clients_.end()) return it->second;
+  if (auto cached = clients_.find(uri)) return cached;
   auto ep = wire::parse_endpoint(uri);
   if (!ep) return ep.error();
   if (ep->scheme != "grpc") return make_error(Errc::invalid_argument, fmt::format("'{}' is not a grpc:// URI", uri));
@@ -242,7 +242,7 @@ Result<std::shared_ptr<ChordService>> Connector::connect(const std::string& uri)
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   auto channel = grpc::CreateCustomChannel(ep->host_port(), grpc::InsecureChannelCredentials(), args);
   auto client = std::make_shared<Client>(executor_, uri, channel, limits_, tracker_);
-  clients_.emplace(uri, client);
+  clients_.add(uri, client);
   return std::shared_ptr<ChordService>(client);
 }
 

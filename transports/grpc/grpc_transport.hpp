@@ -10,6 +10,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include "chord/peer_cache.hpp"
 #include "chord/service.hpp"
 
 namespace grpc {
@@ -43,7 +44,7 @@ class Connector final : public chord::Connector {
   asio::any_io_executor executor_;
   Limits limits_;
   std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<ChordService>> clients_;
+  PeerCache<ChordService> clients_;
   std::shared_ptr<CallTracker> tracker_;
 };
 

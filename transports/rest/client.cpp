@@ -68,13 +68,20 @@ class JsonCarrier final : public unary::Carrier {
 }  // namespace
 
 Connector::Connector(asio::any_io_executor executor, Limits limits)
-    : executor_(std::move(executor)), limits_(limits), inflight_(std::make_shared<unary::Inflight>()) {}
+    : executor_(std::move(executor)), limits_(limits), inflight_(std::make_shared<unary::Inflight>()),
+      peers_(std::chrono::minutes(5), [this](const std::string& uri) {
+        // Under mutex_, from connect(): the evicted peer's sockets are closed on the executor.
+        auto it = http_.find(uri);
+        if (it == http_.end()) return;
+        asio::dispatch(executor_, [peer = it->second] { peer->close(); });
+        http_.erase(it);
+      }) {}
 
 Connector::~Connector() { close(); }
 
 Result<std::shared_ptr<ChordService>> Connector::connect(const std::string& uri) {
   std::lock_guard lock(mutex_);
-  if (auto it = peers_.find(uri); it != peers_.end()) return it->second.second;
+  if (auto cached = peers_.find(uri)) return cached;
   auto ep = wire::parse_endpoint(uri);
   if (!ep) return ep.error();
   if (ep->scheme != "http" || !ep->path.empty())
@@ -83,7 +90,8 @@ Result<std::shared_ptr<ChordService>> Connector::connect(const std::string& uri)
   options.max_response_bytes = limits_.max_message_bytes;
   auto peer = std::make_shared<HttpPeer>(executor_, ep->host, ep->port, uri, inflight_, options);
   auto client = unary::make_client(std::make_shared<JsonCarrier>(peer, uri, limits_.binary_values), limits_.chunk_bytes);
-  peers_.emplace(uri, std::make_pair(peer, client));
+  http_[uri] = peer;
+  peers_.add(uri, client);
   return client;
 }
 
@@ -92,7 +100,7 @@ void Connector::close() {
   std::vector<std::shared_ptr<HttpPeer>> peers;
   {
     std::lock_guard lock(mutex_);
-    for (auto& [uri, p] : peers_) peers.push_back(p.first);
+    for (auto& [uri, p] : http_) peers.push_back(p);
   }
   // Sockets belong to the executor: close them there, and wait here for the calls to end.
   asio::dispatch(executor_, [peers] {

@@ -11,6 +11,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include "chord/peer_cache.hpp"
 #include "chord/service.hpp"
 #include "http_client.hpp"
 #include "http_server.hpp"
@@ -43,7 +44,8 @@ class Connector final : public chord::Connector {
   Limits limits_;
   std::shared_ptr<unary::Inflight> inflight_;
   std::mutex mutex_;
-  std::map<std::string, std::pair<std::shared_ptr<HttpPeer>, std::shared_ptr<ChordService>>> peers_;
+  std::map<std::string, std::shared_ptr<HttpPeer>> http_;  // by URI: their sockets, for close()
+  PeerCache<ChordService> peers_;                          // by URI: the clients over them
 };
 
 class Server {
