@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages chordnode builds with; --tests adds what only the tests use
 # (headless Chromium for the ring page, gnuplot for the benchmark plots, Python's gRPC for a
-# client generated from proto/ alone). Safe to run again: it does nothing when every package
+# client generated from proto/ alone, clang's libFuzzer for scripts/fuzz.sh). Safe to run again: it does nothing when every package
 # is already present.
 set -euo pipefail
 
@@ -14,7 +14,7 @@ packages=(
   curl procps python3 rabbitmq-server
 )
 if [ "${1:-}" = "--tests" ]; then
-  packages+=(chromium gnuplot-nox python3-grpcio python3-protobuf python3-pika)
+  packages+=(chromium gnuplot-nox python3-grpcio python3-protobuf python3-pika clang-14 libclang-rt-14-dev)
 fi
 
 missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need, builds, and runs every test: once in a normal build and once
-# under AddressSanitizer + UndefinedBehaviorSanitizer. --quick skips the sanitizer build.
+# under AddressSanitizer + UndefinedBehaviorSanitizer, then each fuzz target for a short run
+# (scripts/fuzz.sh). --quick skips the sanitizer build and the fuzzing.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh" --tests
@@ -26,4 +27,6 @@ if [ $quick -eq 0 ]; then
   # -O1: the sanitizers find the same bugs, and the suite runs several times faster than at -O0;
   # -g1: line tables are all their reports need.
   run_suite "$root/build-asan" -DCHORD_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-g1 -O1"
+  echo "== fuzz, ${FUZZ_SECONDS:-10} s a target"
+  "$root/scripts/fuzz.sh" --seconds "${FUZZ_SECONDS:-10}"
 fi

@@ -76,16 +76,16 @@ struct UserApi::Impl {
   std::shared_ptr<Metrics> metrics;
   ApiOptions options;
 
-  asio::awaitable<void> fail(rest::Exchange& ex, Error e) { co_await ex.respond_error(e); }
+  asio::awaitable<void> fail(rest::Exchange& ex, Error e) { (void)co_await ex.respond_error(e); }
 
   asio::awaitable<void> json_reply(rest::Exchange& ex, http::status status, json::object body) {
-    co_await ex.respond(status, "application/json", json::serialize(body));
+    (void)co_await ex.respond(status, "application/json", json::serialize(body));
   }
 
   asio::awaitable<void> handle(rest::Exchange& ex) {
     auto url = boost::urls::parse_origin_form(ex.request().target());
     if (!url) {
-      co_await ex.respond_error(make_error(Errc::invalid_argument, "malformed request target"));
+      (void)co_await ex.respond_error(make_error(Errc::invalid_argument, "malformed request target"));
       co_return;
     }
     const std::string_view path = url->encoded_path();
@@ -108,10 +108,10 @@ struct UserApi::Impl {
 
     if (path == "/" || path.empty()) {
       if (!only({http::verb::get})) co_return co_await not_allowed(ex, "GET, HEAD");
-      co_await ex.respond(http::status::ok, "text/html; charset=utf-8", std::string(ring_page()));
+      (void)co_await ex.respond(http::status::ok, "text/html; charset=utf-8", std::string(ring_page()));
     } else if (path == "/metrics") {
       if (!only({http::verb::get})) co_return co_await not_allowed(ex, "GET, HEAD");
-      co_await ex.respond(http::status::ok, "text/plain; version=0.0.4", metrics->scrape(*node));
+      (void)co_await ex.respond(http::status::ok, "text/plain; version=0.0.4", metrics->scrape(*node));
     } else if (path == "/v1/keys") {
       if (!only({http::verb::get})) co_return co_await not_allowed(ex, "GET, HEAD");
       const ListKeysRequest req{0};  // named: g++ 12 mishandles braced temporaries in co_await
@@ -142,12 +142,12 @@ struct UserApi::Impl {
       auto walk = co_await views::walk_ring(*node, connector, options.ring_walk_limit, options.timeout);
       co_await json_reply(ex, http::status::ok, views::ring(walk, node->ring()));
     } else {
-      co_await ex.respond_error(make_error(Errc::not_found, fmt::format("no such resource: {}", path)));
+      (void)co_await ex.respond_error(make_error(Errc::not_found, fmt::format("no such resource: {}", path)));
     }
   }
 
   asio::awaitable<void> not_allowed(rest::Exchange& ex, std::string_view allow) {
-    co_await ex.respond_not_allowed(allow);
+    (void)co_await ex.respond_not_allowed(allow);
   }
 
   asio::awaitable<void> put(rest::Exchange& ex, const std::string& key) {
@@ -193,10 +193,10 @@ struct UserApi::Impl {
     if (!r) {
       // Before the first byte the client gets a proper error; after it, a short body on a
       // closed connection, which no client mistakes for the value.
-      if (!ex.responded()) co_await ex.respond_error(r.error());
+      if (!ex.responded()) (void)co_await ex.respond_error(r.error());
       co_return;
     }
-    co_await ex.end_response();
+    (void)co_await ex.end_response();
   }
 
   asio::awaitable<void> remove(rest::Exchange& ex, const std::string& key) {

@@ -319,7 +319,7 @@ asio::awaitable<void> session(std::shared_ptr<HttpServer::State> st, tcp::socket
       Exchange exchange(stream, buffer, parser, st->options);
       co_await st->handler(exchange);
       if (!exchange.responded())
-        co_await exchange.respond_error(make_error(Errc::internal, "the handler gave no response"));
+        (void)co_await exchange.respond_error(make_error(Errc::internal, "the handler gave no response"));
       if (!exchange.keep_alive()) break;
     }
   } catch (const std::exception& e) {

@@ -58,6 +58,8 @@ class Exchange {
   bool body_done() const { return parser_.is_done(); }
 
   using Headers = std::vector<std::pair<std::string, std::string>>;
+  // A response that fails to go out has marked the exchange broken, and the session closes the
+  // connection: a handler with nothing else to do may drop the Result ((void)co_await ...).
   // To a HEAD request, every response is its header alone, with the Content-Length the body
   // would have had (RFC 9110 9.3.2): handlers answer HEAD as they answer GET.
   asio::awaitable<Result<void>> respond(http::status status, std::string content_type, std::string body,

@@ -37,23 +37,23 @@ struct Server::Impl {
     const auto& req = ex.request();
     std::string_view target = req.target();
     if (!target.starts_with(rpc_prefix)) {
-      co_await ex.respond_error(make_error(Errc::not_found, fmt::format("no such path '{}'; RPCs are POST {}<Method>",
+      (void)co_await ex.respond_error(make_error(Errc::not_found, fmt::format("no such path '{}'; RPCs are POST {}<Method>",
                                                                         target, rpc_prefix)));
       co_return;
     }
     auto method = target.substr(rpc_prefix.size());
     auto request = unary::Dispatcher::new_request(method);
     if (!request) {
-      co_await ex.respond_error(make_error(Errc::not_found, fmt::format("chord.v1.Chord has no method '{}'", method)));
+      (void)co_await ex.respond_error(make_error(Errc::not_found, fmt::format("chord.v1.Chord has no method '{}'", method)));
       co_return;
     }
     if (req.method() != http::verb::post) {
-      co_await ex.respond_not_allowed("POST");
+      (void)co_await ex.respond_not_allowed("POST");
       co_return;
     }
     auto body = co_await ex.read_body(limits.max_message_bytes);
     if (!body) {
-      co_await ex.respond_error(body.error());
+      (void)co_await ex.respond_error(body.error());
       co_return;
     }
     const bool binary = req[http::field::content_type] == "application/x-protobuf";
@@ -63,31 +63,31 @@ struct Server::Impl {
     options.ignore_unknown_fields = false;
     if (binary) {
       if (!request->ParseFromString(*body)) {
-        co_await ex.respond_error(make_error(Errc::invalid_argument, fmt::format("{}: malformed protobuf request", method)));
+        (void)co_await ex.respond_error(make_error(Errc::invalid_argument, fmt::format("{}: malformed protobuf request", method)));
         co_return;
       }
     } else if (auto parsed = google::protobuf::util::JsonStringToMessage(*body, request.get(), options); !parsed.ok()) {
-      co_await ex.respond_error(make_error(Errc::invalid_argument, fmt::format("{}: malformed JSON request: {}", method,
+      (void)co_await ex.respond_error(make_error(Errc::invalid_argument, fmt::format("{}: malformed JSON request: {}", method,
                                                                                std::string(parsed.message()))));
       co_return;
     }
     auto reply = co_await dispatcher.dispatch(method, *request, timeout_of(req, timeout), ex.remote_address());
     if (!reply) {
-      co_await ex.respond_error(reply.error());
+      (void)co_await ex.respond_error(reply.error());
       co_return;
     }
     std::string out;
     if (binary) {
       (*reply)->SerializeToString(&out);
-      co_await ex.respond(http::status::ok, "application/x-protobuf", std::move(out));
+      (void)co_await ex.respond(http::status::ok, "application/x-protobuf", std::move(out));
       co_return;
     }
     google::protobuf::util::JsonPrintOptions print;  // lowerCamelCase names, as proto3 JSON prints them
     if (auto printed = google::protobuf::util::MessageToJsonString(**reply, &out, print); !printed.ok()) {
-      co_await ex.respond_error(make_error(Errc::internal, std::string(printed.message())));
+      (void)co_await ex.respond_error(make_error(Errc::internal, std::string(printed.message())));
       co_return;
     }
-    co_await ex.respond(http::status::ok, "application/json", std::move(out));
+    (void)co_await ex.respond(http::status::ok, "application/json", std::move(out));
   }
 };
 
