@@ -24,11 +24,13 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "examples"))
 from checks import Checks  # noqa: E402
 from ringlib import Ring, free_ports  # noqa: E402
+from amqp_client_from_proto import metric  # noqa: E402
 
 HOSTILE = "127.0.0.2"
 
@@ -247,12 +249,26 @@ def main():
     limit = 16
     ring = Ring(args.binary, "rest", extra=["--max-transfers-per-peer", str(limit)])
     try:
-        uris = ring.start(3)
+        http = free_ports(1)[0]
+        uris = ring.start(3, extra_for=lambda i: ["--http", "127.0.0.1:%d" % http] if i == 0 else [])
         check(ring.wait_converged(), "a 3-node REST ring")
         a = uris[0]
         port = int(a.rsplit(":", 1)[1])
         bursts(check, ring, a, port, args.rss_scale)
         bodies = stuck_transfers(check, ring, a, port, limit)
+        status, body = http_post(port, "/chord.v1.Chord/Ping", {"pad": "x" * (9 << 20)})
+        check(status == 413 and body and body.get("code") == "too_large", "a 9 MiB request: 413 too_large (%s)" % status)
+        metrics = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % http, timeout=5).read().decode()
+        listener = "rest 127.0.0.1:%d" % port
+        check(metric(metrics, "chord_requests_refused_total", transport="rest", reason="transfers_per_peer") > 0,
+              "/metrics counts the transfers refused per peer")
+        check(metric(metrics, "chord_requests_refused_total", transport="rest", reason="too_large") == 1,
+              "/metrics counts the request over the size limit")
+        check(metric(metrics, "chord_http_accept_paused_total", listener=listener) > 0 and
+              metric(metrics, "chord_http_connections_accepted_total", listener=listener) >= 10000,
+              "/metrics: the listener paused at --max-connections during the bursts, and accepted them all")
+        check(metric(metrics, "chord_http_connections", listener=listener) >= 64,
+              "/metrics: the 64 stuck bodies are open connections")
         # SIGTERM with stuck bodies and transfers still open: out within the shutdown deadline.
         t0 = time.time()
         ring.signal(a, signal.SIGTERM)

@@ -53,6 +53,7 @@ struct Server::Impl {
     }
     auto body = co_await ex.read_body(limits.max_message_bytes);
     if (!body) {
+      if (body.error().code == Errc::too_large && limits.refused) limits.refused("too_large");
       (void)co_await ex.respond_error(body.error());
       co_return;
     }
