@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the fuzz targets of tests/fuzz with clang's libFuzzer under AddressSanitizer and
-# UndefinedBehaviorSanitizer (build-fuzz/), and runs each for --seconds N (default 60) from the
-# seed corpus in the repo. New inputs go to build-fuzz/corpus/<target>; a crash stops the run
-# with its input in build-fuzz/crashes/<target>/: add it to tests/fuzz/corpus/<target>/ and it
-# becomes a regression test of both g++ builds. Prints executions, corpus size and coverage.
+# UndefinedBehaviorSanitizer (the sanitizer tree, build-asan/, as scripts/test.sh builds it), and
+# runs each for --seconds N (default 60) from the seed corpus in the repo. New inputs go to
+# build-asan/corpus/<target>; a crash stops the run with its input in build-asan/crashes/<target>/:
+# add it to tests/fuzz/corpus/<target>/ and it becomes a regression test of both builds. Prints
+# executions, corpus size and coverage.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=60
@@ -13,12 +14,8 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--seconds N]" >&2; exit 2 ;;
   esac
 done
-dir=${FUZZ_BUILD_DIR:-$root/build-fuzz}
-generator=()
-command -v ninja >/dev/null && [ ! -f "$dir/Makefile" ] && generator=(-G Ninja)
-CC=clang-14 CXX=clang++-14 cmake -S "$root" -B "$dir" "${generator[@]}" -DCHORD_FUZZ=ON \
-  -DCHORD_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-g1 -O1" >/dev/null
-cmake --build "$dir" -j "${JOBS:-2}" --target fuzzers
+dir=${BUILD_DIR:-$root/build-asan}
+BUILD_DIR=$dir BUILD_TARGET=fuzzers "$root/scripts/sanitized-build.sh"
 
 status=0
 printf '%-10s %12s %10s %8s %8s\n' target executions exec/s corpus cov

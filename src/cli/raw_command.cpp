@@ -144,7 +144,7 @@ Samples raw_http(const RawOptions& o, std::uint64_t total) {
     auto body = co_await ex.read_body(8 << 20);
     if (!body) co_return;
     if (body->size() > 64) body->clear();  // a stream's piece is taken, not echoed
-    co_await ex.respond(rest::http::status::ok, "application/octet-stream", std::move(*body));
+    (void)co_await ex.respond(rest::http::status::ok, "application/octet-stream", std::move(*body));
   });
   if (!server) throw std::runtime_error(server.error().message);
   auto inflight = std::make_shared<unary::Inflight>();

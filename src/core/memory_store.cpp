@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <map>
 
 #include <fmt/format.h>
@@ -29,7 +30,11 @@ class MemoryStore;
 
 class MemoryWriter final : public ValueWriter {
  public:
-  MemoryWriter(MemoryStore& store, const ValueMeta& meta) : store_(store), check_(meta) { data_.reserve(meta.size); }
+  // Memory follows the bytes that came, not the size a header claims (a stuck transfer that
+  // announced 4 GiB would otherwise hold 4 GiB): reserve up to one chunk, grow as they arrive.
+  MemoryWriter(MemoryStore& store, const ValueMeta& meta) : store_(store), check_(meta) {
+    data_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(meta.size, 1 << 20)));
+  }
   Result<void> append(std::string_view chunk) override {
     if (auto r = check_.admit(chunk); !r) return r;
     data_.append(chunk);

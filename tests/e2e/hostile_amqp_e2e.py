@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "examples"))
 from amqp_client_from_proto import Caller, metric, pika_and_messages  # noqa: E402
 from checks import Checks  # noqa: E402
 from ringlib import Ring, free_ports  # noqa: E402
-from hostile_load_e2e import rss_kib  # noqa: E402
+from hostile_load_e2e import rss_kib, small_quarantine  # noqa: E402
 
 
 class PeakRss:
@@ -65,6 +65,8 @@ def main():
     ap.add_argument("--rss-scale", type=int, default=1, help="memory bounds times this (sanitizer builds)")
     args = ap.parse_args()
     scale = args.rss_scale
+    if scale > 1:
+        small_quarantine()
     pika, pb = pika_and_messages()
     check = Checks()
     ring = Ring(args.binary, "amqp")

@@ -126,6 +126,7 @@ Server::~Server() { shutdown(); }
 void Server::shutdown() {
   // The link's thread ends here; replies still being computed find no link and are dropped.
   if (impl_ && impl_->link) impl_->link->stop();
+  if (impl_) impl_->dispatcher.close();
 }
 
 }  // namespace chord::amqp

@@ -109,6 +109,7 @@ Server::~Server() { shutdown(); }
 
 void Server::shutdown() {
   if (http_) http_->shutdown();
+  if (impl_) impl_->dispatcher.close();
 }
 
 }  // namespace chord::rest

@@ -1,9 +1,11 @@
 // The server side of the one-message-per-call transports: method name -> the node's answer.
+#include <future>
 #include <map>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -63,14 +65,37 @@ struct Dispatcher::Transfers {
 Dispatcher::Dispatcher(asio::any_io_executor executor, std::shared_ptr<ChordService> node, Limits limits)
     : node_(std::move(node)), transfers_(std::make_shared<Transfers>(Transfers{std::move(executor), limits, {}, {}})) {}
 
-Dispatcher::~Dispatcher() {
-  // Transfers still open end now: their store() calls see the pipe close and give up. The
-  // transfers belong to the executor's thread (the dispatcher may die on another one).
-  asio::post(transfers_->executor, [all = transfers_] {
-    auto open = all->open;  // a store that ends erases itself from the map
-    for (auto& [id, t] : open) t->chunks.close();
-  });
+namespace {
+void close_open(const std::shared_ptr<Dispatcher::Transfers>& all);
 }
+
+Dispatcher::~Dispatcher() {
+  // Transfers still open end now. They belong to the executor's thread (the dispatcher may die
+  // on another one).
+  asio::post(transfers_->executor, [all = transfers_] { close_open(all); });
+}
+
+void Dispatcher::close() {
+  auto all = transfers_;
+  auto* io = all->executor.target<asio::io_context::executor_type>();
+  if (io && io->running_in_this_thread()) {
+    close_open(all);
+    return;
+  }
+  auto done = std::make_shared<std::promise<void>>();
+  asio::post(all->executor, [all, done] {
+    close_open(all);
+    done->set_value();
+  });
+  done->get_future().wait_for(std::chrono::seconds(2));  // an executor that no longer runs: give up
+}
+
+namespace {
+void close_open(const std::shared_ptr<Dispatcher::Transfers>& all) {
+  auto open = all->open;  // a store that ends erases itself from the map
+  for (auto& [id, t] : open) t->chunks.close();
+}
+}  // namespace
 
 std::unique_ptr<gpb::Message> Dispatcher::new_request(std::string_view method) {
 #define CHORD_NEW_REQUEST(fn, Name, Req, Rep) \

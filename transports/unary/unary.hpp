@@ -54,14 +54,20 @@ class Dispatcher {
 
   // A fresh request message for method, or null when chord.v1.Chord has no such method.
   static std::unique_ptr<gpb::Message> new_request(std::string_view method);
+  // Ends every transfer still open (their store() calls see the pipe close and give up), on the
+  // executor, and waits a moment for that: a server shutting down calls it while the executor
+  // still runs. Stuck transfers would otherwise keep the node alive through their coroutines.
+  void close();
+
   // Answers one call. request must come from new_request(method). peer says who asked, as the
   // transport knows it (an IP address, a reply queue): the unit of per-peer limits.
   asio::awaitable<Result<std::unique_ptr<gpb::Message>>> dispatch(std::string_view method,
                                                                   const gpb::Message& request, Timeout timeout,
                                                                   std::string peer);
 
+  struct Transfers;  // the open Store transfers (dispatcher.cpp)
+
  private:
-  struct Transfers;
   std::shared_ptr<ChordService> node_;
   std::shared_ptr<Transfers> transfers_;
 };
