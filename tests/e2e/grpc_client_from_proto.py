@@ -26,19 +26,22 @@ def generate_stubs(out):
     sys.path.insert(0, out)
 
 
+def grpc_and_stubs():
+    """grpc, and chord.v1's messages and stubs generated from proto/ alone."""
+    try:
+        import grpc
+    except ImportError:
+        sys.exit("FAIL: python3-grpcio is not installed for %s (scripts/install-deps.sh --tests installs it)" % sys.executable)
+    generate_stubs(tempfile.mkdtemp(prefix="chordstubs-"))
+    from chord.v1 import chord_pb2, chord_pb2_grpc
+    return grpc, chord_pb2, chord_pb2_grpc
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", required=True)
     args = ap.parse_args()
-    try:
-        import grpc  # noqa: F401
-    except ImportError:
-        sys.exit("FAIL: python3-grpcio is not installed for %s (scripts/install-deps.sh --tests installs it)" % sys.executable)
-    import grpc
-    stubs = tempfile.mkdtemp(prefix="chordstubs-")
-    generate_stubs(stubs)
-    from chord.v1 import chord_pb2 as pb
-    from chord.v1 import chord_pb2_grpc as rpc
+    grpc, pb, rpc = grpc_and_stubs()
 
     check = Checks()
     ring = Ring(args.binary, "grpc")

@@ -17,7 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "examples"))
 from checks import Checks  # noqa: E402
-from grpc_client_from_proto import generate_stubs  # noqa: E402
+from grpc_client_from_proto import grpc_and_stubs  # noqa: E402
 from ringlib import free_ports  # noqa: E402
 
 
@@ -25,13 +25,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", required=True)
     args = ap.parse_args()
-    try:
-        import grpc
-    except ImportError:
-        sys.exit("FAIL: python3-grpcio is not installed for %s (scripts/install-deps.sh --tests installs it)" % sys.executable)
-    generate_stubs(tempfile.mkdtemp(prefix="chordstubs-"))
-    from chord.v1 import chord_pb2 as pb
-    from chord.v1 import chord_pb2_grpc as rpc
+    grpc, pb, rpc = grpc_and_stubs()
 
     check = Checks()
     port = free_ports(1)[0]
