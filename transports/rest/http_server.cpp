@@ -421,8 +421,6 @@ HttpCounters read_counters(const HttpServer::State& st) {
 }
 }  // namespace
 
-HttpCounters HttpServer::counters() const { return state_ ? read_counters(*state_) : HttpCounters{}; }
-
 std::function<HttpCounters()> HttpServer::counter_source() const {
   return [st = state_] { return st ? read_counters(*st) : HttpCounters{}; };
 }

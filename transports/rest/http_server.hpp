@@ -104,8 +104,8 @@ class HttpServer {
                                                    Handler handler, HttpOptions options = {});
   ~HttpServer();
   std::uint16_t port() const { return port_; }
-  HttpCounters counters() const;
-  // The same, readable for as long as the caller keeps the function (past the server's end).
+  // The listener's connection counts, readable for as long as the caller keeps the function
+  // (past the server's end).
   std::function<HttpCounters()> counter_source() const;
   // Stops accepting and closes every connection; returns once they are gone. Any thread.
   void shutdown();
