@@ -1,8 +1,10 @@
 #pragma once
 // chord::Node: one Chord node. It keeps the paper's state (predecessor, successor list,
-// finger table), runs stabilize / notify / fix_fingers / check_predecessor, answers its peers'
-// calls from its own state, stores the keys it owns and replicates them on its successors.
-// It reaches peers only through a Connector, so it runs unchanged over every transport.
+// finger table), runs stabilize / notify / fix_fingers / check_predecessor and answers lookups
+// from its own state. Values are the storage layer's (chord::Storage, above the ring): the node
+// passes the storage RPCs to it, shows it the ring through RingView and tells it of changes of
+// neighbours through RingDelegate. It reaches peers only through a Connector, so it runs
+// unchanged over every transport.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -19,7 +21,9 @@
 
 #include "chord/clock.hpp"
 #include "chord/finger_table.hpp"
+#include "chord/ring_view.hpp"
 #include "chord/service.hpp"
+#include "chord/storage.hpp"
 #include "chord/store.hpp"
 
 namespace chord {
@@ -69,7 +73,7 @@ class NodeObserver {
   virtual void stabilized() = 0;
 };
 
-class Node final : public ChordService, public std::enable_shared_from_this<Node> {
+class Node final : public ChordService, public RingView, public std::enable_shared_from_this<Node> {
  public:
   Node(asio::any_io_executor executor, Ring ring, NodeRef self, NodeConfig config,
        Connector& connector, std::unique_ptr<Store> store, std::string transport = "inproc");
@@ -97,33 +101,30 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
   // handed off by then stay on their replicas.
   asio::awaitable<Result<void>> leave(
       std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
-  bool leaving() const { return leaving_; }
+  bool leaving() const override { return leaving_; }
 
   // --- the paper's periodic tasks (public so that a simulator can run them in rounds) ---
   asio::awaitable<void> stabilize();
   asio::awaitable<void> fix_fingers();
   asio::awaitable<void> check_predecessor();
-  // Owner side of replication: the next k-1 successors hold every key this node owns.
-  asio::awaitable<void> maintain_replicas();
 
   // Iterative lookup from this node: owner of key_id, hops and path.
-  asio::awaitable<Result<LookupReply>> find_successor(Id key_id);
+  asio::awaitable<Result<LookupReply>> find_successor(Id key_id) override;
 
   // --- state ---
-  const NodeRef& self() const { return self_; }
-  const Ring& ring() const { return ring_; }
+  const NodeRef& self() const override { return self_; }
+  const Ring& ring() const override { return ring_; }
   const NodeConfig& config() const { return config_; }
-  const std::optional<NodeRef>& predecessor() const { return predecessor_; }
-  const SuccessorList& successors() const { return successors_; }
+  const std::optional<NodeRef>& predecessor() const override { return predecessor_; }
+  const SuccessorList& successors() const override { return successors_; }
   const FingerTable& fingers() const { return fingers_; }
-  const Store& store() const { return *store_; }
-  // The store of a stopped node, for a new process that restarts from the same data dir.
-  std::unique_ptr<Store> take_store() { return std::move(store_); }
-  bool joined() const { return joined_; }
+  Storage& storage() { return *storage_; }
+  const Store& store() const { return storage_->local(); }
+  bool joined() const override { return joined_; }
   // Peers currently routed around because a call to them failed.
   std::size_t suspected_count() const;
   void set_observer(std::shared_ptr<NodeObserver> observer) { observer_ = std::move(observer); }
-  const asio::any_io_executor& executor() const { return executor_; }
+  const asio::any_io_executor& executor() const override { return executor_; }
   // Routing state computed outside the protocol (the simulator's ideal ring). fingers[i-1] is
   // finger i.
   void install_routing(std::optional<NodeRef> predecessor, const std::vector<NodeRef>& successors,
@@ -138,6 +139,14 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
                                             Timeout timeout) override;
   asio::awaitable<Result<FetchReply>> fetch(const FetchRequest& req, ChunkSink& sink,
                                             Timeout timeout) override;
+
+  // --- RingView: what the storage layer may ask of the ring ---
+  bool suspected(const Id& id) const override;
+  Error leaving_error() const override;
+  Result<std::shared_ptr<ChordService>> peer(const NodeRef& node) override;
+  void peer_failed(const NodeRef& node, const Error& error) override;
+  void peer_answered(const NodeRef& node) override;
+  std::shared_ptr<const void> hold() const override { return shared_from_this(); }
 
  private:
   // Routing
@@ -157,36 +166,8 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
   LookupStepReply step(const Id& key_id, const std::vector<Id>& exclude) const;
   std::vector<NodeRef> closest_preceding_nodes(const Id& key_id, unsigned count,
                                                const std::vector<Id>& exclude) const;
-  Result<std::shared_ptr<ChordService>> peer(const NodeRef& node);
-  void peer_failed(const NodeRef& node, const Error& error);
-  void peer_answered(const NodeRef& node);
-  bool suspected(const Id& id) const;
   Clock::time_point now() const { return config_.clock->now(); }
   std::optional<NodeRef> first_unsuspected(const std::vector<NodeRef>& nodes) const;
-  std::vector<NodeRef> replica_targets() const;
-  // The error a leaving node answers hand-offs and writes with.
-  Error leaving_error() const;
-
-  // Storage
-  // A version newer than any this node has seen, and newer than `held` (the key's current one).
-  Version next_version(const ValueMeta* held);
-  void observe(const Version& v);
-  // How many copies a quorum of `asked` (0: a majority of k) needs in a ring of this size.
-  unsigned quorum(unsigned asked) const;
-  // Writes a tombstone here; whether it replaced a value.
-  Result<bool> put_tombstone(const std::string& key, const Id& key_id, const Version& version);
-  asio::awaitable<Result<void>> pull_value(const NodeRef& from, const Id& key_id);
-  void purge_tombstones();
-  Result<Id> key_id_of(const std::string& key, const std::optional<Id>& key_id) const;
-  Result<void> check_meta(const ValueMeta& meta) const;
-  // Sees each chunk once it is written here (the owner forwards it to its replicas).
-  using ChunkTap = std::function<asio::awaitable<void>(const std::string&)>;
-  asio::awaitable<Result<void>> store_local(const ValueMeta& meta, ChunkSource& chunks, const ChunkTap& tap = {});
-  asio::awaitable<Result<StoreReply>> store_as_owner(const ValueMeta& meta, ChunkSource& chunks);
-  asio::awaitable<Result<void>> push_value(const NodeRef& target, const Id& key_id, Role role);
-  asio::awaitable<Result<FetchReply>> fetch_local(const FetchRequest& req, const Id& key_id,
-                                                  ChunkSink& sink);
-  asio::awaitable<void> hand_off(std::optional<NodeRef> old_predecessor, NodeRef new_predecessor);
 
   void spawn(asio::awaitable<void> task);
   asio::awaitable<void> periodic(std::chrono::milliseconds interval,
@@ -198,14 +179,13 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
   std::string tag_;  // short id for log lines
   NodeConfig config_;
   Connector& connector_;
-  std::unique_ptr<Store> store_;
+  std::shared_ptr<Storage> storage_;
   std::string transport_;
 
   std::optional<NodeRef> predecessor_;
   SuccessorList successors_;
   FingerTable fingers_;
   unsigned next_finger_ = 1;
-  std::uint64_t hlc_ = 0;  // the hybrid logical clock of the versions this node gives
   unsigned predecessor_missed_ = 0;  // pings in a row the predecessor did not answer
   unsigned successor_check_gap_ = 1, successor_check_wait_ = 1;  // stabilize rounds between check_successor
   std::unordered_map<Id, std::chrono::steady_clock::time_point, IdHash> suspected_;
@@ -224,13 +204,6 @@ class Node final : public ChordService, public std::enable_shared_from_this<Node
     std::chrono::steady_clock::time_point at;
   };
   std::vector<Heard> heard_;
-
-  struct SyncStamp {
-    std::uint64_t store_version = 0;
-    Id predecessor;
-    unsigned rounds = 0;
-  };
-  std::unordered_map<Id, SyncStamp, IdHash> synced_;
 
   bool joined_ = false;
   bool running_ = false;

@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "chord/key_id.hpp"
 #include "chord/node.hpp"
 
 namespace chord {
@@ -180,7 +181,7 @@ asio::awaitable<Result<LookupReply>> Node::route(Id key_id, std::optional<NodeRe
 }
 
 asio::awaitable<Result<LookupReply>> Node::lookup(const LookupRequest& req, Timeout) {
-  auto id = key_id_of(req.key, req.key_id);
+  auto id = key_id_of(ring_, config_.max_key_bytes, req.key, req.key_id);
   if (!id) co_return id.error();
   co_return co_await find_successor(*id);
 }

@@ -122,105 +122,10 @@ asio::awaitable<Result<void>> Node::leave(std::chrono::steady_clock::time_point 
   if (!joined_) co_return Result<void>{};
   begin_leave();
   auto keep = shared_from_this();
-  using SteadyClock = std::chrono::steady_clock;
-  auto late = [&] { return SteadyClock::now() >= deadline; };
-  // A call's timeout: the usual one, cut short by the deadline (but long enough to be answered
-  // on loopback, so that the neighbours still hear of the leave).
-  auto budget = [&]() -> Timeout {
-    auto left = std::chrono::duration_cast<Timeout>(deadline - SteadyClock::now());
-    return std::clamp(left, Timeout(200), config_.rpc_timeout);
-  };
 
-  // Every key this node holds goes to the first of the next k live successors that lacks it: for
-  // a key it owns that is the successor (the new owner) or, once the replicas are complete, the
-  // k-th successor; for a replica it is the node that becomes the key's new last replica. So a
-  // leave keeps k copies of every key at once, and a crash right after it loses nothing that k
-  // crashes would not. A successor that is leaving too refuses, and is passed by: neighbours
-  // that leave together hand their keys to the first node that stays.
-  auto values = store_->list();
-  std::vector<NodeRef> candidates = successors_.nodes();  // a copy: Leave notices change the list
-  std::erase_if(candidates, [&](const NodeRef& n) { return n.id == self_.id; });  // a lone node
-  struct Target {
-    NodeRef node;
-    std::unordered_set<Id, IdHash> lacks;
-  };
-  std::vector<Target> targets;
-  std::unordered_set<Id, IdHash> passed;  // leaving, dead, or refused
-  const std::size_t want = std::max(1u, config_.replicas);
-  for (const auto& c : candidates) {
-    if (targets.size() >= want || late()) break;
-    auto client = peer(c);
-    if (!client) {
-      passed.insert(c.id);
-      continue;
-    }
-    Target t{c, {}};
-    bool answered = true;
-    // At least one offer, even with no keys: it tells whether the successor stays.
-    const std::size_t page = std::max<std::size_t>(1, config_.sync_page_keys);
-    for (std::size_t at = 0; answered && (at == 0 || at < values.size()); at += page) {
-      SyncRequest offer{self_, {}, std::nullopt, std::nullopt};
-      for (std::size_t j = at; j < std::min(values.size(), at + page); ++j)
-        offer.keys.push_back(KeyDigest{values[j].key_id, values[j].sha256, values[j].version});
-      auto r = co_await (*client)->sync_replicas(offer, budget());
-      if (r) {
-        t.lacks.insert(r->missing.begin(), r->missing.end());
-        continue;
-      }
-      answered = false;
-      if (r.error().code == Errc::not_ready)
-        spdlog::info("[{}] leave: passing {} by: {}", tag_, c.uri, r.error().message);
-      else {
-        peer_failed(c, r.error());
-        spdlog::warn("[{}] leave: {} did not say which keys it lacks: {}", tag_, c.uri, r.error().message);
-      }
-    }
-    if (answered) targets.push_back(std::move(t));
-    else passed.insert(c.id);
-  }
-  std::size_t moved = 0, lost = 0, unsent = 0;
-  for (const auto& v : values) {
-    if (late()) {
-      ++unsent;
-      continue;
-    }
-    bool placed = false, held = false;
-    for (std::size_t i = 0; i < targets.size() && !placed; ++i) {
-      if (!targets[i].lacks.contains(v.key_id)) {
-        held = true;
-        continue;
-      }
-      auto r = co_await push_value(targets[i].node, v.key_id, i == 0 ? Role::handoff : Role::replica);
-      if (r || r.error().code == Errc::conflict) placed = true;  // conflict: it holds a newer version
-      else spdlog::warn("[{}] leave: {} did not take {}: {}", tag_, targets[i].node.uri, v.key, r.error().message);
-    }
-    // Nobody answered, or those who lack it refused: any other successor that stays will do.
-    for (std::size_t i = 0; i < candidates.size() && !placed && !held && !late(); ++i) {
-      const auto& c = candidates[i];
-      if (passed.contains(c.id) ||
-          std::any_of(targets.begin(), targets.end(), [&](const Target& t) { return t.node.id == c.id; }))
-        continue;
-      auto r = co_await push_value(c, v.key_id, Role::handoff);
-      placed = r || r.error().code == Errc::conflict;
-    }
-    if (placed) ++moved;
-    else if (!held) ++lost;
-  }
-  Result<void> outcome;
-  if (lost || unsent)
-    outcome = make_error(Errc::unavailable,
-                         fmt::format("leave: {} of the {} keys of {} were not handed off ({} found no successor to take them, {} past the "
-                                     "deadline); their other copies remain on the replicas",
-                                     lost + unsent, values.size(), self_.uri, lost, unsent));
-  else if (!values.empty())
-    spdlog::info("[{}] leave: {} keys, {} copied to the successors that lacked them", tag_, values.size(), moved);
-
-  // Tell the predecessor and the first successor that stays; both learn of each other.
-  std::vector<NodeRef> after;
-  for (const auto& t : targets) after.push_back(t.node);
-  for (const auto& c : candidates)
-    if (!passed.contains(c.id) && std::none_of(after.begin(), after.end(), [&](const NodeRef& n) { return n.id == c.id; }))
-      after.push_back(c);
+  // The storage layer hands the values on and says which successors stay.
+  auto departure = co_await storage_->departing(deadline);
+  const std::vector<NodeRef>& after = departure.staying;
   LeaveRequest notice{self_, predecessor_, after};
   std::vector<NodeRef> tell;
   if (!after.empty()) tell.push_back(after.front());
@@ -228,12 +133,12 @@ asio::awaitable<Result<void>> Node::leave(std::chrono::steady_clock::time_point 
   for (const auto& n : tell) {
     auto client = peer(n);
     if (!client) continue;
-    auto r = co_await (*client)->leave(notice, budget());
+    auto r = co_await (*client)->leave(notice, leave_budget(deadline, config_.rpc_timeout));
     if (!r) spdlog::warn("[{}] leave: {} was not told: {}", tag_, n.uri, r.error().message);
   }
   joined_ = false;
   spdlog::info("[{}] left the ring", tag_);
-  co_return outcome;
+  co_return departure.outcome;
 }
 
 asio::awaitable<Result<Empty>> Node::leave(const LeaveRequest& req, Timeout) {
@@ -263,7 +168,7 @@ asio::awaitable<Result<Empty>> Node::leave(const LeaveRequest& req, Timeout) {
   }
   fingers_.forget(gone.id);
   std::erase_if(heard_, [&](const Heard& h) { return h.node.id == gone.id; });
-  synced_.erase(gone.id);
+  storage_->member_left(gone);
   spdlog::info("[{}] {} left the ring", tag_, gone.uri);
   co_return Empty{};
 }

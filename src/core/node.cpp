@@ -1,4 +1,5 @@
-// Node: construction, lifecycle, peer bookkeeping and the small state-reading RPCs.
+// Node: construction, lifecycle, peer bookkeeping, the small state-reading RPCs, and the
+// storage RPCs passed on to the storage layer.
 #include "chord/node.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -19,7 +20,7 @@ Node::Node(asio::any_io_executor executor, Ring ring, NodeRef self, NodeConfig c
       tag_(ring_.short_hex(self_.id)),
       config_(config),
       connector_(connector),
-      store_(std::move(store)),
+      storage_(std::make_shared<Storage>(*this, config_, std::move(store))),
       transport_(std::move(transport)),
       successors_(self_, std::max(1u, config.successors)),
       fingers_(ring_, self_.id),
@@ -54,13 +55,14 @@ void Node::start() {
   spawn(periodic(config_.stabilize_interval, &Node::stabilize));
   spawn(periodic(config_.fix_fingers_interval, &Node::fix_fingers));
   spawn(periodic(config_.check_predecessor_interval, &Node::check_predecessor));
-  spawn(periodic(config_.replicate_interval, &Node::maintain_replicas));
+  storage_->ring_started();
 }
 
 void Node::stop() {
   running_ = false;
   for (auto& t : timers_) t->cancel();
   timers_.clear();
+  storage_->ring_stopped();
 }
 
 void Node::install_routing(std::optional<NodeRef> predecessor,
@@ -136,22 +138,31 @@ asio::awaitable<Result<NodeInfo>> Node::node_info(const Empty&, Timeout) {
   info.predecessor = predecessor_;
   info.successors = successors_.nodes();
   info.fingers = fingers_.distinct();
-  info.keys = store_->count();
-  info.bytes = store_->bytes();
+  info.keys = storage_->local().count();
+  info.bytes = storage_->local().bytes();
   info.transport = transport_;
   co_return info;
 }
 
-asio::awaitable<Result<ListKeysReply>> Node::list_keys(const ListKeysRequest& req, Timeout) {
-  auto limit = req.limit == 0 ? config_.max_list_keys : std::min(req.limit, config_.max_list_keys);
-  ListKeysReply reply;
-  reply.keys = store_->list();
-  std::erase_if(reply.keys, [](const ValueMeta& m) { return m.deleted; });
-  if (reply.keys.size() > limit) {
-    reply.keys.resize(limit);
-    reply.truncated = true;
-  }
-  co_return reply;
+// The storage RPCs belong to the layer above the ring.
+asio::awaitable<Result<ListKeysReply>> Node::list_keys(const ListKeysRequest& req, Timeout timeout) {
+  co_return co_await storage_->list_keys(req, timeout);
+}
+
+asio::awaitable<Result<SyncReply>> Node::sync_replicas(const SyncRequest& req, Timeout timeout) {
+  co_return co_await storage_->sync_replicas(req, timeout);
+}
+
+asio::awaitable<Result<DeleteReply>> Node::remove(const DeleteRequest& req, Timeout timeout) {
+  co_return co_await storage_->remove(req, timeout);
+}
+
+asio::awaitable<Result<StoreReply>> Node::store(const StoreRequest& req, ChunkSource& chunks, Timeout timeout) {
+  co_return co_await storage_->store(req, chunks, timeout);
+}
+
+asio::awaitable<Result<FetchReply>> Node::fetch(const FetchRequest& req, ChunkSink& sink, Timeout timeout) {
+  co_return co_await storage_->fetch(req, sink, timeout);
 }
 
 }  // namespace chord

@@ -199,7 +199,7 @@ asio::awaitable<Result<NotifyReply>> Node::notify(const NotifyRequest& req, Time
     predecessor_missed_ = 0;
     spdlog::debug("[{}] predecessor is now {}", tag_, c.uri);
     // Keys in (old predecessor, c] now belong to c: the paper's key transfer on join.
-    if (store_->count() > 0) spawn(hand_off(old, c));
+    storage_->predecessor_changed(old, c);
     co_return NotifyReply{};
   }
   if (c.id == predecessor_->id) co_return NotifyReply{};  // the predecessor again: nothing to tell

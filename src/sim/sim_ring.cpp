@@ -118,7 +118,7 @@ void SimRing::round() {
       co_await node->stabilize();
       co_await node->fix_fingers();
       co_await node->check_predecessor();
-      if (replicate) co_await node->maintain_replicas();
+      if (replicate) co_await node->storage().maintain_replicas();
     };
     asio::co_spawn(io_, task(n, options_.replicate), asio::detached);
   }
@@ -144,7 +144,7 @@ std::shared_ptr<Node> SimRing::restart(Node& n, bool keep_store) {
   const NodeRef self = n.self();
   const std::size_t host = hosts_.at(&n);
   n.stop();
-  auto store = keep_store ? n.take_store() : nullptr;
+  auto store = keep_store ? n.storage().take_store() : nullptr;
   hosts_.erase(&n);
   std::erase_if(nodes_, [&](const std::shared_ptr<Node>& x) { return x.get() == &n; });
   auto fresh = attach(self.uri, self.id, host, std::move(store));

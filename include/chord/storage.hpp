@@ -1,0 +1,91 @@
+#pragma once
+// chord::Storage: the layer above the ring that keeps values (DHash to Chord's lookup). It owns
+// the store, the versions it gives (a hybrid logical clock), tombstones, the quorum writes and
+// reads, read repair, anti-entropy with the successors and the hand-off of keys on join and
+// leave. It reaches the ring only through a RingView and hears of changes as a RingDelegate.
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "chord/ring_view.hpp"
+#include "chord/store.hpp"
+
+namespace chord {
+
+struct NodeConfig;
+
+class Storage final : public RingDelegate, public std::enable_shared_from_this<Storage> {
+ public:
+  Storage(RingView& ring, const NodeConfig& config, std::unique_ptr<Store> store);
+  ~Storage() override;
+
+  // --- the storage RPCs of chord.v1 (the ring's ChordService passes them here) ---
+  asio::awaitable<Result<StoreReply>> store(const StoreRequest& req, ChunkSource& chunks, Timeout timeout);
+  asio::awaitable<Result<FetchReply>> fetch(const FetchRequest& req, ChunkSink& sink, Timeout timeout);
+  asio::awaitable<Result<DeleteReply>> remove(const DeleteRequest& req, Timeout timeout);
+  asio::awaitable<Result<SyncReply>> sync_replicas(const SyncRequest& req, Timeout timeout);
+  asio::awaitable<Result<ListKeysReply>> list_keys(const ListKeysRequest& req, Timeout timeout);
+
+  // Owner side of replication: the next k-1 successors hold every key this node owns, and
+  // copies this node no longer should hold are dropped once their holders have them. Runs every
+  // replicate_interval while the ring runs; public so that a simulator can run it in rounds.
+  asio::awaitable<void> maintain_replicas();
+
+  // --- RingDelegate ---
+  void ring_started() override;
+  void ring_stopped() override;
+  void predecessor_changed(const std::optional<NodeRef>& old, const NodeRef& now) override;
+  void member_left(const NodeRef& gone) override;
+  asio::awaitable<Departure> departing(std::chrono::steady_clock::time_point deadline) override;
+
+  const Store& local() const { return *store_; }
+  // The store of a stopped node, for a new process that restarts from the same data dir.
+  std::unique_ptr<Store> take_store() { return std::move(store_); }
+
+ private:
+  // A version newer than any this node has seen, and newer than `held` (the key's current one).
+  Version next_version(const ValueMeta* held);
+  void observe(const Version& v);
+  // How many copies a quorum of `asked` (0: a majority of k) needs among the holders there are.
+  unsigned quorum(unsigned asked) const;
+  std::vector<NodeRef> replica_targets() const;
+  Result<Id> key_id_of(const std::string& key, const std::optional<Id>& key_id) const;
+  Result<void> check_meta(const ValueMeta& meta) const;
+  Result<void> writable() const;
+  // Writes a tombstone here; whether it replaced a value.
+  Result<bool> put_tombstone(const std::string& key, const Id& key_id, const Version& version);
+  void purge_tombstones();
+  // Sees each chunk once it is written here (the owner forwards it to its replicas).
+  using ChunkTap = std::function<asio::awaitable<void>(const std::string&)>;
+  asio::awaitable<Result<void>> store_local(const ValueMeta& meta, ChunkSource& chunks, const ChunkTap& tap = {});
+  asio::awaitable<Result<StoreReply>> store_as_owner(const ValueMeta& meta, ChunkSource& chunks);
+  asio::awaitable<Result<DeleteReply>> remove_as_owner(const DeleteRequest& req, const Id& key_id, Timeout timeout);
+  asio::awaitable<Result<void>> push_value(const NodeRef& target, const Id& key_id, Role role);
+  asio::awaitable<Result<void>> pull_value(const NodeRef& from, const Id& key_id);
+  asio::awaitable<Result<FetchReply>> fetch_local(const FetchRequest& req, const Id& key_id, ChunkSink& sink);
+  asio::awaitable<void> hand_off(std::optional<NodeRef> old_predecessor, NodeRef new_predecessor);
+  asio::awaitable<void> replicate_loop();
+
+  RingView& ring_;
+  const NodeConfig& config_;
+  std::unique_ptr<Store> store_;
+  std::string tag_;  // short id for log lines
+  std::uint64_t hlc_ = 0;  // the hybrid logical clock of the versions this node gives
+
+  struct SyncStamp {
+    std::uint64_t store_version = 0;
+    Id predecessor;
+    unsigned rounds = 0;
+  };
+  std::unordered_map<Id, SyncStamp, IdHash> synced_;
+  bool running_ = false;
+  std::shared_ptr<asio::steady_timer> timer_;
+};
+
+}  // namespace chord

@@ -1,0 +1,228 @@
+// Reads: the access node asks R holders what they hold, takes the newest version (a tombstone
+// outranks older values: a read never falls back to a copy older than a delete), streams it from
+// a holder of that version and repairs the holders that answered older or nothing.
+#include <algorithm>
+#include <chrono>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include "chord/chunk_pipe.hpp"
+#include "chord/chunks.hpp"
+#include "chord/node.hpp"
+#include "chord/storage.hpp"
+#include "replica_leg.hpp"
+
+namespace chord {
+
+asio::awaitable<Result<FetchReply>> Storage::fetch_local(const FetchRequest& req, const Id& key_id, ChunkSink& sink) {
+  auto blob = store_->open(key_id);
+  if (!blob) co_return make_error(Errc::not_found, fmt::format("key '{}' is not stored on {}", req.key, ring_.self().uri));
+  const auto& meta = blob->meta();
+  if (meta.deleted) {
+    // A holder says what it holds, tombstones too: the reader must see that a delete is newer
+    // than a copy elsewhere. Only the access node turns it into "not found".
+    const FetchReply header{meta, ring_.self()};
+    if (auto r = co_await sink.begin(header); !r) co_return r.error();
+    co_return header;
+  }
+  if (req.offset > meta.size)
+    co_return make_error(Errc::invalid_argument,
+                         fmt::format("offset {} is past the value's {} bytes", req.offset, meta.size));
+  FetchReply header{meta, ring_.self()};
+  if (auto r = co_await sink.begin(header); !r) co_return r.error();
+  BlobSource source(blob, config_.chunk_bytes, req.offset, req.length.value_or(UINT64_MAX));
+  for (;;) {
+    auto chunk = co_await source.next();
+    if (!chunk) co_return chunk.error();
+    if (!*chunk) break;
+    if (auto r = co_await sink.write(std::move(**chunk)); !r) co_return r.error();
+  }
+  co_return header;
+}
+
+namespace {
+
+// Passes a fetched value on only if it is the version the read chose: a holder that took a newer
+// write since it was asked answers conflict instead of splicing versions.
+class VersionSink final : public ChunkSink {
+ public:
+  VersionSink(ChunkSink& inner, Version expected) : inner_(inner), expected_(expected) {}
+  asio::awaitable<Result<void>> begin(const FetchReply& header) override {
+    if (header.meta.version != expected_ || header.meta.deleted)
+      co_return make_error(Errc::conflict, fmt::format("'{}' changed while it was read", header.meta.key));
+    co_return co_await inner_.begin(header);
+  }
+  asio::awaitable<Result<void>> write(std::string chunk) override { co_return co_await inner_.write(std::move(chunk)); }
+
+ private:
+  ChunkSink& inner_;
+  Version expected_;
+};
+
+// Feeds a fetched value into a pipe that a store() on another node reads: a copy from one
+// holder to another that never lands on the node that arranges it.
+class PipeSink final : public ChunkSink {
+ public:
+  PipeSink(ChunkPipe& pipe, Version expected, Timeout timeout) : pipe_(pipe), expected_(expected), timeout_(timeout) {}
+  asio::awaitable<Result<void>> begin(const FetchReply& header) override {
+    if (header.meta.version != expected_)
+      co_return make_error(Errc::conflict, fmt::format("'{}' changed during its read repair", header.meta.key));
+    co_return Result<void>{};
+  }
+  asio::awaitable<Result<void>> write(std::string chunk) override {
+    std::optional<std::string> item(std::move(chunk));  // named: see ARCHITECTURE, g++ 12 and co_await
+    const bool taken = co_await pipe_.push(std::move(item), timeout_);
+    if (!taken) co_return make_error(Errc::deadline_exceeded, "the stale holder stopped taking the repair");
+    co_return Result<void>{};
+  }
+
+ private:
+  ChunkPipe& pipe_;
+  Version expected_;
+  Timeout timeout_;
+};
+
+// Read repair: a holder that answered a read with an older version (or nothing) gets the newest,
+// copied from a holder of it, in the background; the store refuses it if it is no longer newer.
+asio::awaitable<void> repair_copy(asio::any_io_executor ex, std::shared_ptr<ChordService> from,
+                                  std::shared_ptr<ChordService> to, ValueMeta meta, std::string what, Timeout timeout) {
+  if (meta.deleted) {
+    const DeleteRequest tombstone{meta.key, meta.key_id, Role::replica, meta.version};
+    auto r = co_await to->remove(tombstone, timeout);
+    if (!r) spdlog::debug("read repair of {}: {}", what, r.error().message);
+    co_return;
+  }
+  auto leg = std::make_shared<ReplicaLeg>(ex, NodeRef{}, timeout);
+  const StoreRequest copy{meta, Role::replica};
+  asio::co_spawn(ex, run_leg(to, leg, copy, timeout), asio::detached);
+  PipeSink sink(leg->pipe, meta.version, timeout);
+  const FetchRequest req{meta.key, meta.key_id, Role::primary, 0, std::nullopt};
+  auto r = co_await from->fetch(req, sink, timeout);
+  if (!r) {
+    leg->pipe.close();
+    spdlog::debug("read repair of {}: {}", what, r.error().message);
+    co_return;
+  }
+  std::optional<std::string> end;
+  const bool ended = co_await leg->pipe.push(std::move(end), timeout);
+  if (!ended) leg->pipe.close();
+  if (!leg->result) {
+    asio::steady_timer limit(ex, timeout);
+    using namespace asio::experimental::awaitable_operators;
+    co_await (leg->done.async_wait(asio::as_tuple(asio::use_awaitable)) ||
+              limit.async_wait(asio::as_tuple(asio::use_awaitable)));
+  }
+  // The stale holder may refuse it (conflict: it took a newer write meanwhile) or be gone; the
+  // next read or anti-entropy round tries again.
+  if (!leg->result) spdlog::debug("read repair of {}: no answer within {} ms", what, timeout.count());
+  else if (!*leg->result) spdlog::debug("read repair of {}: {}", what, leg->result->error().message);
+}
+
+}  // namespace
+
+asio::awaitable<Result<FetchReply>> Storage::fetch(const FetchRequest& req, ChunkSink& sink, Timeout timeout) {
+  auto id = key_id_of(req.key, req.key_id);
+  if (!id) co_return id.error();
+  if (req.role != Role::client) co_return co_await fetch_local(req, *id, sink);
+  if (!ring_.joined()) co_return make_error(Errc::not_ready, fmt::format("{} is not part of a ring", ring_.self().uri));
+  auto keep = ring_.hold();
+  auto found = co_await ring_.find_successor(*id);
+  if (!found) co_return found.error();
+  // The owner first, then its successors: they hold replicas when the owner is gone, has not
+  // received the key yet, or missed a write while it was away.
+  std::vector<NodeRef> holders{found->owner};
+  for (const auto& s : found->successors) {
+    if (holders.size() >= std::max(1u, config_.replicas)) break;
+    if (s.id != found->owner.id) holders.push_back(s);
+  }
+  // Ask holders what they hold until R of them hold a version (a tombstone counts: a read never
+  // falls back to a copy older than a delete). "Nothing here" is no vote, since a node that
+  // restarted empty or just took over the range knows nothing of the key, so the read asks on;
+  // it needs R answers of any kind, and the newest version among them wins.
+  const unsigned r_needed = std::min<unsigned>(quorum(config_.read_quorum), static_cast<unsigned>(holders.size()));
+  struct Answer {
+    NodeRef holder;
+    std::optional<ValueMeta> meta;
+  };
+  std::vector<Answer> answers;
+  Error last = make_error(Errc::unavailable, fmt::format("no holder of '{}' answered", req.key));
+  FetchRequest probe{req.key, *id, Role::primary, 0, 0};
+  std::size_t votes = 0;
+  for (const auto& holder : holders) {
+    if (votes >= r_needed) break;
+    StringSink header_only(0);
+    Result<FetchReply> r = make_error(Errc::internal, "unreached");
+    if (holder.id == ring_.self().id) {
+      r = co_await fetch_local(probe, *id, header_only);
+    } else {
+      auto client = ring_.peer(holder);
+      if (!client) co_return client.error();
+      r = co_await (*client)->fetch(probe, header_only, timeout);
+      if (r || !is_peer_failure(r.error().code)) ring_.peer_answered(holder);
+      else ring_.peer_failed(holder, r.error());
+    }
+    if (r) {
+      observe(r->meta.version);
+      answers.push_back(Answer{holder, r->meta});
+      ++votes;
+    } else if (r.error().code == Errc::not_found) {
+      answers.push_back(Answer{holder, std::nullopt});
+    } else if (is_peer_failure(r.error().code)) {
+      last = r.error();
+    } else {
+      co_return r.error();
+    }
+  }
+  if (answers.size() < r_needed)
+    co_return make_error(Errc::unavailable, fmt::format("only {} of the {} holders a read of '{}' needs answered; last: {}",
+                                                        answers.size(), r_needed, req.key, last.message));
+  const Answer* newest = nullptr;
+  for (const auto& a : answers)
+    if (a.meta && (!newest || newest->meta->version < a.meta->version)) newest = &a;
+  if (newest) {
+    for (const auto& a : answers) {
+      if (a.meta && !(a.meta->version < newest->meta->version)) continue;
+      if (!a.meta && newest->meta->deleted) continue;  // nothing there is as good as a tombstone
+      auto from = ring_.peer(newest->holder);
+      auto to = ring_.peer(a.holder);
+      if (!from || !to) continue;
+      asio::co_spawn(ring_.executor(),
+                     repair_copy(ring_.executor(), *from, *to, *newest->meta, fmt::format("'{}' on {}", req.key, a.holder.uri),
+                                 config_.rpc_timeout),
+                     asio::detached);
+    }
+  }
+  if (!newest || newest->meta->deleted)
+    co_return make_error(Errc::not_found, fmt::format("key '{}' not found", req.key));
+  const Version chosen = newest->meta->version;
+  CountingSink counted(sink);
+  VersionSink checked(counted, chosen);
+  FetchRequest direct = req;
+  direct.key_id = *id;
+  direct.role = Role::primary;
+  Error failed = make_error(Errc::unavailable, "unreached");
+  for (const auto& a : answers) {
+    if (!a.meta || a.meta->version != chosen) continue;
+    Result<FetchReply> r = make_error(Errc::internal, "unreached");
+    if (a.holder.id == ring_.self().id) {
+      r = co_await fetch_local(direct, *id, checked);
+    } else {
+      auto client = ring_.peer(a.holder);
+      if (!client) co_return client.error();
+      r = co_await (*client)->fetch(direct, checked, timeout);
+      if (!r && is_peer_failure(r.error().code)) ring_.peer_failed(a.holder, r.error());
+    }
+    if (r) co_return r;
+    if (counted.started() || !is_peer_failure(r.error().code)) co_return r.error();  // bytes went out
+    failed = r.error();
+  }
+  co_return failed;
+}
+
+}  // namespace chord
