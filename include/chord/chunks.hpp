@@ -9,15 +9,17 @@
 
 namespace chord {
 
-// Reads [offset, offset + length) of a stored value in chunks of at most chunk_bytes.
+// Reads [offset, offset + length) of a stored value in chunks of at most chunk_bytes, on the
+// store's I/O pool when it has one (Store::io_pool).
 class BlobSource final : public ChunkSource {
  public:
   BlobSource(std::shared_ptr<const Blob> blob, std::size_t chunk_bytes, std::uint64_t offset = 0,
-             std::uint64_t length = UINT64_MAX);
+             std::uint64_t length = UINT64_MAX, boost::asio::thread_pool* io = nullptr);
   asio::awaitable<Result<std::optional<std::string>>> next() override;
 
  private:
   std::shared_ptr<const Blob> blob_;
+  boost::asio::thread_pool* io_;
   std::size_t chunk_bytes_;
   std::uint64_t pos_;
   std::uint64_t end_;

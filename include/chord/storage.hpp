@@ -59,8 +59,10 @@ class Storage final : public RingDelegate, public std::enable_shared_from_this<S
   Result<void> check_meta(const ValueMeta& meta) const;
   Result<void> writable() const;
   // Writes a tombstone here; whether it replaced a value.
-  Result<bool> put_tombstone(const std::string& key, const Id& key_id, const Version& version);
-  void purge_tombstones();
+  asio::awaitable<Result<bool>> put_tombstone(const std::string& key, const Id& key_id, const Version& version);
+  // Drops tombstones past the grace period; lists the store at most once per purge period.
+  asio::awaitable<void> purge_tombstones();
+  bool past_grace(const Version& v) const;
   // Sees each chunk once it is written here (the owner forwards it to its replicas).
   using ChunkTap = std::function<asio::awaitable<void>(const std::string&)>;
   asio::awaitable<Result<void>> store_local(const ValueMeta& meta, ChunkSource& chunks, const ChunkTap& tap = {});
@@ -84,6 +86,7 @@ class Storage final : public RingDelegate, public std::enable_shared_from_this<S
     unsigned rounds = 0;
   };
   std::unordered_map<Id, SyncStamp, IdHash> synced_;
+  std::uint64_t next_purge_ms_ = 0;
   bool running_ = false;
   std::shared_ptr<asio::steady_timer> timer_;
 };

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/thread_pool.hpp>
+
 #include "chord/messages.hpp"
 #include "chord/result.hpp"
 
@@ -37,6 +39,8 @@ class Store {
   virtual Result<std::unique_ptr<ValueWriter>> begin(const ValueMeta& meta) = 0;
   // The value or tombstone held for key_id.
   virtual std::shared_ptr<const Blob> open(const Id& key_id) const = 0;
+  // Its metadata alone, from the store's index: no file is opened.
+  virtual std::optional<ValueMeta> meta(const Id& key_id) const = 0;
   // Drops what is held for key_id, whatever its version (purging tombstones, dropping copies).
   virtual bool erase(const Id& key_id) = 0;
   // Every value's and tombstone's metadata, in key-id order.
@@ -48,6 +52,10 @@ class Store {
   virtual std::uint64_t bytes() const = 0;
   // Bumped by every commit and erase: lets replica maintenance skip rounds where nothing changed.
   virtual std::uint64_t version() const = 0;
+  // Where begin, append, commit, open, read and erase must run, for a store whose calls block on
+  // a disk (run_blocking); nullptr for one that never blocks. Index reads (meta, list, count)
+  // never block and may run anywhere; a store with a pool is safe to call from both.
+  virtual boost::asio::thread_pool* io_pool() { return nullptr; }
 };
 
 std::unique_ptr<Store> make_memory_store();

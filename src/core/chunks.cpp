@@ -1,5 +1,7 @@
 #include "chord/chunks.hpp"
 
+#include "chord/blocking.hpp"
+
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -7,8 +9,8 @@
 namespace chord {
 
 BlobSource::BlobSource(std::shared_ptr<const Blob> blob, std::size_t chunk_bytes, std::uint64_t offset,
-                       std::uint64_t length)
-    : blob_(std::move(blob)), chunk_bytes_(chunk_bytes), pos_(offset) {
+                       std::uint64_t length, boost::asio::thread_pool* io)
+    : blob_(std::move(blob)), io_(io), chunk_bytes_(chunk_bytes), pos_(offset) {
   const auto size = blob_->meta().size;
   pos_ = std::min(pos_, size);
   end_ = length >= size - pos_ ? size : pos_ + length;
@@ -17,7 +19,8 @@ BlobSource::BlobSource(std::shared_ptr<const Blob> blob, std::size_t chunk_bytes
 asio::awaitable<Result<std::optional<std::string>>> BlobSource::next() {
   if (pos_ >= end_) co_return std::optional<std::string>{};
   auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_bytes_, end_ - pos_));
-  auto data = blob_->read(pos_, n);
+  const auto at = pos_;
+  auto data = co_await run_blocking(io_, [&] { return blob_->read(at, n); });
   if (!data) co_return data.error();
   pos_ += data->size();
   if (data->empty()) co_return make_error(Errc::internal, "stored value ended early");

@@ -3,12 +3,16 @@
 // of the first format (no version) are read as version zero, older than any write. A write goes to a temporary file that is
 // renamed into place only after its size and digest check out, so a crash never leaves a torn
 // value; a reader opens its own descriptor, so a later write does not change what it reads.
+// The rename is made durable by an fsync of the directory before the write is acknowledged.
+// Every call that touches a file runs on the store's own small thread pool (run_blocking): the
+// index is shared between it and the node's thread, under a mutex.
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <random>
 #include <stdexcept>
 
@@ -119,6 +123,10 @@ class Fd {
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   int get() const { return fd_; }
+  void reset(int fd) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
 
  private:
   int fd_;
@@ -176,6 +184,8 @@ class DiskStore final : public Store {
  public:
   explicit DiskStore(fs::path dir) : dir_(std::move(dir)), tmp_(dir_ / "tmp") {
     fs::create_directories(tmp_);
+    dir_fd_.reset(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir_fd_.get() < 0) throw fs::filesystem_error("cannot open", dir_, std::error_code(errno, std::generic_category()));
     for (const auto& e : fs::directory_iterator(tmp_)) fs::remove(e.path());  // torn writes of a crash
     std::size_t bad = 0;
     for (const auto& e : fs::directory_iterator(dir_)) {
@@ -195,8 +205,15 @@ class DiskStore final : public Store {
   }
 
   Result<std::unique_ptr<ValueWriter>> begin(const ValueMeta& meta) override {
-    if (auto r = check_newer(meta, held(meta.key_id)); !r) return r.error();
-    auto tmp = tmp_ / fmt::format("{}.{}", hex_of(meta.key_id), rng_());
+    {
+      std::lock_guard lock(mutex_);
+      if (auto r = check_newer(meta, held(meta.key_id)); !r) return r.error();
+    }
+    fs::path tmp;
+    {
+      std::lock_guard lock(mutex_);
+      tmp = tmp_ / fmt::format("{}.{}", hex_of(meta.key_id), rng_());
+    }
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return make_error(Errc::internal, fmt::format("cannot create {}: {}", tmp.string(), std::strerror(errno)));
     auto header = header_of(meta);
@@ -208,8 +225,7 @@ class DiskStore final : public Store {
   }
 
   std::shared_ptr<const Blob> open(const Id& key_id) const override {
-    auto it = index_.find(key_id);
-    if (it == index_.end()) return nullptr;
+    if (!meta(key_id)) return nullptr;
     int fd = ::open(path_of(key_id).c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return nullptr;
     auto h = read_header(fd);
@@ -220,7 +236,14 @@ class DiskStore final : public Store {
     return std::make_shared<DiskBlob>(h->first, h->second, fd);
   }
 
+  std::optional<ValueMeta> meta(const Id& key_id) const override {
+    std::lock_guard lock(mutex_);
+    const ValueMeta* m = held(key_id);
+    return m ? std::optional<ValueMeta>(*m) : std::nullopt;
+  }
+
   bool erase(const Id& key_id) override {
+    std::lock_guard lock(mutex_);
     auto it = index_.find(key_id);
     if (it == index_.end()) return false;
     std::error_code ec;
@@ -232,29 +255,46 @@ class DiskStore final : public Store {
     return true;
   }
   std::vector<ValueMeta> list() const override {
+    std::lock_guard lock(mutex_);
     std::vector<ValueMeta> out;
     out.reserve(index_.size());
     for (const auto& [id, m] : index_) out.push_back(m);
     return out;
   }
   std::vector<ValueMeta> list_range(const Id& from, const Id& to) const override {
+    std::lock_guard lock(mutex_);
     return metas_in_range(index_, from, to, [](const ValueMeta& m) { return m; });
   }
-  std::size_t count() const override { return index_.size() - tombstones_; }
-  std::uint64_t bytes() const override { return bytes_; }
-  std::uint64_t version() const override { return version_; }
+  std::size_t count() const override {
+    std::lock_guard lock(mutex_);
+    return index_.size() - tombstones_;
+  }
+  std::uint64_t bytes() const override {
+    std::lock_guard lock(mutex_);
+    return bytes_;
+  }
+  std::uint64_t version() const override {
+    std::lock_guard lock(mutex_);
+    return version_;
+  }
+  boost::asio::thread_pool* io_pool() override { return &pool_; }
 
+  // Under mutex_.
   const ValueMeta* held(const Id& key_id) const {
     auto it = index_.find(key_id);
     return it == index_.end() ? nullptr : &it->second;
   }
 
   Result<void> install(const ValueMeta& meta, const fs::path& tmp) {
+    // Under the lock from the check to the index: two writers of one key may commit at once.
+    std::lock_guard lock(mutex_);
     // A newer version may have landed while this one streamed in.
     if (auto r = check_newer(meta, held(meta.key_id)); !r) return r;
     std::error_code ec;
     fs::rename(tmp, path_of(meta.key_id), ec);
     if (ec) return make_error(Errc::internal, fmt::format("cannot store value '{}': {}", meta.key, ec.message()));
+    if (::fsync(dir_fd_.get()) != 0)
+      return make_error(Errc::internal, fmt::format("cannot sync data dir {}: {}", dir_.string(), std::strerror(errno)));
     if (auto it = index_.find(meta.key_id); it != index_.end()) {
       bytes_ -= it->second.size;
       if (it->second.deleted) --tombstones_;
@@ -271,11 +311,15 @@ class DiskStore final : public Store {
 
   fs::path dir_;
   fs::path tmp_;
+  Fd dir_fd_;
+  mutable std::mutex mutex_;
   std::map<Id, ValueMeta> index_;
   std::uint64_t bytes_ = 0;
   std::size_t tombstones_ = 0;
   std::uint64_t version_ = 0;
   std::mt19937_64 rng_{std::random_device{}()};
+  // Last: joined before anything its calls touch is destroyed.
+  boost::asio::thread_pool pool_{2};
 };
 
 Result<void> DiskWriter::commit() {

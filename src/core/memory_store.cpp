@@ -62,6 +62,10 @@ class MemoryStore final : public Store {
     auto it = values_.find(key_id);
     return it == values_.end() ? nullptr : it->second;
   }
+  std::optional<ValueMeta> meta(const Id& key_id) const override {
+    const ValueMeta* m = held(key_id);
+    return m ? std::optional<ValueMeta>(*m) : std::nullopt;
+  }
   bool erase(const Id& key_id) override {
     auto it = values_.find(key_id);
     if (it == values_.end()) return false;

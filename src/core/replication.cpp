@@ -15,18 +15,38 @@
 
 #include "chord/chunk_pipe.hpp"
 #include "chord/chunks.hpp"
+#include "chord/blocking.hpp"
 #include "chord/node.hpp"
 #include "chord/storage.hpp"
 
 namespace chord {
 
-void Storage::purge_tombstones() {
+bool Storage::past_grace(const Version& v) const {
   const auto grace = static_cast<std::uint64_t>(config_.tombstone_grace.count());
   const auto wall = config_.clock->wall_ms();
-  if (wall < grace) return;
-  const auto horizon = wall - grace;
+  return wall >= grace && v.millis() < wall - grace;
+}
+
+asio::awaitable<void> Storage::purge_tombstones() {
+  const auto grace = static_cast<std::uint64_t>(config_.tombstone_grace.count());
+  const auto wall = config_.clock->wall_ms();
+  if (wall < grace || wall < next_purge_ms_) co_return;
+  // Listing a store of 10^6 keys every replica round would cost more than the rounds themselves:
+  // a tombstone is dropped within a sixteenth of the grace period (at most an hour) after it.
+  const auto period = std::clamp<std::uint64_t>(grace / 16, static_cast<std::uint64_t>(config_.replicate_interval.count()),
+                                                3'600'000);
+  next_purge_ms_ = wall + period;
+  std::vector<Id> expired;
   for (const auto& m : store_->list())
-    if (m.deleted && m.version.millis() < horizon) store_->erase(m.key_id);
+    if (m.deleted && past_grace(m.version)) expired.push_back(m.key_id);
+  if (expired.empty()) co_return;
+  auto erase = [&] {
+    std::size_t n = 0;
+    for (const auto& id : expired) n += store_->erase(id) ? 1 : 0;
+    return n;
+  };
+  const auto purged = co_await run_blocking(store_->io_pool(), erase);
+  spdlog::debug("[{}] purged {} tombstones older than the grace period", tag_, purged);
 }
 
 
@@ -36,22 +56,23 @@ asio::awaitable<Result<SyncReply>> Storage::sync_replicas(const SyncRequest& req
   SyncReply reply;
   for (const auto& k : req.keys) {
     observe(k.version);
-    auto blob = store_->open(k.key_id);
-    if (!blob || blob->meta().version < k.version) reply.missing.push_back(k.key_id);
-    else if (k.version < blob->meta().version) reply.newer.push_back(k.key_id);
+    auto held = store_->meta(k.key_id);
+    if (!held || held->version < k.version) reply.missing.push_back(k.key_id);
+    else if (k.version < held->version) reply.newer.push_back(k.key_id);
   }
   if (req.range_from && req.range_to) {
     std::unordered_set<Id, IdHash> offered;
     for (const auto& k : req.keys) offered.insert(k.key_id);
+    // A tombstone past its grace period is not worth a copy: the owner has purged it already.
     for (const auto& m : store_->list_range(*req.range_from, *req.range_to))
-      if (!offered.contains(m.key_id)) reply.newer.push_back(m.key_id);
+      if (!offered.contains(m.key_id) && !(m.deleted && past_grace(m.version))) reply.newer.push_back(m.key_id);
   }
   co_return reply;
 }
 
 asio::awaitable<void> Storage::maintain_replicas() {
   if (!ring_.joined() || ring_.leaving()) co_return;
-  purge_tombstones();
+  co_await purge_tombstones();
   if (!ring_.predecessor() || config_.replicas <= 1) co_return;
   auto keep = ring_.hold();
   const Id pred = ring_.predecessor()->id;

@@ -19,6 +19,7 @@
 #include "chord/chunks.hpp"
 #include "chord/node.hpp"
 #include "chord/storage.hpp"
+#include "chord/blocking.hpp"
 #include "chord/key_id.hpp"
 #include "chord/sha256.hpp"
 #include "replica_leg.hpp"
@@ -67,15 +68,19 @@ unsigned Storage::quorum(unsigned asked) const {
   return std::max(1u, std::min(q, static_cast<unsigned>(distinct.size())));
 }
 
-Result<bool> Storage::put_tombstone(const std::string& key, const Id& key_id, const Version& version) {
-  auto held = store_->open(key_id);
-  const bool existed = held && !held->meta().deleted;
+asio::awaitable<Result<bool>> Storage::put_tombstone(const std::string& key, const Id& key_id,
+                                                     const Version& version) {
+  auto held = store_->meta(key_id);
+  const bool existed = held && !held->deleted;
   static const Digest nothing = Sha256::of("");
-  ValueMeta meta{key, key_id, 0, nothing, version, true};
-  auto writer = store_->begin(meta);
-  if (!writer) return writer.error();
-  if (auto r = (*writer)->commit(); !r) return r.error();
-  return existed;
+  const ValueMeta meta{key, key_id, 0, nothing, version, true};
+  auto write = [&]() -> Result<bool> {
+    auto writer = store_->begin(meta);
+    if (!writer) return writer.error();
+    if (auto r = (*writer)->commit(); !r) return r.error();
+    return existed;
+  };
+  co_return co_await run_blocking(store_->io_pool(), write);
 }
 
 std::vector<NodeRef> Storage::replica_targets() const {
@@ -88,7 +93,8 @@ std::vector<NodeRef> Storage::replica_targets() const {
 }
 
 asio::awaitable<Result<void>> Storage::store_local(const ValueMeta& meta, ChunkSource& chunks, const ChunkTap& tap) {
-  auto writer = store_->begin(meta);
+  auto* io = store_->io_pool();
+  auto writer = co_await run_blocking(io, [&] { return store_->begin(meta); });
   if (!writer) co_return writer.error();
   for (;;) {
     auto chunk = co_await chunks.next();
@@ -97,10 +103,12 @@ asio::awaitable<Result<void>> Storage::store_local(const ValueMeta& meta, ChunkS
     if ((*chunk)->size() > config_.chunk_bytes)
       co_return make_error(Errc::too_large, fmt::format("a chunk of {} bytes is over the {} byte limit",
                                                         (*chunk)->size(), config_.chunk_bytes));
-    if (auto r = (*writer)->append(**chunk); !r) co_return r;
+    const std::string& bytes = **chunk;
+    auto appended = co_await run_blocking(io, [&] { return (*writer)->append(bytes); });
+    if (!appended) co_return appended;
     if (tap) co_await tap(**chunk);
   }
-  co_return (*writer)->commit();
+  co_return co_await run_blocking(io, [&] { return (*writer)->commit(); });
 }
 
 asio::awaitable<Result<StoreReply>> Storage::store_as_owner(const ValueMeta& meta, ChunkSource& chunks) {
@@ -167,11 +175,12 @@ asio::awaitable<Result<StoreReply>> Storage::store_as_owner(const ValueMeta& met
 }
 
 asio::awaitable<Result<void>> Storage::push_value(const NodeRef& target, const Id& key_id, Role role) {
-  auto blob = store_->open(key_id);
+  auto* io = store_->io_pool();
+  auto blob = co_await run_blocking(io, [&] { return store_->open(key_id); });
   if (!blob) co_return make_error(Errc::not_found, "value vanished before it could be sent");
   auto client = ring_.peer(target);
   if (!client) co_return client.error();
-  BlobSource source(blob, config_.chunk_bytes);
+  BlobSource source(blob, config_.chunk_bytes, 0, UINT64_MAX, io);
   const StoreRequest req{blob->meta(), role};
   auto r = co_await (*client)->store(req, source, config_.rpc_timeout);
   if (!r) {
@@ -189,13 +198,18 @@ class StoreSink final : public ChunkSink {
  public:
   explicit StoreSink(Store& store) : store_(store) {}
   asio::awaitable<Result<void>> begin(const FetchReply& header) override {
-    auto w = store_.begin(header.meta);
+    auto w = co_await run_blocking(store_.io_pool(), [&] { return store_.begin(header.meta); });
     if (!w) co_return w.error();
     writer_ = std::move(*w);
     co_return Result<void>{};
   }
-  asio::awaitable<Result<void>> write(std::string chunk) override { co_return writer_->append(chunk); }
-  Result<void> commit() { return writer_ ? writer_->commit() : make_error(Errc::internal, "nothing was fetched"); }
+  asio::awaitable<Result<void>> write(std::string chunk) override {
+    co_return co_await run_blocking(store_.io_pool(), [&] { return writer_->append(chunk); });
+  }
+  asio::awaitable<Result<void>> commit() {
+    if (!writer_) co_return make_error(Errc::internal, "nothing was fetched");
+    co_return co_await run_blocking(store_.io_pool(), [&] { return writer_->commit(); });
+  }
 
  private:
   Store& store_;
@@ -215,7 +229,7 @@ asio::awaitable<Result<void>> Storage::pull_value(const NodeRef& from, const Id&
     co_return r.error();
   }
   observe(r->meta.version);
-  co_return sink.commit();
+  co_return co_await sink.commit();
 }
 
 asio::awaitable<Result<StoreReply>> Storage::store(const StoreRequest& given, ChunkSource& chunks, Timeout timeout) {
@@ -240,8 +254,8 @@ asio::awaitable<Result<StoreReply>> Storage::store(const StoreRequest& given, Ch
       // The owner orders the writes of its keys: whatever version the sender named is replaced.
       ValueMeta meta = req.meta;
       meta.deleted = false;
-      auto held = store_->open(meta.key_id);
-      meta.version = next_version(held ? &held->meta() : nullptr);
+      auto held = store_->meta(meta.key_id);
+      meta.version = next_version(held ? &*held : nullptr);
       co_return co_await store_as_owner(meta, chunks);
     }
     case Role::client: break;
@@ -283,7 +297,7 @@ asio::awaitable<Result<DeleteReply>> Storage::remove(const DeleteRequest& req, T
   if (req.role == Role::replica || req.role == Role::handoff) {
     if (req.version.zero()) co_return make_error(Errc::invalid_argument, "a replica's delete needs the tombstone's version");
     observe(req.version);
-    auto r = put_tombstone(req.key, *id, req.version);
+    auto r = co_await put_tombstone(req.key, *id, req.version);
     if (!r) co_return r.error();
     co_return DeleteReply{ring_.self(), *r, req.version, 1};
   }
@@ -292,9 +306,9 @@ asio::awaitable<Result<DeleteReply>> Storage::remove(const DeleteRequest& req, T
   auto keep = ring_.hold();
   if (req.role == Role::primary) {
     // A delete is a write: a tombstone with a new version, on W copies before it is acknowledged.
-    auto held = store_->open(*id);
-    const Version version = next_version(held ? &held->meta() : nullptr);
-    auto local = put_tombstone(req.key, *id, version);
+    auto held = store_->meta(*id);
+    const Version version = next_version(held ? &*held : nullptr);
+    auto local = co_await put_tombstone(req.key, *id, version);
     if (!local) co_return local.error();
     DeleteReply reply{ring_.self(), *local, version, 1};
     const DeleteRequest copy{req.key, *id, Role::replica, version};

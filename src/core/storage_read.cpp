@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "chord/chunk_pipe.hpp"
+#include "chord/blocking.hpp"
 #include "chord/chunks.hpp"
 #include "chord/node.hpp"
 #include "chord/storage.hpp"
@@ -21,7 +22,8 @@
 namespace chord {
 
 asio::awaitable<Result<FetchReply>> Storage::fetch_local(const FetchRequest& req, const Id& key_id, ChunkSink& sink) {
-  auto blob = store_->open(key_id);
+  auto* io = store_->io_pool();
+  auto blob = co_await run_blocking(io, [&] { return store_->open(key_id); });
   if (!blob) co_return make_error(Errc::not_found, fmt::format("key '{}' is not stored on {}", req.key, ring_.self().uri));
   const auto& meta = blob->meta();
   if (meta.deleted) {
@@ -36,7 +38,7 @@ asio::awaitable<Result<FetchReply>> Storage::fetch_local(const FetchRequest& req
                          fmt::format("offset {} is past the value's {} bytes", req.offset, meta.size));
   FetchReply header{meta, ring_.self()};
   if (auto r = co_await sink.begin(header); !r) co_return r.error();
-  BlobSource source(blob, config_.chunk_bytes, req.offset, req.length.value_or(UINT64_MAX));
+  BlobSource source(blob, config_.chunk_bytes, req.offset, req.length.value_or(UINT64_MAX), io);
   for (;;) {
     auto chunk = co_await source.next();
     if (!chunk) co_return chunk.error();
