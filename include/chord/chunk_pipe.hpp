@@ -24,8 +24,14 @@ class ChunkPipe final : public ChunkSource {
   // chunk within timeout.
   asio::awaitable<bool> push(std::optional<std::string> chunk, Timeout timeout);
   asio::awaitable<Result<std::optional<std::string>>> next() override;
-  // Ends both sides: a pending or later push returns false, next() fails as abandoned.
-  void close() { channel_.close(); }
+  // Ends both sides: a pending or later push returns false, next() fails as abandoned. A
+  // channel's close() alone leaves a pending send waiting for its timeout: the consumer that
+  // stopped early (a store refused before its first chunk) held the sender up for a whole RPC
+  // deadline. cancel() completes it at once.
+  void close() {
+    channel_.close();
+    channel_.cancel();
+  }
 
  private:
   asio::experimental::channel<void(boost::system::error_code, std::optional<std::string>)> channel_;

@@ -124,6 +124,8 @@ struct StoreRequest {
   // The sender gave the key alone: the node derives meta.key_id from it (the wire cannot: it
   // does not know the ring's m).
   bool derive_key_id = false;
+  // Apply only if the key is at this version now; a zero version: only if it does not exist.
+  std::optional<Version> if_version{};
 };
 struct StoreReply {
   NodeRef owner;
@@ -150,6 +152,7 @@ struct DeleteRequest {
   std::optional<Id> key_id;
   Role role = Role::client;
   Version version;  // set by the owner for its replicas: the tombstone's version
+  std::optional<Version> if_version{};  // as in StoreRequest
 };
 struct DeleteReply {
   NodeRef owner;

@@ -18,6 +18,7 @@ enum class Errc {
   resource_exhausted, // over a limit of concurrent work (transfers, connections): try again later
   not_ready,          // the node is not (yet) part of a ring
   conflict,           // two nodes with one id, a value replaced while it was read
+  precondition_failed,  // a conditional write: the key is not at the version it named
   data_loss,          // bytes that do not match their SHA-256 (or their announced size)
   cancelled,          // the node is leaving or the call was abandoned
   internal,

@@ -59,6 +59,10 @@ class Storage final : public RingDelegate, public std::enable_shared_from_this<S
   Result<void> check_meta(const ValueMeta& meta) const;
   Result<void> writable() const;
   // Writes a tombstone here; whether it replaced a value.
+  // For a conditional write at the owner: the newest version R holders know, if it is `expected`
+  // (zero: the key does not exist) and no other write of the key is in flight here.
+  asio::awaitable<Result<std::optional<ValueMeta>>> checked_condition(const std::string& key, const Id& key_id,
+                                                                      const Version& expected);
   asio::awaitable<Result<bool>> put_tombstone(const std::string& key, const Id& key_id, const Version& version);
   // Drops tombstones past the grace period; lists the store at most once per purge period.
   asio::awaitable<void> purge_tombstones();
@@ -86,6 +90,19 @@ class Storage final : public RingDelegate, public std::enable_shared_from_this<S
     unsigned rounds = 0;
   };
   std::unordered_map<Id, SyncStamp, IdHash> synced_;
+  // Writes of each key in flight at this owner: a conditional write refuses to judge while
+  // another one's version is not settled.
+  std::unordered_map<Id, unsigned, IdHash> writing_;
+  struct WriteGuard {
+    WriteGuard(std::unordered_map<Id, unsigned, IdHash>& m, const Id& id) : map(m), key_id(id) { ++map[key_id]; }
+    ~WriteGuard() {
+      if (auto it = map.find(key_id); it != map.end() && --it->second == 0) map.erase(it);
+    }
+    WriteGuard(const WriteGuard&) = delete;
+    WriteGuard& operator=(const WriteGuard&) = delete;
+    std::unordered_map<Id, unsigned, IdHash>& map;
+    Id key_id;
+  };
   std::uint64_t next_purge_ms_ = 0;
   bool running_ = false;
   std::shared_ptr<asio::steady_timer> timer_;

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "chord/sha256.hpp"
+#include "chord/version_text.hpp"
 #include "commands.hpp"
 #include "registry.hpp"
 #include "latency.hpp"
@@ -27,6 +28,7 @@ int exit_code_of(const Error& e) {
     case Errc::unavailable:
     case Errc::deadline_exceeded:
     case Errc::resource_exhausted: return Exit::unreachable;
+    case Errc::precondition_failed: return Exit::precondition_failed;
     default: return Exit::failure;
   }
 }
@@ -39,6 +41,20 @@ struct ClientOptions {
   unsigned timeout_ms = 10000;
   Timeout timeout() const { return Timeout(timeout_ms); }
 };
+
+// --if-version V: the write applies only if the key is at version V now (0: does not exist).
+void add_if_version(CLI::App* cmd, std::string& value) {
+  cmd->add_option("--if-version", value,
+                  "apply only if the key is now at this version (as put, get --json and ls print it; 0: only if "
+                  "the key does not exist); otherwise exit 5 and change nothing");
+}
+
+Result<std::optional<Version>> condition_of(const std::string& text, const Ring& ring) {
+  if (text.empty()) return std::optional<Version>{};
+  auto v = parse_version(text, ring);
+  if (!v) return v.error();
+  return std::optional<Version>(*v);
+}
 
 int fail(const Error& e, const std::string& what) {
   std::cerr << "chordnode " << what << ": " << e.message << "\n";
@@ -149,12 +165,14 @@ void add_client_commands(CLI::App& app, int& exit_code) {
     auto key = std::make_shared<std::string>();
     auto file = std::make_shared<std::string>();
     auto dummy = std::make_shared<std::string>();
+    auto if_version = std::make_shared<std::string>();
     cmd->add_option("KEY", *key, "the key (any text)")->required();
     auto* f = cmd->add_option("FILE", *file, "the file to store");
     auto* d = cmd->add_option("--dummy", *dummy, "store generated content of this size (4096, 64KiB, 8MiB, 1GiB)");
     f->excludes(d);
+    add_if_version(cmd, *if_version);
     common(cmd, *o);
-    cmd->callback([o, key, file, dummy, &exit_code] {
+    cmd->callback([o, key, file, dummy, if_version, &exit_code] {
       if (file->empty() == dummy->empty()) {
         std::cerr << "chordnode put: give either FILE or --dummy SIZE\n";
         exit_code = Exit::usage;
@@ -192,10 +210,12 @@ void add_client_commands(CLI::App& app, int& exit_code) {
       ChunkSource& source = fsrc ? static_cast<ChunkSource&>(*fsrc) : *dsrc;
       exit_code = run(*o, "put", [&](ChordService& via, Ring ring) -> asio::awaitable<int> {
         meta.key_id = ring.hash(*key);
+        auto condition = condition_of(*if_version, ring);
+        if (!condition) co_return fail(condition.error(), "put");
         Progress progress("put", meta.size);
         if (fsrc) fsrc->show_progress(&progress);
         if (dsrc) dsrc->show_progress(&progress);
-        const StoreRequest req{meta, Role::client};
+        const StoreRequest req{meta, Role::client, false, *condition};
         auto r = co_await via.store(req, source, o->timeout());
         if (!r) co_return fail(r.error(), "put");
         if (o->json) {
@@ -244,11 +264,15 @@ void add_client_commands(CLI::App& app, int& exit_code) {
     auto* cmd = app.add_subcommand("delete", "Delete KEY from its owner and replicas");
     auto o = std::make_shared<ClientOptions>();
     auto key = std::make_shared<std::string>();
+    auto if_version = std::make_shared<std::string>();
     cmd->add_option("KEY", *key, "the key")->required();
+    add_if_version(cmd, *if_version);
     common(cmd, *o);
-    cmd->callback([o, key, &exit_code] {
+    cmd->callback([o, key, if_version, &exit_code] {
       exit_code = run(*o, "delete", [&](ChordService& via, Ring ring) -> asio::awaitable<int> {
-        const DeleteRequest req{*key, std::nullopt, Role::client, {}};
+        auto condition = condition_of(*if_version, ring);
+        if (!condition) co_return fail(condition.error(), "delete");
+        const DeleteRequest req{*key, std::nullopt, Role::client, {}, *condition};
         auto r = co_await via.remove(req, o->timeout());
         if (!r) co_return fail(r.error(), "delete");
         if (o->json)

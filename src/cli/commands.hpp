@@ -8,7 +8,7 @@
 namespace chord::cli {
 
 // Exit codes scripts rely on.
-enum Exit : int { ok = 0, failure = 1, usage = 2, not_found = 3, unreachable = 4 };
+enum Exit : int { ok = 0, failure = 1, usage = 2, not_found = 3, unreachable = 4, precondition_failed = 5 };
 int exit_code_of(const Error& e);
 
 void add_simulate(CLI::App& app, int& exit_code);

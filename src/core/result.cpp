@@ -12,6 +12,7 @@ std::string_view to_string(Errc code) {
     case Errc::resource_exhausted: return "resource_exhausted";
     case Errc::not_ready: return "not_ready";
     case Errc::conflict: return "conflict";
+    case Errc::precondition_failed: return "precondition_failed";
     case Errc::data_loss: return "data_loss";
     case Errc::cancelled: return "cancelled";
     case Errc::internal: return "internal";
@@ -22,7 +23,7 @@ std::string_view to_string(Errc code) {
 std::optional<Errc> errc_from_string(std::string_view name) {
   for (auto c : {Errc::unavailable, Errc::deadline_exceeded, Errc::not_found, Errc::invalid_argument, Errc::too_large,
                  Errc::resource_exhausted,
-                 Errc::not_ready, Errc::conflict, Errc::data_loss, Errc::cancelled,
+                 Errc::not_ready, Errc::conflict, Errc::precondition_failed, Errc::data_loss, Errc::cancelled,
                  Errc::internal})
     if (to_string(c) == name) return c;
   return std::nullopt;

@@ -22,6 +22,7 @@
 #include "chord/blocking.hpp"
 #include "chord/key_id.hpp"
 #include "chord/sha256.hpp"
+#include "chord/version_text.hpp"
 #include "replica_leg.hpp"
 
 namespace chord {
@@ -90,6 +91,51 @@ std::vector<NodeRef> Storage::replica_targets() const {
     if (!ring_.suspected(n.id)) out.push_back(n);
   }
   return out;
+}
+
+asio::awaitable<Result<std::optional<ValueMeta>>> Storage::checked_condition(const std::string& key, const Id& key_id,
+                                                                            const Version& expected) {
+  // Judged against the newest version among R holders (this owner and its replicas), not this
+  // node's copy alone: an owner that just took the range over, or missed a write while away,
+  // would otherwise judge by what it happens to lack. With R + W > k that includes every
+  // acknowledged write.
+  std::optional<ValueMeta> newest = store_->meta(key_id);
+  unsigned answers = 1;
+  const unsigned needed = quorum(config_.read_quorum);
+  const Timeout each = std::max(Timeout(1), config_.rpc_timeout / 3);
+  for (const auto& target : replica_targets()) {
+    if (answers >= std::max(needed, 1u) && newest && newest->version == expected) break;
+    auto client = ring_.peer(target);
+    if (!client) continue;
+    StringSink header_only(0);
+    const FetchRequest probe{key, key_id, Role::replica, 0, 0};
+    auto r = co_await (*client)->fetch(probe, header_only, each);
+    if (r) {
+      ring_.peer_answered(target);
+      observe(r->meta.version);
+      if (!newest || newest->version < r->meta.version) newest = r->meta;
+      ++answers;
+    } else if (r.error().code == Errc::not_found) {
+      ++answers;
+    } else if (is_peer_failure(r.error().code)) {
+      ring_.peer_failed(target, r.error());
+    }
+  }
+  if (answers < needed)
+    co_return make_error(Errc::unavailable, fmt::format("the condition on '{}' needs {} holders and {} answered", key,
+                                                        needed, answers));
+  // Another write of the key began meanwhile: its version is not known yet, so no version can
+  // be promised to be current. Checked with no wait between it and the new version being given.
+  if (auto w = writing_.find(key_id); w != writing_.end() && w->second > 1)
+    co_return make_error(Errc::precondition_failed,
+                         fmt::format("another write of '{}' is in progress; read it again and retry", key));
+  const Version current = newest && !newest->deleted ? newest->version : Version{};
+  if (current != expected) {
+    const auto shown = [&](const Version& v) { return v.zero() ? std::string("absent") : version_text(v, ring_.ring()); };
+    co_return make_error(Errc::precondition_failed, fmt::format("'{}' is at version {}, not {}: nothing was changed",
+                                                                key, shown(current), shown(expected)));
+  }
+  co_return newest;
 }
 
 asio::awaitable<Result<void>> Storage::store_local(const ValueMeta& meta, ChunkSource& chunks, const ChunkTap& tap) {
@@ -254,7 +300,13 @@ asio::awaitable<Result<StoreReply>> Storage::store(const StoreRequest& given, Ch
       // The owner orders the writes of its keys: whatever version the sender named is replaced.
       ValueMeta meta = req.meta;
       meta.deleted = false;
+      const WriteGuard writing(writing_, meta.key_id);
       auto held = store_->meta(meta.key_id);
+      if (req.if_version) {
+        auto newest = co_await checked_condition(meta.key, meta.key_id, *req.if_version);
+        if (!newest) co_return newest.error();
+        held = *newest;
+      }
       meta.version = next_version(held ? &*held : nullptr);
       co_return co_await store_as_owner(meta, chunks);
     }
@@ -268,7 +320,7 @@ asio::awaitable<Result<StoreReply>> Storage::store(const StoreRequest& given, Ch
   Error last = make_error(Errc::unavailable, "no owner reachable");
   for (const auto& owner : owners) {
     if (owner.id == ring_.self().id) {
-      const StoreRequest mine{req.meta, Role::primary};
+      const StoreRequest mine{req.meta, Role::primary, false, req.if_version};
       co_return co_await store(mine, counted, timeout);
     }
     auto client = ring_.peer(owner);
@@ -276,7 +328,7 @@ asio::awaitable<Result<StoreReply>> Storage::store(const StoreRequest& given, Ch
     ValueMeta meta = req.meta;
     meta.version = {};
     meta.deleted = false;
-    const StoreRequest forward{meta, Role::primary};
+    const StoreRequest forward{meta, Role::primary, false, req.if_version};
     auto r = co_await (*client)->store(forward, counted, timeout);
     if (r) {
       ring_.peer_answered(owner);
@@ -306,7 +358,13 @@ asio::awaitable<Result<DeleteReply>> Storage::remove(const DeleteRequest& req, T
   auto keep = ring_.hold();
   if (req.role == Role::primary) {
     // A delete is a write: a tombstone with a new version, on W copies before it is acknowledged.
+    const WriteGuard writing(writing_, *id);
     auto held = store_->meta(*id);
+    if (req.if_version) {
+      auto newest = co_await checked_condition(req.key, *id, *req.if_version);
+      if (!newest) co_return newest.error();
+      held = *newest;
+    }
     const Version version = next_version(held ? &*held : nullptr);
     auto local = co_await put_tombstone(req.key, *id, version);
     if (!local) co_return local.error();
@@ -337,7 +395,7 @@ asio::awaitable<Result<DeleteReply>> Storage::remove(const DeleteRequest& req, T
   if (!found) co_return found.error();
   std::vector<NodeRef> owners{found->owner};
   owners.insert(owners.end(), found->successors.begin(), found->successors.end());
-  const DeleteRequest forward{req.key, *id, Role::primary, {}};
+  const DeleteRequest forward{req.key, *id, Role::primary, {}, req.if_version};
   Error last = make_error(Errc::unavailable, "no owner reachable");
   for (const auto& owner : owners) {
     if (owner.id == ring_.self().id) co_return co_await remove(forward, timeout);

@@ -6,6 +6,7 @@
 
 #include "chord/chunks.hpp"
 #include "chord/sha256.hpp"
+#include "chord/version_text.hpp"
 #include "http_status.hpp"
 #include "ring_page.hpp"
 #include "views.hpp"
@@ -150,9 +151,32 @@ struct UserApi::Impl {
     (void)co_await ex.respond_not_allowed(allow);
   }
 
+  // If-Match: "V" (the ETag a GET gave) makes a write conditional on the key being at version V;
+  // If-None-Match: * on the key not existing. Past the condition: 412 and nothing changes.
+  Result<std::optional<Version>> condition_of(rest::Exchange& ex) {
+    auto match = ex.request()["If-Match"];
+    auto none = ex.request()["If-None-Match"];
+    if (!match.empty() && !none.empty())
+      return make_error(Errc::invalid_argument, "give If-Match or If-None-Match, not both");
+    if (!none.empty()) {
+      if (none != "*") return make_error(Errc::invalid_argument, "a write takes only If-None-Match: * (create only)");
+      return std::optional<Version>(Version{});
+    }
+    if (match.empty()) return std::optional<Version>{};
+    std::string_view tag(match.data(), match.size());
+    if (tag.size() >= 2 && tag.front() == '"' && tag.back() == '"') tag = tag.substr(1, tag.size() - 2);
+    if (tag == "*") return make_error(Errc::invalid_argument, "If-Match: * is not supported: name the version (the ETag)");
+    auto v = parse_version(tag, node->ring());
+    if (!v) return v.error();
+    if (v->zero()) return make_error(Errc::invalid_argument, "If-Match needs a version; for create-only use If-None-Match: *");
+    return std::optional<Version>(*v);
+  }
+
   asio::awaitable<void> put(rest::Exchange& ex, const std::string& key) {
     const auto& ring = node->ring();
     ValueMeta meta{key, ring.hash(key), 0, {}, {}, false};
+    auto condition = condition_of(ex);
+    if (!condition) co_return co_await fail(ex, condition.error());
     auto length = ex.content_length();
     auto declared = ex.request()["X-Content-SHA256"];
     Result<StoreReply> r = make_error(Errc::internal, "unreached");
@@ -163,7 +187,7 @@ struct UserApi::Impl {
       meta.size = *length;
       meta.sha256 = *digest;
       BodySource source(ex, node->config().chunk_bytes, *length);
-      const StoreRequest req{meta, Role::client};
+      const StoreRequest req{meta, Role::client, false, *condition};
       r = co_await node->store(req, source, options.timeout);
     } else {
       auto body = co_await ex.read_body(options.max_buffered_body);
@@ -175,7 +199,7 @@ struct UserApi::Impl {
       meta.size = body->size();
       meta.sha256 = Sha256::of(*body);
       StringSource source(std::move(*body), node->config().chunk_bytes);
-      const StoreRequest req{meta, Role::client};
+      const StoreRequest req{meta, Role::client, false, *condition};
       r = co_await node->store(req, source, options.timeout);
     }
     if (!r) co_return co_await fail(ex, r.error());
@@ -200,7 +224,9 @@ struct UserApi::Impl {
   }
 
   asio::awaitable<void> remove(rest::Exchange& ex, const std::string& key) {
-    const DeleteRequest req{key, std::nullopt, Role::client, {}};
+    auto condition = condition_of(ex);
+    if (!condition) co_return co_await fail(ex, condition.error());
+    const DeleteRequest req{key, std::nullopt, Role::client, {}, *condition};
     auto r = co_await node->remove(req, options.timeout);
     if (!r) co_return co_await fail(ex, r.error());
     if (!r->existed) co_return co_await fail(ex, make_error(Errc::not_found, fmt::format("key '{}' not found", key)));

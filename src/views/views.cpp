@@ -7,6 +7,7 @@
 #include <boost/json/array.hpp>
 
 #include "chord/sha256.hpp"
+#include "chord/version_text.hpp"
 
 namespace chord::views {
 
@@ -24,9 +25,7 @@ json::object lookup(const std::string& key, const LookupReply& r, const Ring& ri
   return {{"key", key}, {"key_id", ring.hex(r.key_id)}, {"owner", node(r.owner, ring)}, {"hops", r.hops}, {"path", path}};
 }
 
-std::string version(const Version& v, const Ring& ring) {
-  return v.zero() ? std::string() : fmt::format("{}-{}", v.hlc, ring.hex(v.writer));
-}
+std::string version(const Version& v, const Ring& ring) { return version_text(v, ring); }
 
 json::object value(const std::string& key, const NodeRef& owner, std::uint64_t bytes, const Digest& sha256,
                    const Version& v, const Ring& ring) {

@@ -68,6 +68,14 @@ Result<Version> version_from(bool present, const pb::Version& in) {
   return Version{in.hlc(), *writer};
 }
 
+// Present and empty is a condition too: "only if the key does not exist".
+Result<std::optional<Version>> if_version_from(bool present, const pb::Version& in) {
+  if (!present) return std::optional<Version>{};
+  auto v = version_from(true, in);
+  if (!v) return v.error();
+  return std::optional<Version>(*v);
+}
+
 Result<Role> role_from(pb::Role r) {
   switch (r) {
     case pb::ROLE_CLIENT: return Role::client;
@@ -145,6 +153,7 @@ void to_proto(const ValueMeta& in, pb::ValueMeta* out) {
 void to_proto(const StoreRequest& in, pb::StoreRequest* out) {
   to_proto(in.meta, out->mutable_meta());
   out->set_role(static_cast<pb::Role>(in.role));
+  if (in.if_version) version_to(*in.if_version, out->mutable_if_version());
 }
 void to_proto(const StoreReply& in, pb::StoreReply* out) {
   to_proto(in.owner, out->mutable_owner());
@@ -169,6 +178,7 @@ void to_proto(const DeleteRequest& in, pb::DeleteRequest* out) {
   if (in.key_id) out->set_key_id(in.key_id->to_bytes());
   out->set_role(static_cast<pb::Role>(in.role));
   if (!in.version.zero()) version_to(in.version, out->mutable_version());
+  if (in.if_version) version_to(*in.if_version, out->mutable_if_version());
 }
 void to_proto(const DeleteReply& in, pb::DeleteReply* out) {
   to_proto(in.owner, out->mutable_owner());
@@ -312,7 +322,9 @@ Result<StoreRequest> from_proto(const pb::StoreRequest& in) {
   if (!meta) return meta.error();
   auto role = role_from(in.role());
   if (!role) return role.error();
-  return StoreRequest{std::move(*meta), *role, derive};
+  auto condition = if_version_from(in.has_if_version(), in.if_version());
+  if (!condition) return condition.error();
+  return StoreRequest{std::move(*meta), *role, derive, *condition};
 }
 Result<StoreReply> from_proto(const pb::StoreReply& in) {
   auto owner = from_proto(in.owner());
@@ -346,7 +358,9 @@ Result<DeleteRequest> from_proto(const pb::DeleteRequest& in) {
   if (!role) return role.error();
   auto version = version_from(in.has_version(), in.version());
   if (!version) return version.error();
-  return DeleteRequest{in.key(), *id, *role, *version};
+  auto condition = if_version_from(in.has_if_version(), in.if_version());
+  if (!condition) return condition.error();
+  return DeleteRequest{in.key(), *id, *role, *version, *condition};
 }
 Result<DeleteReply> from_proto(const pb::DeleteReply& in) {
   auto owner = from_proto(in.owner());

@@ -141,6 +141,39 @@ def main():
         hlc = lambda v: int(v.split("-")[0]) if v else 0  # noqa: E731
         check(0 < hlc(v1) < hlc(v2) < hlc(v3), "versions grow: put %s, overwrite %s, delete %s" % (v1, v2, v3))
         check(curl(b + "/v1/keys/versioned")[0] == 404, "the deleted key is gone through the other node")
+
+        # Conditional writes: If-Match with the ETag a GET gave, If-None-Match: * to create only.
+        st, _, body = curl("-X", "PUT", "-H", "If-None-Match: *", a + "/v1/keys/cas", data_file=small)
+        check(st == 201, "create-only PUT of a new key: %d %s" % (st, body))
+        st, _, body = curl("-X", "PUT", "-H", "If-None-Match: *", b + "/v1/keys/cas", "--data-binary", "other")
+        check(st == 412 and is_json_error(body, "precondition_failed"), "create-only PUT of an existing key: %d %s" % (st, body))
+        st, headers, got = curl(b + "/v1/keys/cas")
+        etag = headers.get("etag", "")
+        check(st == 200 and got == b"second" and etag, "the create-only value stands: %d %r %r" % (st, got, etag))
+        st, _, body = curl("-X", "PUT", "-H", "If-Match: " + etag, a + "/v1/keys/cas", "--data-binary", "third")
+        new_version = json.loads(body).get("version", "") if st == 201 else ""
+        check(st == 201 and new_version and '"%s"' % new_version != etag, "PUT If-Match the current ETag: %d %s" % (st, body))
+        st, _, body = curl("-X", "PUT", "-H", "If-Match: " + etag, b + "/v1/keys/cas", "--data-binary", "fourth")
+        check(st == 412 and is_json_error(body, "precondition_failed") and b"nothing was changed" in body,
+              "PUT If-Match a stale ETag: %d %s" % (st, body))
+        st, _, body = curl("-X", "DELETE", "-H", "If-Match: " + etag, b + "/v1/keys/cas")
+        check(st == 412 and is_json_error(body, "precondition_failed"), "DELETE If-Match a stale ETag: %d %s" % (st, body))
+        check(curl(a + "/v1/keys/cas")[2] == b"third", "the refused writes changed nothing")
+        st, _, body = curl("-X", "PUT", "-H", "If-Match: yesterday", a + "/v1/keys/cas", "--data-binary", "x")
+        check(st == 400 and is_json_error(body, "invalid_argument"), "a malformed If-Match: %d %s" % (st, body))
+        st, _, body = curl("-X", "DELETE", "-H", 'If-Match: "%s"' % new_version, a + "/v1/keys/cas")
+        check(st == 200, "DELETE If-Match the current version: %d %s" % (st, body))
+        # The CLI: --if-version, exit 5 when the key is not at that version.
+        node = ring.live()[2]
+        put = ring.cli_json("put", "cas-cli", small, "--via", node, "--if-version", "0")
+        r = ring.cli("put", "cas-cli", small, "--via", node, "--if-version", "0", check=False)
+        check(r.returncode == 5 and "nothing was changed" in r.stderr, "put --if-version 0 of an existing key: %d %s" % (r.returncode, r.stderr))
+        again = ring.cli_json("put", "cas-cli", small, "--via", node, "--if-version", put["version"])
+        r = ring.cli("delete", "cas-cli", "--via", node, "--if-version", put["version"], check=False)
+        check(r.returncode == 5, "delete --if-version of a stale version: %d %s" % (r.returncode, r.stderr))
+        r = ring.cli("put", "cas-cli", small, "--via", node, "--if-version", "not-a-version", check=False)
+        check(r.returncode == 1 and "is not a version" in r.stderr, "a malformed --if-version: %d %s" % (r.returncode, r.stderr))
+        ring.cli("delete", "cas-cli", "--via", node, "--if-version", again["version"])
         st, _, body = curl("-X", "PUT", a + "/v1/keys/too-big", data_file=path)  # 6 MiB > 4 MiB, no digest
         check(st == 413 and is_json_error(body, "too_large"), "oversized body: %d %s" % (st, body[:200]))
         check(curl(b + "/v1/keys/too-big")[0] == 404, "the oversized value was not stored")

@@ -25,9 +25,9 @@ ValueMeta meta_of(const Ring& ring, const std::string& key, const std::string& v
 }
 
 asio::awaitable<Result<StoreReply>> put(std::shared_ptr<ChordService> via, ValueMeta meta, std::string value,
-                                        std::size_t chunk) {
+                                        std::size_t chunk, std::optional<Version> if_version = std::nullopt) {
   StringSource source(std::move(value), chunk);
-  const StoreRequest req{meta, Role::client};
+  const StoreRequest req{meta, Role::client, false, if_version};
   co_return co_await via->store(req, source, 2000ms);
 }
 
@@ -140,6 +140,23 @@ TEST_CASE("transport conformance") {
     auto gone = h->run(get(c0, "multi"));
     REQUIRE_FALSE(gone);
     CHECK(gone.error().code == Errc::not_found);
+  }
+
+  SECTION("a conditional write that does not hold is precondition_failed, fast, and changes nothing") {
+    auto first = h->run(put(c0, meta_of(ring, "cas", "one"), "one", 4, Version{}));
+    REQUIRE(first);
+    const auto started = std::chrono::steady_clock::now();
+    auto again = h->run(put(c1, meta_of(ring, "cas", "two"), "two", 4, Version{}));
+    REQUIRE_FALSE(again);
+    CHECK(again.error().code == Errc::precondition_failed);  // ABORTED + details on gRPC, 412 on REST
+    // Refused before its first chunk was taken: the sender is told at once, not at its deadline.
+    CHECK(std::chrono::steady_clock::now() - started < 1500ms);  // the deadline is 2000 ms
+    auto stale = h->run(c1->remove(DeleteRequest{"cas", std::nullopt, Role::client, {}, Version{1, first->owner.id}}, 1000ms));
+    REQUIRE_FALSE(stale);
+    CHECK(stale.error().code == Errc::precondition_failed);
+    auto replaced = h->run(put(c1, meta_of(ring, "cas", "three"), "three", 4, first->version));
+    REQUIRE(replaced);
+    CHECK(h->run(get(c0, "cas")).value() == "three");
   }
 
   SECTION("a missing key is not_found, and a wrong key id is refused") {

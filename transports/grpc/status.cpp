@@ -15,11 +15,14 @@ grpc::Status to_status(const Error& e) {
     case Errc::resource_exhausted: code = grpc::StatusCode::RESOURCE_EXHAUSTED; break;
     case Errc::not_ready: code = grpc::StatusCode::FAILED_PRECONDITION; break;
     case Errc::conflict: code = grpc::StatusCode::ALREADY_EXISTS; break;
+    // gRPC's own advice for a failed test-and-set: ABORTED (FAILED_PRECONDITION is not_ready's).
+    case Errc::precondition_failed: code = grpc::StatusCode::ABORTED; break;
     case Errc::data_loss: code = grpc::StatusCode::DATA_LOSS; break;
     case Errc::cancelled: code = grpc::StatusCode::CANCELLED; break;
     case Errc::internal: code = grpc::StatusCode::INTERNAL; break;
   }
-  // Two codes share RESOURCE_EXHAUSTED: the details name which, for chordnode peers and clients.
+  // Codes that share a status (RESOURCE_EXHAUSTED, ABORTED): the details name which, for
+  // chordnode peers and clients.
   return grpc::Status(code, e.message, std::string(to_string(e.code)));
 }
 
@@ -43,6 +46,7 @@ Error from_status(const grpc::Status& s, std::string_view peer, std::string_view
     default: code = Errc::internal; break;
   }
   if (code == Errc::too_large && s.error_details() == to_string(Errc::resource_exhausted)) code = Errc::resource_exhausted;
+  if (code == Errc::conflict && s.error_details() == to_string(Errc::precondition_failed)) code = Errc::precondition_failed;
   std::string detail = s.error_message().empty() ? std::string(to_string(code)) : s.error_message();
   return make_error(code, fmt::format("{} {}: {}", peer, method, detail));
 }

@@ -14,6 +14,7 @@ http::status status_of(Errc code) {
     case Errc::resource_exhausted: return http::status::service_unavailable;
     case Errc::not_ready: return http::status::service_unavailable;
     case Errc::conflict: return http::status::conflict;
+    case Errc::precondition_failed: return http::status::precondition_failed;
     case Errc::data_loss: return http::status::unprocessable_entity;  // the body is not what it claims
     case Errc::cancelled: return http::status::service_unavailable;
     case Errc::internal: return http::status::internal_server_error;
