@@ -76,6 +76,11 @@ class Storage final : public RingDelegate, public std::enable_shared_from_this<S
   asio::awaitable<Result<void>> pull_value(const NodeRef& from, const Id& key_id);
   asio::awaitable<Result<FetchReply>> fetch_local(const FetchRequest& req, const Id& key_id, ChunkSink& sink);
   asio::awaitable<void> hand_off(std::optional<NodeRef> old_predecessor, NodeRef new_predecessor);
+  // Which of these the target lacks or holds older (SyncReplicas, in pages).
+  asio::awaitable<Result<std::vector<Id>>> lacking(const NodeRef& target, const std::vector<ValueMeta>& metas);
+  // Copies this node holds for keys whose k holders it is not among (left over from joins,
+  // leaves and returns) go, once each of the k holders has confirmed it holds them.
+  asio::awaitable<void> drop_extra_copies();
   asio::awaitable<void> replicate_loop();
 
   RingView& ring_;
@@ -104,6 +109,11 @@ class Storage final : public RingDelegate, public std::enable_shared_from_this<S
     Id key_id;
   };
   std::uint64_t next_purge_ms_ = 0;
+  unsigned rounds_ = 0;  // replica rounds run
+  // The most holders (this node and its distinct successors, at most k) seen: the write quorum's
+  // cap. A crashed successor leaves the list at once, and the bar must not fall with it; only a
+  // member's announced leave lowers it.
+  mutable std::size_t peak_holders_ = 1;
   bool running_ = false;
   std::shared_ptr<asio::steady_timer> timer_;
 };

@@ -73,6 +73,7 @@ asio::awaitable<Result<SyncReply>> Storage::sync_replicas(const SyncRequest& req
 asio::awaitable<void> Storage::maintain_replicas() {
   if (!ring_.joined() || ring_.leaving()) co_return;
   co_await purge_tombstones();
+  if (++rounds_ % std::max(1u, config_.full_sync_every) == 0) co_await drop_extra_copies();
   if (!ring_.predecessor() || config_.replicas <= 1) co_return;
   auto keep = ring_.hold();
   const Id pred = ring_.predecessor()->id;

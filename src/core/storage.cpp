@@ -66,7 +66,8 @@ unsigned Storage::quorum(unsigned asked) const {
   // too, so that a dead replica does not lower the bar).
   std::unordered_set<Id, IdHash> distinct{ring_.self().id};
   for (const auto& n : ring_.successors().nodes()) distinct.insert(n.id);
-  return std::max(1u, std::min(q, static_cast<unsigned>(distinct.size())));
+  peak_holders_ = std::min<std::size_t>(k, std::max(peak_holders_, distinct.size()));
+  return std::max(1u, std::min(q, static_cast<unsigned>(peak_holders_)));
 }
 
 asio::awaitable<Result<bool>> Storage::put_tombstone(const std::string& key, const Id& key_id,

@@ -223,3 +223,27 @@ TEST_CASE("a read that finds a holder with an older version repairs it") {
   CHECK(old < held->meta().version);
   CHECK(*held->read(0, 100) == "the new value");
 }
+
+TEST_CASE("copies beyond the k holders, left by a crash and a return, are dropped; none of the k is") {
+  KeyedRing k(12);
+  auto victim = k.ring.nodes()[5];
+  k.ring.kill(*victim);
+  REQUIRE(k.ring.stabilize(50, true));
+  // The owners replicate the victim's share to the next live successors: the k+1-th holder.
+  for (int r = 0; r < 12; ++r) k.ring.round();
+  k.check_no_key_lost();
+  auto back = k.ring.restart(*victim, true);  // back with its data dir
+  REQUIRE(k.ring.run(back->join(k.any_live().self().uri)));
+  REQUIRE(k.ring.stabilize(50, true));
+  auto copies = [&] {
+    std::size_t n = 0;
+    for (auto& node : k.ring.live())
+      for (const auto& m : node->store().list()) n += m.deleted ? 0 : 1;
+    return n;
+  };
+  const std::size_t before = copies();
+  CHECK(before > 3u * kKeys);  // the extra copies the crash left
+  for (int r = 0; r < 25; ++r) k.ring.round();  // two extra-copy passes at least
+  CHECK(copies() == 3u * kKeys);
+  k.check_no_key_lost();  // and each of them on the owner and its k-1 successors
+}

@@ -461,3 +461,46 @@ TEST_CASE("storage: conditional writes apply only at the version they name, and 
     CHECK(r.get(via, "cas").value() == big);
   }
 }
+
+TEST_CASE("storage: a copy beyond the k holders is dropped once all k confirm it, and kept otherwise") {
+  FixedRing r(6);
+  Host& owner = r.owner_of("zeta");
+  auto put = r.put(owner, "zeta", "z");
+  REQUIRE(put);
+  Host& extra = r.after(owner, 3);  // not among the k = 3 holders
+  auto given = r.run([&]() -> asio::awaitable<Result<StoreReply>> {
+    const ValueMeta meta{"zeta", r.ring.hash("zeta"), 1, Sha256::of("z"), put->version, false};
+    StringSource source("z", r.config.chunk_bytes);
+    const StoreRequest req{meta, Role::replica};
+    co_return co_await extra.store(req, source, kTimeout);
+  }());
+  REQUIRE(given);
+  auto rounds = [&](Host& h) {
+    for (unsigned i = 0; i < r.config.full_sync_every; ++i) r.run(h.storage().maintain_replicas());
+  };
+  // One holder does not answer: nobody can confirm it holds the key, so the copy stays.
+  r.net.kill(r.after(owner, 2).self().uri);
+  rounds(extra);
+  CHECK(r.held(extra, "zeta"));
+  r.net.revive(r.after(owner, 2).self().uri);
+  rounds(extra);
+  CHECK_FALSE(r.held(extra, "zeta"));
+  for (std::size_t c = 0; c < 3; ++c) CHECK(r.held(r.after(owner, c), "zeta"));
+  CHECK(r.get(*r.hosts[0], "zeta").value() == "z");
+}
+
+TEST_CASE("storage: a crashed holder does not lower the write quorum; a leave does") {
+  FixedRing r(2);  // k = 3, W = 2 of the 2 nodes there are
+  Host& a = *r.hosts[0];
+  Host& b = *r.hosts[1];
+  REQUIRE(r.put(a, "eta", "1"));
+  // b crashes and a's successor list loses it, as stabilize would.
+  r.net.kill(b.self().uri);
+  a.place(std::nullopt, {}, {a.self()});
+  auto alone = r.put(a, "eta", "2");
+  REQUIRE_FALSE(alone);
+  CHECK(alone.error().code == Errc::unavailable);
+  // b said goodbye instead: a ring of one may take writes alone.
+  a.storage().member_left(b.self());
+  CHECK(r.put(a, "eta", "3"));
+}
