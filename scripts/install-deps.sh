@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages chordnode builds with; --tests adds what only the tests use
 # (headless Chromium for the ring page, gnuplot for the benchmark plots, Python's gRPC for a
-# client generated from proto/ alone, clang's libFuzzer for scripts/fuzz.sh). Safe to run again: it does nothing when every package
+# client generated from proto/ alone, clang's libFuzzer for scripts/fuzz.sh, and what --package
+# needs). Safe to run again: it does nothing when every package
 # is already present.
 set -euo pipefail
 
@@ -15,6 +16,9 @@ packages=(
 )
 if [ "${1:-}" = "--tests" ]; then
   packages+=(chromium gnuplot-nox python3-grpcio python3-protobuf python3-pika clang-14 libclang-rt-14-dev)
+fi
+if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--package" ]; then
+  packages+=(help2man dpkg-dev)  # the man page; dpkg-shlibdeps for the package's Depends
 fi
 
 missing=()

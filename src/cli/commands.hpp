@@ -16,5 +16,6 @@ void add_serve(CLI::App& app, int& exit_code);
 void add_client_commands(CLI::App& app, int& exit_code);
 void add_bench_client(CLI::App& app, int& exit_code);
 void add_bench_raw(CLI::App& app, int& exit_code);
+void add_completion(CLI::App& app, int& exit_code);
 
 }  // namespace chord::cli

@@ -23,15 +23,16 @@ int main(int argc, char** argv) {
     if (level >= google::protobuf::LOGLEVEL_FATAL) spdlog::critical("protobuf {}:{}: {}", file, line, m);
     else spdlog::debug("protobuf {}:{}: {}", file, line, m);
   });
-  CLI::App app{"chordnode: a Chord distributed hash table node and its client"};
+  CLI::App app{"chordnode: a Chord distributed hash table node and its client", "chordnode"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "chordnode 0.1.0");
+  app.set_version_flag("--version", "chordnode " CHORD_VERSION);
   int exit_code = chord::cli::ok;
   chord::cli::add_serve(app, exit_code);
   chord::cli::add_client_commands(app, exit_code);
   chord::cli::add_simulate(app, exit_code);
   chord::cli::add_bench_client(app, exit_code);
   chord::cli::add_bench_raw(app, exit_code);
+  chord::cli::add_completion(app, exit_code);  // last: it lists the commands above
   auto expanded = chord::cli::expand_config(app, std::vector<std::string>(argv + 1, argv + argc));
   if (!expanded) {
     std::cerr << "chordnode " << argv[1] << ": " << expanded.error().message << "\n";

@@ -77,6 +77,25 @@ class Docs:
         self.check(os.access(os.path.join(ROOT, "scripts", "test.sh"), os.X_OK), "scripts/test.sh is executable")
         self.check(os.access(os.path.join(ROOT, "scripts", "demo.sh"), os.X_OK), "scripts/demo.sh is executable")
 
+    def package(self, lines):
+        """The package block: package.sh is run as written; installing it (apt, systemctl) would
+        change this machine, so what the other lines name is checked in the package instead."""
+        r = subprocess.run([os.path.join(ROOT, "scripts", "package.sh")], capture_output=True, text=True, timeout=1800)
+        deb = r.stdout.strip().splitlines()[-1] if r.returncode == 0 and r.stdout.strip() else ""
+        self.check(deb.endswith(".deb"), "scripts/package.sh names the package it built: %s" % r.stderr[-300:])
+        if not deb:
+            return
+        named = [w for line in lines for w in line.split() if w.endswith(".deb")]
+        self.check(named and os.path.realpath(os.path.join(ROOT, named[0])) == os.path.realpath(deb),
+                   "the README installs the file package.sh built (%s, %s)" % (named, deb))
+        listing = subprocess.run(["dpkg-deb", "-c", deb], capture_output=True, text=True).stdout
+        for line in lines:
+            for w in line.split():
+                if w.startswith("/etc/chordnode/") and not w.endswith("a.toml"):
+                    self.check("." + w in listing, "the package holds %s" % w)
+                if w.startswith("chordnode@"):
+                    self.check("/chordnode@.service" in listing, "the package holds the unit of %s" % w)
+
     def cluster_loop(self, lines):
         script = "\n".join(lines)
         ports = free_ports(16)
@@ -152,6 +171,8 @@ def main():
                 elif first.startswith("bench/bench.py ") or first.startswith("bench/paper.py "):
                     script = os.path.join(ROOT, first.split()[0])
                     d.synopsis(text, [sys.executable, script], exact=False)
+                elif first == "scripts/package.sh":
+                    d.package(b)
                 elif first.startswith("seeds="):
                     d.cluster_loop(b)
                 elif first.startswith("curl -X PUT") and "copy.jpg" in text:
