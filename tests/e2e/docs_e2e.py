@@ -171,6 +171,14 @@ def main():
                 elif first.startswith("bench/bench.py ") or first.startswith("bench/paper.py "):
                     script = os.path.join(ROOT, first.split()[0])
                     d.synopsis(text, [sys.executable, script], exact=False)
+                elif first.startswith("# on host A"):
+                    # Run across network namespaces by tests/e2e/netns_e2e.py; here: every
+                    # option it names is one the binary has.
+                    for line in b:
+                        if line.startswith("chordnode serve "):
+                            d.synopsis(line, [d.binary, "serve"], exact=False)
+                        elif line.startswith("chordnode put "):
+                            d.synopsis(line, [d.binary, "put"], exact=False)
                 elif first == "scripts/package.sh":
                     d.package(b)
                 elif first.startswith("seeds="):
