@@ -56,8 +56,9 @@ void add_completion(CLI::App& app, int& exit_code) {
                                                "/usr/share/bash-completion/completions/chordnode");
   auto shell = std::make_shared<std::string>("bash");
   cmd->add_option("SHELL", *shell, "the shell")->check(CLI::IsMember({"bash"}))->capture_default_str();
-  cmd->callback([&app, &exit_code] {
-    std::cout << bash_script(app);
+  // The callback owns the option's target: add_completion has returned long before parsing.
+  cmd->callback([&app, &exit_code, shell] {
+    if (*shell == "bash") std::cout << bash_script(app);  // the only shell IsMember lets through
     exit_code = Exit::ok;
   });
 }

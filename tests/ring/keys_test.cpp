@@ -224,7 +224,7 @@ TEST_CASE("a read that finds a holder with an older version repairs it") {
   CHECK(*held->read(0, 100) == "the new value");
 }
 
-TEST_CASE("copies beyond the k holders, left by a crash and a return, are dropped; none of the k is") {
+TEST_CASE("copies beyond the k holders, left by a crash and a return, are dropped, and none of the k") {
   KeyedRing k(12);
   auto victim = k.ring.nodes()[5];
   k.ring.kill(*victim);

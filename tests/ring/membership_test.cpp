@@ -93,7 +93,7 @@ TEST_CASE("join_cluster waits for a seed that comes up late and gives up clearly
   REQUIRE(ring.stabilize(50, true));
 }
 
-TEST_CASE("one missed ping keeps the predecessor; a few in a row drop it") {
+TEST_CASE("one missed ping keeps the predecessor, a few in a row drop it") {
   sim::SimRing ring(sim::RingOptions{});
   std::mt19937_64 rng(5);
   for (int i = 0; i < 4; ++i) REQUIRE(ring.join({ring.add()}, rng) == 0);

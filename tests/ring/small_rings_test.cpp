@@ -52,7 +52,7 @@ TEST_CASE("rings of two and three nodes converge and route every key to its owne
   }
 }
 
-TEST_CASE("the paper's example: m = 3, nodes 0, 1, 3; keys 1, 2, 6 land on 1, 3, 0") {
+TEST_CASE("the paper's example: m = 3, nodes 0, 1, 3 and keys 1, 2, 6 that land on 1, 3, 0") {
   sim::SimRing ring(options(3));
   std::mt19937_64 rng(7);
   auto n0 = ring.add(Id::from_uint(0));

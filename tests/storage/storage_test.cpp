@@ -489,7 +489,7 @@ TEST_CASE("storage: a copy beyond the k holders is dropped once all k confirm it
   CHECK(r.get(*r.hosts[0], "zeta").value() == "z");
 }
 
-TEST_CASE("storage: a crashed holder does not lower the write quorum; a leave does") {
+TEST_CASE("storage: a crashed holder does not lower the write quorum, and a leave does") {
   FixedRing r(2);  // k = 3, W = 2 of the 2 nodes there are
   Host& a = *r.hosts[0];
   Host& b = *r.hosts[1];
