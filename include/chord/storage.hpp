@@ -58,6 +58,8 @@ class Storage final : public RingDelegate, public std::enable_shared_from_this<S
   Result<Id> key_id_of(const std::string& key, const std::optional<Id>& key_id) const;
   Result<void> check_meta(const ValueMeta& meta) const;
   Result<void> writable() const;
+  // Holds exactly this version of the key already (a write delivered twice).
+  bool holds(const ValueMeta& meta) const;
   // Writes a tombstone here; whether it replaced a value.
   // For a conditional write at the owner: the newest version R holders know, if it is `expected`
   // (zero: the key does not exist) and no other write of the key is in flight here.

@@ -78,8 +78,9 @@ asio::awaitable<Result<bool>> Storage::put_tombstone(const std::string& key, con
   const ValueMeta meta{key, key_id, 0, nothing, version, true};
   auto write = [&]() -> Result<bool> {
     auto writer = store_->begin(meta);
-    if (!writer) return writer.error();
-    if (auto r = (*writer)->commit(); !r) return r.error();
+    Result<void> r = writer ? (*writer)->commit() : Result<void>(writer.error());
+    if (!r && r.error().code == Errc::conflict && holds(meta)) return false;  // this delete, delivered twice
+    if (!r) return r.error();
     return existed;
   };
   co_return co_await run_blocking(store_->io_pool(), write);
@@ -142,11 +143,16 @@ asio::awaitable<Result<std::optional<ValueMeta>>> Storage::checked_condition(con
 asio::awaitable<Result<void>> Storage::store_local(const ValueMeta& meta, ChunkSource& chunks, const ChunkTap& tap) {
   auto* io = store_->io_pool();
   auto writer = co_await run_blocking(io, [&] { return store_->begin(meta); });
-  if (!writer) co_return writer.error();
+  // The same write delivered twice (a replica leg and an anti-entropy push of one version that
+  // crossed): the holder has it, which is what the sender asks. The stream is still taken to its
+  // end, so that the sender sees a copy made, not a replica that stopped reading.
+  const bool already = !writer && writer.error().code == Errc::conflict && holds(meta);
+  if (!writer && !already) co_return writer.error();
   for (;;) {
     auto chunk = co_await chunks.next();
     if (!chunk) co_return chunk.error();
     if (!*chunk) break;
+    if (already) continue;
     if ((*chunk)->size() > config_.chunk_bytes)
       co_return make_error(Errc::too_large, fmt::format("a chunk of {} bytes is over the {} byte limit",
                                                         (*chunk)->size(), config_.chunk_bytes));
@@ -155,7 +161,15 @@ asio::awaitable<Result<void>> Storage::store_local(const ValueMeta& meta, ChunkS
     if (!appended) co_return appended;
     if (tap) co_await tap(**chunk);
   }
-  co_return co_await run_blocking(io, [&] { return (*writer)->commit(); });
+  if (already) co_return Result<void>{};
+  auto committed = co_await run_blocking(io, [&] { return (*writer)->commit(); });
+  if (!committed && committed.error().code == Errc::conflict && holds(meta)) co_return Result<void>{};
+  co_return committed;
+}
+
+bool Storage::holds(const ValueMeta& meta) const {
+  auto held = store_->meta(meta.key_id);
+  return held && held->version == meta.version && held->sha256 == meta.sha256 && held->deleted == meta.deleted;
 }
 
 asio::awaitable<Result<StoreReply>> Storage::store_as_owner(const ValueMeta& meta, ChunkSource& chunks) {

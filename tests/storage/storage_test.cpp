@@ -504,3 +504,38 @@ TEST_CASE("storage: a crashed holder does not lower the write quorum, and a leav
   a.storage().member_left(b.self());
   CHECK(r.put(a, "eta", "3"));
 }
+
+TEST_CASE("storage: the same write delivered twice is taken once and answered as a copy both times") {
+  FixedRing r(4);
+  Host& owner = r.owner_of("theta");
+  auto put = r.put(owner, "theta", std::string(5 * r.config.chunk_bytes, 't'));
+  REQUIRE(put);
+  Host& replica = r.after(owner, 1);
+  const auto before = replica.storage().local().version();
+  // An anti-entropy push of the version a replica leg already delivered (or the other way round).
+  auto again = r.run([&]() -> asio::awaitable<Result<StoreReply>> {
+    const std::string value(5 * r.config.chunk_bytes, 't');
+    const ValueMeta meta{"theta", r.ring.hash("theta"), value.size(), Sha256::of(value), put->version, false};
+    StringSource source(value, r.config.chunk_bytes);
+    const StoreRequest req{meta, Role::replica};
+    co_return co_await replica.store(req, source, kTimeout);
+  }());
+  REQUIRE(again);
+  CHECK(replica.storage().local().version() == before);  // nothing was written again
+  // A different value under the same version is no duplicate: refused.
+  auto forged = r.run([&]() -> asio::awaitable<Result<StoreReply>> {
+    const ValueMeta meta{"theta", r.ring.hash("theta"), 1, Sha256::of("x"), put->version, false};
+    StringSource source("x", r.config.chunk_bytes);
+    const StoreRequest req{meta, Role::replica};
+    co_return co_await replica.store(req, source, kTimeout);
+  }());
+  REQUIRE_FALSE(forged);
+  CHECK(forged.error().code == Errc::conflict);
+  auto del = r.remove(owner, "theta");
+  REQUIRE(del);
+  auto tomb_again = r.run([&]() -> asio::awaitable<Result<DeleteReply>> {
+    const DeleteRequest req{"theta", std::nullopt, Role::replica, del->version};
+    co_return co_await replica.remove(req, kTimeout);
+  }());
+  CHECK(tomb_again);
+}
