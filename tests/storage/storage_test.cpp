@@ -190,6 +190,16 @@ struct FixedRing {
       co_return co_await via.remove(req, kTimeout);
     }());
   }
+  // A store straight to one host in a role of the ring's (replica, primary), at a given version.
+  Result<StoreReply> store_at(Host& h, const std::string& key, const std::string& value, Version version, Role role,
+                              std::optional<Version> if_version = std::nullopt) {
+    const ValueMeta meta{key, ring.hash(key), value.size(), Sha256::of(value), version, false};
+    return run([&]() -> asio::awaitable<Result<StoreReply>> {
+      StringSource source(value, config.chunk_bytes);
+      const StoreRequest req{meta, role, false, if_version};
+      co_return co_await h.store(req, source, kTimeout);
+    }());
+  }
   std::optional<ValueMeta> held(Host& h, const std::string& key) {
     auto b = h.storage().local().open(ring.hash(key));
     if (!b) return std::nullopt;
@@ -421,13 +431,7 @@ TEST_CASE("storage: conditional writes apply only at the version they name, and 
     r.net.kill(owner.self().uri);
     // The first replica takes the range over and takes a write the owner misses.
     Host& next = r.after(owner, 1);
-    auto missed = r.run([&]() -> asio::awaitable<Result<StoreReply>> {
-      const std::string value = "b";
-      const ValueMeta meta{"cas", r.ring.hash("cas"), value.size(), Sha256::of(value), {}, false};
-      StringSource source(value, r.config.chunk_bytes);
-      const StoreRequest req{meta, Role::primary, false, v1->version};
-      co_return co_await next.store(req, source, kTimeout);
-    }());
+    auto missed = r.store_at(next, "cas", "b", {}, Role::primary, v1->version);
     REQUIRE(missed);
     r.net.revive(owner.self().uri);
     auto stale = r.put(via, "cas", "c", v1->version);
@@ -468,12 +472,7 @@ TEST_CASE("storage: a copy beyond the k holders is dropped once all k confirm it
   auto put = r.put(owner, "zeta", "z");
   REQUIRE(put);
   Host& extra = r.after(owner, 3);  // not among the k = 3 holders
-  auto given = r.run([&]() -> asio::awaitable<Result<StoreReply>> {
-    const ValueMeta meta{"zeta", r.ring.hash("zeta"), 1, Sha256::of("z"), put->version, false};
-    StringSource source("z", r.config.chunk_bytes);
-    const StoreRequest req{meta, Role::replica};
-    co_return co_await extra.store(req, source, kTimeout);
-  }());
+  auto given = r.store_at(extra, "zeta", "z", put->version, Role::replica);
   REQUIRE(given);
   auto rounds = [&](Host& h) {
     for (unsigned i = 0; i < r.config.full_sync_every; ++i) r.run(h.storage().maintain_replicas());
@@ -513,22 +512,11 @@ TEST_CASE("storage: the same write delivered twice is taken once and answered as
   Host& replica = r.after(owner, 1);
   const auto before = replica.storage().local().version();
   // An anti-entropy push of the version a replica leg already delivered (or the other way round).
-  auto again = r.run([&]() -> asio::awaitable<Result<StoreReply>> {
-    const std::string value(5 * r.config.chunk_bytes, 't');
-    const ValueMeta meta{"theta", r.ring.hash("theta"), value.size(), Sha256::of(value), put->version, false};
-    StringSource source(value, r.config.chunk_bytes);
-    const StoreRequest req{meta, Role::replica};
-    co_return co_await replica.store(req, source, kTimeout);
-  }());
+  auto again = r.store_at(replica, "theta", std::string(5 * r.config.chunk_bytes, 't'), put->version, Role::replica);
   REQUIRE(again);
   CHECK(replica.storage().local().version() == before);  // nothing was written again
   // A different value under the same version is no duplicate: refused.
-  auto forged = r.run([&]() -> asio::awaitable<Result<StoreReply>> {
-    const ValueMeta meta{"theta", r.ring.hash("theta"), 1, Sha256::of("x"), put->version, false};
-    StringSource source("x", r.config.chunk_bytes);
-    const StoreRequest req{meta, Role::replica};
-    co_return co_await replica.store(req, source, kTimeout);
-  }());
+  auto forged = r.store_at(replica, "theta", "x", put->version, Role::replica);
   REQUIRE_FALSE(forged);
   CHECK(forged.error().code == Errc::conflict);
   auto del = r.remove(owner, "theta");
