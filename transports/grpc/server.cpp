@@ -115,32 +115,41 @@ class StoreReader final : public grpc::ServerReadReactor<pb::StoreChunk>, public
     return std::optional<std::string>(std::move(*message_.mutable_data()));
   }
 
+  // The transfer is over once the node is done with it: its slot is free before the client hears
+  // the answer, so a client that goes on at once is not refused by its own finished transfer.
+  // (OnDone comes only after Finish, so it never races with this.)
+  void finish(const grpc::Status& status) {
+    if (transfers_) transfers_->leave(address_);
+    transfers_.reset();
+    Finish(status);
+  }
+
   asio::awaitable<void> run() {
     auto first = co_await ops_.wait(timeout_, [this] { ctx_->TryCancel(); });
     if (!first.ok || !message_.has_header()) {
-      Finish(to_status(make_error(Errc::invalid_argument, "Store: the stream must begin with a header")));
+      finish(to_status(make_error(Errc::invalid_argument, "Store: the stream must begin with a header")));
       co_return;
     }
     auto req = wire::from_proto(message_.header());
     if (!req) {
-      Finish(to_status(req.error()));
+      finish(to_status(req.error()));
       co_return;
     }
     if (!message_.data().empty()) {
       auto data = take_data();
       if (!data) {
-        Finish(to_status(data.error()));
+        finish(to_status(data.error()));
         co_return;
       }
       pending_ = std::move(**data);
     }
     auto out = co_await node_->store(*req, *this, timeout_);
     if (!out) {
-      Finish(to_status(out.error()));
+      finish(to_status(out.error()));
       co_return;
     }
     wire::to_proto(*out, reply_);
-    Finish(grpc::Status::OK);  // the last touch: OnDone may delete this at once
+    finish(grpc::Status::OK);  // the last touch: OnDone may delete this at once
   }
 
   Events ops_;
