@@ -78,8 +78,11 @@ class Storage final : public RingDelegate, public std::enable_shared_from_this<S
   asio::awaitable<Result<void>> pull_value(const NodeRef& from, const Id& key_id);
   asio::awaitable<Result<FetchReply>> fetch_local(const FetchRequest& req, const Id& key_id, ChunkSink& sink);
   asio::awaitable<void> hand_off(std::optional<NodeRef> old_predecessor, NodeRef new_predecessor);
-  // Which of these the target lacks or holds older (SyncReplicas, in pages).
-  asio::awaitable<Result<std::vector<Id>>> lacking(const NodeRef& target, const std::vector<ValueMeta>& metas);
+  // Which of these the target lacks or holds older (SyncReplicas, in pages; one even for none).
+  // With a deadline (a leave), each call's timeout is cut short by it.
+  asio::awaitable<Result<std::vector<Id>>> lacking(
+      const NodeRef& target, const std::vector<ValueMeta>& metas,
+      std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
   // Copies this node holds for keys whose k holders it is not among (left over from joins,
   // leaves and returns) go, once each of the k holders has confirmed it holds them.
   asio::awaitable<void> drop_extra_copies();

@@ -46,16 +46,18 @@ asio::awaitable<void> Storage::hand_off(std::optional<NodeRef> old_predecessor, 
 }
 
 
-asio::awaitable<Result<std::vector<Id>>> Storage::lacking(const NodeRef& target, const std::vector<ValueMeta>& metas) {
+asio::awaitable<Result<std::vector<Id>>> Storage::lacking(const NodeRef& target, const std::vector<ValueMeta>& metas,
+                                                          std::optional<std::chrono::steady_clock::time_point> deadline) {
   auto client = ring_.peer(target);
   if (!client) co_return client.error();
   std::vector<Id> out;
   const std::size_t page = std::max<std::size_t>(1, config_.sync_page_keys);
-  for (std::size_t at = 0; at < metas.size(); at += page) {
+  for (std::size_t at = 0; at == 0 || at < metas.size(); at += page) {
     SyncRequest offer{ring_.self(), {}, std::nullopt, std::nullopt};
     for (std::size_t j = at; j < std::min(metas.size(), at + page); ++j)
       offer.keys.push_back(KeyDigest{metas[j].key_id, metas[j].sha256, metas[j].version});
-    auto r = co_await (*client)->sync_replicas(offer, config_.rpc_timeout);
+    const Timeout timeout = deadline ? leave_budget(*deadline, config_.rpc_timeout) : config_.rpc_timeout;
+    auto r = co_await (*client)->sync_replicas(offer, timeout);
     if (!r) {
       ring_.peer_failed(target, r.error());
       co_return r.error();
@@ -158,34 +160,17 @@ asio::awaitable<Departure> Storage::departing(std::chrono::steady_clock::time_po
   const std::size_t want = std::max(1u, config_.replicas);
   for (const auto& c : candidates) {
     if (targets.size() >= want || late()) break;
-    auto client = ring_.peer(c);
-    if (!client) {
-      passed.insert(c.id);
+    // Even with no keys it is asked once: the answer tells whether the successor stays.
+    auto lacks = co_await lacking(c, values, deadline);
+    if (lacks) {
+      targets.push_back(Target{c, {lacks->begin(), lacks->end()}});
       continue;
     }
-    Target t{c, {}};
-    bool answered = true;
-    // At least one offer, even with no keys: it tells whether the successor stays.
-    const std::size_t page = std::max<std::size_t>(1, config_.sync_page_keys);
-    for (std::size_t at = 0; answered && (at == 0 || at < values.size()); at += page) {
-      SyncRequest offer{ring_.self(), {}, std::nullopt, std::nullopt};
-      for (std::size_t j = at; j < std::min(values.size(), at + page); ++j)
-        offer.keys.push_back(KeyDigest{values[j].key_id, values[j].sha256, values[j].version});
-      auto r = co_await (*client)->sync_replicas(offer, leave_budget(deadline, config_.rpc_timeout));
-      if (r) {
-        t.lacks.insert(r->missing.begin(), r->missing.end());
-        continue;
-      }
-      answered = false;
-      if (r.error().code == Errc::not_ready)
-        spdlog::info("[{}] leave: passing {} by: {}", tag_, c.uri, r.error().message);
-      else {
-        ring_.peer_failed(c, r.error());
-        spdlog::warn("[{}] leave: {} did not say which keys it lacks: {}", tag_, c.uri, r.error().message);
-      }
-    }
-    if (answered) targets.push_back(std::move(t));
-    else passed.insert(c.id);
+    passed.insert(c.id);
+    if (lacks.error().code == Errc::not_ready)
+      spdlog::info("[{}] leave: passing {} by: {}", tag_, c.uri, lacks.error().message);
+    else
+      spdlog::warn("[{}] leave: {} did not say which keys it lacks: {}", tag_, c.uri, lacks.error().message);
   }
   std::size_t moved = 0, lost = 0, unsent = 0;
   for (const auto& v : values) {
