@@ -15,7 +15,7 @@ packages=(
   curl procps python3 rabbitmq-server
 )
 if [ "${1:-}" = "--tests" ]; then
-  packages+=(chromium gnuplot-nox python3-grpcio python3-protobuf python3-pika clang-14 libclang-rt-14-dev)
+  packages+=(chromium gnuplot-nox python3-grpcio python3-protobuf python3-pika python3-yaml clang-14 libclang-rt-14-dev)
 fi
 if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--package" ]; then
   packages+=(help2man dpkg-dev)  # the man page; dpkg-shlibdeps for the package's Depends

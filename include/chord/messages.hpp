@@ -105,6 +105,7 @@ enum class Role : std::uint8_t {
   primary = 1,  // to the owner: store and replicate to the next k-1 successors
   replica = 2,  // to a successor of the owner: store only
   handoff = 3,  // ownership moved (join, leave): store only; the receiver replicates later
+  shared = 4,   // fetch only: a file of the holder's shared folder, by name, straight from it
 };
 
 struct ValueMeta {

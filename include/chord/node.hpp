@@ -23,6 +23,7 @@
 #include "chord/finger_table.hpp"
 #include "chord/ring_view.hpp"
 #include "chord/service.hpp"
+#include "chord/shared_folder.hpp"
 #include "chord/storage.hpp"
 #include "chord/store.hpp"
 
@@ -124,6 +125,9 @@ class Node final : public ChordService, public RingView, public std::enable_shar
   // Peers currently routed around because a call to them failed.
   std::size_t suspected_count() const;
   void set_observer(std::shared_ptr<NodeObserver> observer) { observer_ = std::move(observer); }
+  // The folder Fetch with role SHARED reads from (serve --share); without one such a fetch is
+  // not_found.
+  void set_shared_folder(std::shared_ptr<SharedFolder> folder) { shared_folder_ = std::move(folder); }
   const asio::any_io_executor& executor() const override { return executor_; }
   // Routing state computed outside the protocol (the simulator's ideal ring). fingers[i-1] is
   // finger i.
@@ -211,6 +215,7 @@ class Node final : public ChordService, public RingView, public std::enable_shar
   std::vector<std::shared_ptr<asio::steady_timer>> timers_;
   std::minstd_rand jitter_;
   std::shared_ptr<NodeObserver> observer_;
+  std::shared_ptr<SharedFolder> shared_folder_;
 };
 
 // Joins through `seeds` as a process starting with a seed list does: join_any() again and

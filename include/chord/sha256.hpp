@@ -26,5 +26,7 @@ class Sha256 {
 
 std::string to_hex(const Digest& d);
 std::optional<Digest> digest_from_bytes(std::string_view bytes);
+// 64 hex digits, either case.
+std::optional<Digest> digest_from_hex(std::string_view hex);
 
 }  // namespace chord

@@ -13,6 +13,7 @@
 
 #include "chord/sha256.hpp"
 #include "chord/version_text.hpp"
+#include "client_run.hpp"
 #include "commands.hpp"
 #include "registry.hpp"
 #include "latency.hpp"
@@ -33,14 +34,20 @@ int exit_code_of(const Error& e) {
   }
 }
 
-namespace {
+int fail(const Error& e, const std::string& what) {
+  std::cerr << "chordnode " << what << ": " << e.message << "\n";
+  return exit_code_of(e);
+}
 
-struct ClientOptions {
-  std::string via;
-  bool json = false;
-  unsigned timeout_ms = 10000;
-  Timeout timeout() const { return Timeout(timeout_ms); }
-};
+void common(CLI::App* cmd, ClientOptions& o) {
+  cmd->add_option("--via", o.via, "URI of the access node (any node of the ring); default $CHORD_VIA")
+      ->envname("CHORD_VIA")
+      ->required();
+  cmd->add_flag("--json", o.json, "print one JSON object");
+  cmd->add_option("--timeout-ms", o.timeout_ms, "deadline of each call (and of each chunk's progress)")->capture_default_str();
+}
+
+namespace {
 
 // --if-version V: the write applies only if the key is at version V now (0: does not exist).
 void add_if_version(CLI::App* cmd, std::string& value) {
@@ -54,45 +61,6 @@ Result<std::optional<Version>> condition_of(const std::string& text, const Ring&
   auto v = parse_version(text, ring);
   if (!v) return v.error();
   return std::optional<Version>(*v);
-}
-
-int fail(const Error& e, const std::string& what) {
-  std::cerr << "chordnode " << what << ": " << e.message << "\n";
-  return exit_code_of(e);
-}
-
-// Runs one client operation against the --via node: connects, learns the ring's bits, and
-// hands both to op.
-template <class Op>
-int run(const ClientOptions& o, const std::string& what, Op op) {
-  const char* level = std::getenv("CHORD_LOG_LEVEL");  // e.g. debug, to see what the client does
-  spdlog::set_level(level ? spdlog::level::from_str(level) : spdlog::level::warn);
-  asio::io_context io;
-  auto registry = make_registry(io.get_executor());
-  auto via = registry->connect(o.via);
-  if (!via) return fail(via.error(), what);
-  int code = Exit::failure;
-  auto task = [&]() -> asio::awaitable<void> {
-    auto info = co_await (*via)->node_info(Empty{}, o.timeout());
-    if (!info) {
-      code = fail(info.error(), what);
-      co_return;
-    }
-    code = co_await op(**via, Ring(info->bits));
-  };
-  std::exception_ptr error;
-  asio::co_spawn(io, task(), [&](std::exception_ptr e) { error = e; });
-  io.run();
-  if (error) std::rethrow_exception(error);
-  return code;
-}
-
-void common(CLI::App* cmd, ClientOptions& o) {
-  cmd->add_option("--via", o.via, "URI of the access node (any node of the ring); default $CHORD_VIA")
-      ->envname("CHORD_VIA")
-      ->required();
-  cmd->add_flag("--json", o.json, "print one JSON object");
-  cmd->add_option("--timeout-ms", o.timeout_ms, "deadline of each call (and of each chunk's progress)")->capture_default_str();
 }
 
 std::string hex_digest(const Digest& d) { return to_hex(d); }

@@ -14,6 +14,7 @@ int exit_code_of(const Error& e);
 void add_simulate(CLI::App& app, int& exit_code);
 void add_serve(CLI::App& app, int& exit_code);
 void add_client_commands(CLI::App& app, int& exit_code);
+void add_share_commands(CLI::App& app, int& exit_code);
 void add_bench_client(CLI::App& app, int& exit_code);
 void add_bench_raw(CLI::App& app, int& exit_code);
 void add_completion(CLI::App& app, int& exit_code);

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   int exit_code = chord::cli::ok;
   chord::cli::add_serve(app, exit_code);
   chord::cli::add_client_commands(app, exit_code);
+  chord::cli::add_share_commands(app, exit_code);
   chord::cli::add_simulate(app, exit_code);
   chord::cli::add_bench_client(app, exit_code);
   chord::cli::add_bench_raw(app, exit_code);

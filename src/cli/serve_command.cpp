@@ -20,6 +20,7 @@
 #include "data_dir_age.hpp"
 #include "grpc_transport.hpp"
 #include "registry.hpp"
+#include "sharer.hpp"
 #include "amqp_transport.hpp"
 #include "rest_transport.hpp"
 #include "user_api.hpp"
@@ -53,6 +54,8 @@ struct ServeOptions {
   std::string config;
   unsigned max_connections = 512;
   unsigned max_transfers_per_peer = 64;
+  std::string share;
+  unsigned share_ttl_s = 300;
 };
 
 std::string scheme_of_transport(const std::string& transport) { return transport == "rest" ? "http" : transport; }
@@ -256,6 +259,20 @@ int serve(const ServeOptions& o) {
     }
   }
   auto node = hosted[0].node;
+  // The folder is the first virtual node's: one holder per process, whatever --vnodes says.
+  std::shared_ptr<share::Sharer> sharer;
+  if (!o.share.empty()) {
+    share::ShareOptions options;
+    options.dir = o.share;
+    options.ttl = std::chrono::seconds(o.share_ttl_s);
+    options.timeout = std::max(cfg.rpc_timeout * 2, Timeout(5000));
+    auto made = share::Sharer::create(node, options);
+    if (!made) {
+      std::cerr << "chordnode serve: " << made.error().message << "\n";
+      return Exit::usage;
+    }
+    sharer = std::move(*made);
+  }
   std::unique_ptr<http_api::UserApi> api;
   if (!o.http.empty()) {
     http_api::ApiOptions options;
@@ -292,6 +309,10 @@ int serve(const ServeOptions& o) {
   const auto leave_budget = std::max<std::chrono::milliseconds>(shutdown_timeout * 3 / 4, std::chrono::milliseconds(500));
   auto shutdown = [&](bool graceful) -> asio::awaitable<void> {
     if (std::exchange(leaving, true)) co_return;
+    // The shared files' entries go first, while the node still takes writes; a third of the
+    // leave's time at most (left over, they expire with their TTL).
+    if (sharer && graceful && node->joined())
+      co_await sharer->withdraw(std::chrono::steady_clock::now() + leave_budget / 3);
     // All of this process's virtual nodes refuse hand-offs first, so that none hands its keys
     // to another that is about to leave.
     for (auto& h : hosted)
@@ -348,6 +369,7 @@ int serve(const ServeOptions& o) {
       }
       h.node->start();
     }
+    if (sharer) sharer->start();
     std::cout << "ready id=" << ring.hex(node->self().id) << " uri=" << uri;
     if (api) std::cout << " http=http://" << wire::parse_host_port(o.http)->host << ":" << api->port();
     if (uris.size() > 1) {
@@ -447,6 +469,14 @@ void add_serve(CLI::App& app, int& exit_code) {
                   "Store transfers one peer (IP address; AMQP: connection) may have in flight; past it: resource_exhausted")
       ->capture_default_str()
       ->check(CLI::Range(1u, 100000u));
+  cmd->add_option("--share", o->share,
+                  "share the regular files of DIR (top level; names with '/', '..' or NUL and links that leave DIR "
+                  "are not): indexed in the ring by name and by word, served to `fetch`, watched for changes");
+  cmd->add_option("--share-ttl", o->share_ttl_s,
+                  "seconds a shared file's entry lives unless republished (every third of it); a holder that dies "
+                  "drops out of search after this")
+      ->capture_default_str()
+      ->check(CLI::Range(3u, 7u * 24 * 3600));
   cmd->add_option("--log-level", o->log_level, "trace, debug, info, warn, error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));

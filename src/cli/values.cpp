@@ -135,13 +135,14 @@ asio::awaitable<Result<std::optional<std::string>>> DummySource::next() {
   co_return std::optional<std::string>(std::move(data));
 }
 
-ValueSink::ValueSink(Target target, std::string path) : target_(target), path_(std::move(path)) {}
+ValueSink::ValueSink(Target target, std::string path, std::string label)
+    : target_(target), path_(std::move(path)), label_(std::move(label)) {}
 
 ValueSink::~ValueSink() = default;
 
 asio::awaitable<Result<void>> ValueSink::begin(const FetchReply& header) {
   header_ = header;
-  progress_ = std::make_unique<Progress>("get", header.meta.size);
+  progress_ = std::make_unique<Progress>(label_, header.meta.size);
   if (target_ == Target::file) {
     std::fflush(stdout);  // -o - shares stdout with what this process printed
     co_return file_.open(path_);

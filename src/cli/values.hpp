@@ -81,7 +81,7 @@ class DummySource final : public ChunkSource {
 class ValueSink final : public ChunkSink {
  public:
   enum class Target { file, stdout_, discard };
-  ValueSink(Target target, std::string path = {});
+  ValueSink(Target target, std::string path = {}, std::string label = "get");
   ~ValueSink() override;
   asio::awaitable<Result<void>> begin(const FetchReply& header) override;
   asio::awaitable<Result<void>> write(std::string chunk) override;
@@ -93,6 +93,7 @@ class ValueSink final : public ChunkSink {
  private:
   Target target_;
   std::string path_;
+  std::string label_;  // of the progress bar
   OutputFile file_;
   Sha256 hash_;
   std::uint64_t bytes_ = 0;

@@ -162,6 +162,10 @@ asio::awaitable<Result<StoreReply>> Node::store(const StoreRequest& req, ChunkSo
 }
 
 asio::awaitable<Result<FetchReply>> Node::fetch(const FetchRequest& req, ChunkSink& sink, Timeout timeout) {
+  if (req.role == Role::shared) {
+    if (!shared_folder_) co_return make_error(Errc::not_found, fmt::format("{} shares no folder", self_.uri));
+    co_return co_await shared_folder_->serve(req, sink, timeout);
+  }
   co_return co_await storage_->fetch(req, sink, timeout);
 }
 

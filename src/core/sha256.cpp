@@ -56,4 +56,21 @@ std::optional<Digest> digest_from_bytes(std::string_view bytes) {
   return d;
 }
 
+std::optional<Digest> digest_from_hex(std::string_view hex) {
+  Digest d{};
+  if (hex.size() != 2 * d.size()) return std::nullopt;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    const int h = nibble(hex[2 * i]), l = nibble(hex[2 * i + 1]);
+    if (h < 0 || l < 0) return std::nullopt;
+    d[i] = static_cast<std::uint8_t>(h * 16 + l);
+  }
+  return d;
+}
+
 }  // namespace chord

@@ -325,6 +325,8 @@ asio::awaitable<Result<StoreReply>> Storage::store(const StoreRequest& given, Ch
       meta.version = next_version(held ? &*held : nullptr);
       co_return co_await store_as_owner(meta, chunks);
     }
+    case Role::shared:
+      co_return make_error(Errc::invalid_argument, "role SHARED is for fetching a shared file, not for a store");
     case Role::client: break;
   }
   auto found = co_await ring_.find_successor(req.meta.key_id);
@@ -361,6 +363,8 @@ asio::awaitable<Result<StoreReply>> Storage::store(const StoreRequest& given, Ch
 asio::awaitable<Result<DeleteReply>> Storage::remove(const DeleteRequest& req, Timeout timeout) {
   auto id = key_id_of(req.key, req.key_id);
   if (!id) co_return id.error();
+  if (req.role == Role::shared)
+    co_return make_error(Errc::invalid_argument, "role SHARED is for fetching a shared file, not for a delete");
   if (req.role == Role::replica || req.role == Role::handoff) {
     if (req.version.zero()) co_return make_error(Errc::invalid_argument, "a replica's delete needs the tombstone's version");
     observe(req.version);

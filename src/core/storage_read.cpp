@@ -131,6 +131,8 @@ asio::awaitable<void> repair_copy(asio::any_io_executor ex, std::shared_ptr<Chor
 asio::awaitable<Result<FetchReply>> Storage::fetch(const FetchRequest& req, ChunkSink& sink, Timeout timeout) {
   auto id = key_id_of(req.key, req.key_id);
   if (!id) co_return id.error();
+  if (req.role == Role::shared)
+    co_return make_error(Errc::invalid_argument, "role SHARED names a shared file: the node serves it, not its store");
   if (req.role != Role::client) co_return co_await fetch_local(req, *id, sink);
   if (!ring_.joined()) co_return make_error(Errc::not_ready, fmt::format("{} is not part of a ring", ring_.self().uri));
   auto keep = ring_.hold();

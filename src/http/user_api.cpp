@@ -1,7 +1,9 @@
 #include "user_api.hpp"
 
 #include <boost/json.hpp>
+#include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <fmt/format.h>
 
 #include "chord/chunks.hpp"
@@ -9,6 +11,7 @@
 #include "chord/version_text.hpp"
 #include "http_status.hpp"
 #include "ring_page.hpp"
+#include "share_client.hpp"
 #include "views.hpp"
 
 namespace chord::http_api {
@@ -52,22 +55,21 @@ class ResponseSink final : public ChunkSink {
   Ring ring_;
 };
 
-std::optional<Digest> parse_digest(std::string_view hex) {
-  if (hex.size() != 64) return std::nullopt;
-  Digest d{};
-  for (std::size_t i = 0; i < 32; ++i) {
-    auto nibble = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
-    int h = nibble(hex[2 * i]), l = nibble(hex[2 * i + 1]);
-    if (h < 0 || l < 0) return std::nullopt;
-    d[i] = static_cast<std::uint8_t>(h * 16 + l);
+// A shared file's download: the browser saves it under its name.
+class FileResponseSink final : public ChunkSink {
+ public:
+  explicit FileResponseSink(rest::Exchange& ex) : ex_(ex) {}
+  asio::awaitable<Result<void>> begin(const FetchReply& h) override {
+    const std::string name = boost::urls::encode(h.meta.key, boost::urls::unreserved_chars);
+    rest::Exchange::Headers headers{{"X-Content-SHA256", to_hex(h.meta.sha256)}, {"X-Chord-Holder", h.holder.uri},
+                                    {"Content-Disposition", "attachment; filename*=UTF-8''" + name}};
+    co_return co_await ex_.begin_response(http::status::ok, "application/octet-stream", h.meta.size, std::move(headers));
   }
-  return d;
-}
+  asio::awaitable<Result<void>> write(std::string chunk) override { co_return co_await ex_.write(chunk); }
+
+ private:
+  rest::Exchange& ex_;
+};
 
 }  // namespace
 
@@ -132,6 +134,31 @@ struct UserApi::Impl {
       auto r = co_await node->lookup(req, options.timeout);
       if (!r) co_return co_await fail(ex, r.error());
       co_await json_reply(ex, http::status::ok, views::lookup(*lkey, *r, node->ring()));
+    } else if (path == "/v1/search") {
+      if (!only({http::verb::get})) co_return co_await not_allowed(ex, "GET, HEAD");
+      std::vector<std::string> words;
+      for (auto it = url->params().find("q"); it != url->params().end(); it = url->params().find(std::next(it), "q"))
+        for (auto& w : split_words((*it).value)) words.push_back(std::move(w));
+      if (words.empty()) co_return co_await fail(ex, make_error(Errc::invalid_argument, "give the words to search for: ?q=WORDS"));
+      auto r = co_await share::search(*node, words, options.timeout);
+      if (!r) co_return co_await fail(ex, r.error());
+      co_await json_reply(ex, http::status::ok, share::to_json(*r));
+    } else if (auto name = key_after("/v1/files/")) {
+      if (!only({http::verb::get})) co_return co_await not_allowed(ex, "GET, HEAD");
+      share::FetchOptions fetch;
+      fetch.timeout = options.timeout;
+      fetch.header_only = ex.head();
+      if (auto d = url->params().find("sha256"); d != url->params().end()) {
+        fetch.sha256 = digest_from_hex((*d).value);
+        if (!fetch.sha256) co_return co_await fail(ex, make_error(Errc::invalid_argument, "sha256 takes 64 hex digits"));
+      }
+      FileResponseSink sink(ex);
+      auto r = co_await share::fetch_file(connector, *node, *name, sink, fetch);
+      if (!r) {
+        if (!ex.responded()) (void)co_await ex.respond_error(r.error());
+        co_return;
+      }
+      (void)co_await ex.end_response();
     } else if (path == "/v1/ring") {
       if (!only({http::verb::get})) co_return co_await not_allowed(ex, "GET, HEAD");
       const Empty req;
@@ -145,6 +172,16 @@ struct UserApi::Impl {
     } else {
       (void)co_await ex.respond_error(make_error(Errc::not_found, fmt::format("no such resource: {}", path)));
     }
+  }
+
+  static std::vector<std::string> split_words(std::string_view text) {
+    std::vector<std::string> out;
+    for (std::size_t at = 0; at < text.size();) {
+      auto space = std::min(text.find(' ', at), text.size());
+      if (space > at) out.emplace_back(text.substr(at, space - at));
+      at = space + 1;
+    }
+    return out;
   }
 
   asio::awaitable<void> not_allowed(rest::Exchange& ex, std::string_view allow) {
@@ -181,7 +218,7 @@ struct UserApi::Impl {
     auto declared = ex.request()["X-Content-SHA256"];
     Result<StoreReply> r = make_error(Errc::internal, "unreached");
     if (!declared.empty()) {
-      auto digest = parse_digest(declared);
+      auto digest = digest_from_hex(declared);
       if (!digest) co_return co_await fail(ex, make_error(Errc::invalid_argument, "X-Content-SHA256 must be 64 hex digits"));
       if (!length) co_return co_await fail(ex, make_error(Errc::invalid_argument, "a streamed PUT needs a Content-Length"));
       meta.size = *length;

@@ -1,7 +1,8 @@
 #pragma once
 // The user-facing HTTP API of any node (--http HOST:PORT), whatever its transport:
 //   PUT/GET/DELETE /v1/keys/{key}, GET /v1/keys, GET /v1/lookup/{key}, GET /v1/ring,
-//   GET /v1/ring/walk, GET /metrics, and GET / (a page that draws the ring).
+//   GET /v1/ring/walk, GET /v1/search?q=WORDS and GET /v1/files/{name} (shared folders),
+//   GET /metrics, and GET / (a page that draws the ring).
 #include <cstdint>
 #include <memory>
 #include <string>

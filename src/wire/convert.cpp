@@ -82,6 +82,7 @@ Result<Role> role_from(pb::Role r) {
     case pb::ROLE_PRIMARY: return Role::primary;
     case pb::ROLE_REPLICA: return Role::replica;
     case pb::ROLE_HANDOFF: return Role::handoff;
+    case pb::ROLE_SHARED: return Role::shared;
     default: return malformed(fmt::format("unknown role {}", static_cast<int>(r)));
   }
 }

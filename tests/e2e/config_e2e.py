@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 
@@ -52,6 +53,9 @@ def main():
     a_port, b_port = free_port_blocks(2, 2)
     http_port = free_ports(1)[0]
     data_dir = os.path.join(work, "data-a")
+    share_dir = os.path.join(work, "shared-a")
+    os.makedirs(share_dir)
+    write(os.path.join(share_dir, "config-shared.txt"), "shared through the config file\n")
     every = {
         "transport": '"grpc"', "listen": '"127.0.0.1:%d"' % a_port, "advertise": '"grpc://127.0.0.1:%d"' % a_port,
         "amqp-url": '"amqp://guest:guest@127.0.0.1:5672/"', "join": "[]", "join-timeout": "5", "bits": "32",
@@ -59,6 +63,7 @@ def main():
         "tombstone-grace": "3600", "stabilize-ms": "100", "rpc-timeout-ms": "1000",
         "shutdown-timeout": "5", "vnodes": "2", "data-dir": '"%s"' % data_dir, "http": '"127.0.0.1:%d"' % http_port,
         "http-max-body": '"64KiB"', "log-level": '"debug"', "max-connections": "64", "max-transfers-per-peer": "8",
+        "share": '"%s"' % share_dir, "share-ttl": "60",
     }
     check(sorted(every) == options, "the test sets every option: %s" % sorted(set(options) ^ set(every)))
     a_conf = write(os.path.join(work, "a.toml"),
@@ -100,6 +105,13 @@ def main():
         except urllib.error.HTTPError as e:
             status = e.code
         check(status == 413, "http-max-body = 64KiB from the file: a 100 KiB PUT gets %s" % status)
+        shared = []
+        for _ in range(50):
+            shared = ring.cli_json("search", "config-shared.txt", "--via", a_uri, check=False).get("files", [])
+            if shared:
+                break
+            time.sleep(0.2)
+        check([f["holders"] for f in shared] == [[a_uri]], "share from the file: %s" % shared)
         node = json.load(urllib.request.urlopen("http://127.0.0.1:%d/v1/ring" % http_port, timeout=10))
         check(len(node.get("successors", [])) <= 4, "successors = 4 from the file: %d" % len(node.get("successors", [])))
     finally:

@@ -179,6 +179,13 @@ def main():
                             d.synopsis(line, [d.binary, "serve"], exact=False)
                         elif line.startswith("chordnode put "):
                             d.synopsis(line, [d.binary, "put"], exact=False)
+                elif first.startswith("# node A shares"):
+                    # Run as a whole by tests/e2e/share_e2e.py on every transport; here: each
+                    # command names only options it has.
+                    for line in b[1:]:
+                        words = line.split()
+                        check(words[0] == "chordnode" and words[1] in ("serve", "search", "fetch"), "%s: %r" % (doc, line))
+                        d.synopsis(line, [d.binary, words[1]], exact=False)
                 elif first == "scripts/package.sh":
                     d.package(b)
                 elif first.startswith("seeds="):

@@ -1,0 +1,57 @@
+#pragma once
+// What every client command shares: the options that pick the access node, and running one
+// operation against it.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <exception>
+#include <string>
+
+#include "chord/id.hpp"
+#include "chord/service.hpp"
+#include "commands.hpp"
+#include "registry.hpp"
+
+namespace chord::cli {
+
+struct ClientOptions {
+  std::string via;
+  bool json = false;
+  unsigned timeout_ms = 10000;
+  Timeout timeout() const { return Timeout(timeout_ms); }
+};
+
+// --via, --json, --timeout-ms.
+void common(CLI::App* cmd, ClientOptions& o);
+// Prints "chordnode WHAT: message" and returns the error's exit code.
+int fail(const Error& e, const std::string& what);
+
+// Runs one client operation against the --via node: connects, learns the ring's bits, and
+// hands both to op.
+template <class Op>
+int run(const ClientOptions& o, const std::string& what, Op op) {
+  const char* level = std::getenv("CHORD_LOG_LEVEL");  // e.g. debug, to see what the client does
+  spdlog::set_level(level ? spdlog::level::from_str(level) : spdlog::level::warn);
+  asio::io_context io;
+  auto registry = make_registry(io.get_executor());
+  auto via = registry->connect(o.via);
+  if (!via) return fail(via.error(), what);
+  int code = Exit::failure;
+  auto task = [&]() -> asio::awaitable<void> {
+    auto info = co_await (*via)->node_info(Empty{}, o.timeout());
+    if (!info) {
+      code = fail(info.error(), what);
+      co_return;
+    }
+    code = co_await op(**via, Ring(info->bits));
+  };
+  std::exception_ptr error;
+  asio::co_spawn(io, task(), [&](std::exception_ptr e) { error = e; });
+  io.run();
+  if (error) std::rethrow_exception(error);
+  return code;
+}
+
+}  // namespace chord::cli
