@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 """The ring page in headless Chromium: a 5-node ring, the page of one node's --http; every node
-must be drawn with its URI as text, and a lookup given in the link must draw its path. Saves a
+must be drawn with its URI as text, a lookup given in the link must draw its path, and a search
+given in the link must list a shared file with a download link that serves it. Saves a
 screenshot."""
 import argparse
+import hashlib
+import html
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples"))
 from ringlib import Ring, free_ports  # noqa: E402
@@ -36,10 +41,31 @@ def main():
     ring = Ring(args.binary, "grpc")
     failures = []
     try:
-        uris = ring.start(5, extra_for=lambda i: ["--http", "127.0.0.1:%d" % http_port] if i == 0 else [])
+        shared = os.path.join(ring.workdir, "shared")
+        os.makedirs(shared)
+        content = b"a file the page finds and downloads\n"
+        with open(os.path.join(shared, "page shared file.txt"), "wb") as f:
+            f.write(content)
+        uris = ring.start(5, extra_for=lambda i: ["--http", "127.0.0.1:%d" % http_port] if i == 0 else
+                          (["--share", shared] if i == 3 else []))
         assert ring.wait_converged(), "the ring did not converge (logs in %s)" % ring.workdir
         ring.cli("put", "page-key", "--dummy", "4096", "--via", uris[2])
         page = "http://127.0.0.1:%d/" % http_port
+        for _ in range(100):  # the sharing node publishes once it is in the ring
+            if ring.cli("search", "page", "shared", "--via", uris[1], check=False).returncode == 0:
+                break
+            time.sleep(0.1)
+
+        dom = chromium(page + "#search=page%20shared", "--dump-dom")
+        link = re.search(r'<a href="(/v1/files/[^"]+)"[^>]*>page shared file.txt</a>', dom)
+        if not link:
+            failures.append("the search given in the link lists no download link for the shared file")
+        else:
+            with urllib.request.urlopen(page.rstrip("/") + html.unescape(link.group(1)), timeout=30) as r:
+                if hashlib.sha256(r.read()).digest() != hashlib.sha256(content).digest():
+                    failures.append("the page's download link does not serve the shared file")
+        if "1 shared file for" not in dom:
+            failures.append("the search result has no heading")
 
         dom = chromium(page + "#key=page-key", "--dump-dom")
         drawn = re.findall(r'<g class="node( self)?" data-uri="([^"]+)"', dom)
