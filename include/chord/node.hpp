@@ -59,6 +59,11 @@ struct NodeConfig {
   // check_predecessor drops the predecessor after this many missed pings in a row: one lost
   // ping (a pause, a busy peer) must not make a live predecessor look dead and move its keys.
   unsigned predecessor_misses = 3;
+  // Ids that cannot be chosen (MIT Chord's is_authenticID): every node a peer names must have as
+  // id the SHA-1 of its URI (reduced to m bits), or it is refused or left out; a new predecessor
+  // or successor is adopted only once it answered at that URI with that id. serve turns it on;
+  // the simulator, whose tests place nodes at chosen ids, leaves it off.
+  bool authentic_ids = false;
   std::shared_ptr<const Clock> clock = steady_clock();
 };
 
@@ -164,6 +169,12 @@ class Node final : public ChordService, public RingView, public std::enable_shar
   asio::awaitable<void> recover_successors();
   asio::awaitable<void> adopt_closer(NodeRef hint);
   void heard_from(const NodeRef& n);
+  // Whether n's id is the hash of its URI (always true without config.authentic_ids).
+  bool authentic(const NodeRef& n) const;
+  // Leaves out of a list a peer sent the nodes whose ids are not the hash of their URIs.
+  void drop_unauthentic(std::vector<NodeRef>& nodes, const NodeRef& from) const;
+  // Whether n answers a ping at its URI with its id (always true without config.authentic_ids).
+  asio::awaitable<bool> answers_as(const NodeRef& n, Timeout timeout);
   // The node this node knows that comes first after id, before this node itself.
   std::optional<NodeRef> closest_after(const Id& id) const;
   void remember_lost(const std::vector<NodeRef>& before);

@@ -214,6 +214,7 @@ int serve(const ServeOptions& o) {
   cfg.replicate_interval = std::chrono::milliseconds(o.stabilize_ms * 4);
   cfg.rpc_timeout = std::chrono::milliseconds(o.rpc_timeout_ms);
   cfg.suspect_for = std::chrono::milliseconds(std::max(1000u, o.stabilize_ms * 4));
+  cfg.authentic_ids = true;  // every node's id is the hash of its URI: peers check it
   if (!o.data_dir.empty()) {
     if (auto fresh = check_data_dir_age(o.data_dir, std::chrono::seconds(o.tombstone_grace_s)); !fresh) {
       std::cerr << "chordnode serve: " << fresh.error().message << "\n";

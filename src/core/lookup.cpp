@@ -97,7 +97,9 @@ asio::awaitable<Result<LookupReply>> Node::route(Id key_id, std::optional<NodeRe
     if (!client) co_return client.error();
     LookupStepRequest req{key_id, dead};
     if (req.exclude.size() > config_.max_exclude) req.exclude.resize(config_.max_exclude);
-    co_return co_await (*client)->lookup_step(req, config_.rpc_timeout);
+    auto r = co_await (*client)->lookup_step(req, config_.rpc_timeout);
+    if (r) drop_unauthentic(r->nodes, node);
+    co_return r;
   };
   auto failed = [&](const NodeRef& node, const Error& error) {
     ++failures;

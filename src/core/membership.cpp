@@ -32,6 +32,8 @@ asio::awaitable<Result<void>> Node::join(std::optional<std::string> known_uri) {
                                                          found.error().message));
   std::vector<NodeRef> list{found->owner};
   list.insert(list.end(), found->successors.begin(), found->successors.end());
+  const NodeRef seed{{}, *known_uri};
+  drop_unauthentic(list, seed);
   for (const auto& n : list) {
     if (n.id != self_.id || n.uri == self_.uri) continue;
     // Another URI with this id: a conflict if it is alive, a stale entry of a departed node if not.
@@ -144,6 +146,8 @@ asio::awaitable<Result<void>> Node::leave(std::chrono::steady_clock::time_point 
 asio::awaitable<Result<Empty>> Node::leave(const LeaveRequest& req, Timeout) {
   const auto& gone = req.leaving;
   if (gone.id == self_.id) co_return make_error(Errc::invalid_argument, "leave: a node cannot tell itself it left");
+  if (!authentic(gone) || (req.predecessor && !authentic(*req.predecessor)))
+    co_return make_error(Errc::invalid_argument, "leave: a node whose id is not the SHA-1 of its URI");
   // It said goodbye: not a successor lost by accident, so recover_successors leaves it alone.
   if (departed_.size() > 4 * config_.successors) departed_.clear();
   departed_.insert(gone.id);
@@ -161,7 +165,7 @@ asio::awaitable<Result<Empty>> Node::leave(const LeaveRequest& req, Timeout) {
     if (was_first) {
       std::vector<NodeRef> list;
       for (const auto& n : req.successors)
-        if (!departed_.contains(n.id)) list.push_back(n);
+        if (!departed_.contains(n.id) && authentic(n)) list.push_back(n);
       list.insert(list.end(), successors_.nodes().begin(), successors_.nodes().end());
       successors_.assign(list);
     }

@@ -107,11 +107,15 @@ asio::awaitable<void> Node::stabilize_once() {
     }
     peer_answered(succ);
     if (successors_.first().id != succ.id) co_return;  // changed under us while we waited
+    drop_unauthentic(r->successors, succ);
     successors_.assign(succ, r->successors);
     const auto& x = r->predecessor;
     if (x && x->id != self_.id && in_open(x->id, self_.id, succ.id) && !suspected(x->id) &&
-        ring_.contains(x->id))
-      successors_.push_front(*x);
+        ring_.contains(x->id)) {
+      // With authentic ids a new successor must first answer at its URI (adopt_closer pings it).
+      if (config_.authentic_ids) co_await adopt_closer(*x);
+      else successors_.push_front(*x);
+    }
     break;
   }
   NodeRef succ = successors_.first();
@@ -135,7 +139,7 @@ asio::awaitable<void> Node::stabilize_once() {
 asio::awaitable<void> Node::adopt_closer(NodeRef hint) {
   auto between = [&] {
     return hint.id != self_.id && in_open(hint.id, self_.id, successors_.first().id) && ring_.contains(hint.id) &&
-           !suspected(hint.id) && !departed_.contains(hint.id);
+           !suspected(hint.id) && !departed_.contains(hint.id) && authentic(hint);
   };
   if (!between()) co_return;
   auto client = peer(hint);
@@ -149,6 +153,27 @@ asio::awaitable<void> Node::adopt_closer(NodeRef hint) {
   if (pong->id != hint.id || pong->uri != hint.uri || !between()) co_return;
   peer_answered(hint);
   successors_.push_front(hint);
+}
+
+bool Node::authentic(const NodeRef& n) const { return !config_.authentic_ids || ring_.hash(n.uri) == n.id; }
+
+void Node::drop_unauthentic(std::vector<NodeRef>& nodes, const NodeRef& from) const {
+  if (!config_.authentic_ids) return;
+  const auto before = nodes.size();
+  std::erase_if(nodes, [&](const NodeRef& n) { return !authentic(n); });
+  if (nodes.size() != before)
+    spdlog::warn("[{}] {} named {} nodes whose ids are not the hash of their URIs; left out", tag_, from.uri,
+                 before - nodes.size());
+}
+
+asio::awaitable<bool> Node::answers_as(const NodeRef& n, Timeout timeout) {
+  if (!config_.authentic_ids) co_return true;
+  auto client = peer(n);
+  if (!client) co_return false;
+  const Empty ask;
+  auto pong = co_await (*client)->ping(ask, timeout);
+  if (!pong) co_return false;
+  co_return pong->id == n.id && pong->uri == n.uri;
 }
 
 void Node::heard_from(const NodeRef& n) {
@@ -179,10 +204,13 @@ std::optional<NodeRef> Node::closest_after(const Id& id) const {
   return best;
 }
 
-asio::awaitable<Result<NotifyReply>> Node::notify(const NotifyRequest& req, Timeout) {
-  const auto& c = req.candidate;
+asio::awaitable<Result<NotifyReply>> Node::notify(const NotifyRequest& req, Timeout timeout) {
+  const NodeRef c = req.candidate;  // a copy: the request may not outlive the wait below
   if (!ring_.contains(c.id) || c.uri.empty())
     co_return make_error(Errc::invalid_argument, "notify: candidate id is outside the ring or has no URI");
+  if (!authentic(c))
+    co_return make_error(Errc::invalid_argument, fmt::format("notify: id {} is not the SHA-1 of the URI {}",
+                                                             ring_.hex(c.id), c.uri));
   if (c.id == self_.id) {
     if (c.uri != self_.uri)
       co_return make_error(Errc::conflict, fmt::format("{} and {} have the same id {}", c.uri,
@@ -193,7 +221,19 @@ asio::awaitable<Result<NotifyReply>> Node::notify(const NotifyRequest& req, Time
   peer_answered(c);
   // A predecessor that announced its leave is as good as nil (its own predecessor may have left
   // with it, so the notice could not name a successor that stays).
-  if (!predecessor_ || departed_.contains(predecessor_->id) || in_open(c.id, predecessor_->id, self_.id)) {
+  auto closer = [&] {
+    return !predecessor_ || departed_.contains(predecessor_->id) || in_open(c.id, predecessor_->id, self_.id);
+  };
+  if (closer() && config_.authentic_ids) {
+    // A new predecessor takes over a key range: it must answer at the URI it named, with its id,
+    // before it gets one. The candidate's Ping calls no one, so this wait cannot close a cycle.
+    const bool answered = co_await answers_as(c, std::max(Timeout(1), std::min(timeout, config_.rpc_timeout) / 2));
+    if (!answered)
+      co_return make_error(Errc::unavailable, fmt::format("notify: {} did not answer at that URI as {}", c.uri,
+                                                          ring_.hex(c.id)));
+    if (leaving_ || !closer() || c.id == self_.id) co_return NotifyReply{};  // changed while it was asked
+  }
+  if (closer()) {
     auto old = predecessor_;
     predecessor_ = c;
     predecessor_missed_ = 0;

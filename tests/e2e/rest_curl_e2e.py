@@ -117,7 +117,10 @@ def main():
 
         s, _, err = curl(a, "Leave", {"leaving": ping})
         check(s == 400 and err.get("code") == "invalid_argument", "Leave naming the node itself: 400 (%s)" % err)
-        s, _, _ = curl(a, "Leave", {"leaving": {"id": b64(hashlib.sha1(b"stranger").digest()),
+        s, _, err = curl(a, "Leave", {"leaving": {"id": b64(hashlib.sha1(b"stranger").digest()),
+                                                  "uri": "http://127.0.0.1:1"}})
+        check(s == 400 and err.get("code") == "invalid_argument", "Leave naming an id that is not the SHA-1 of its URI: 400")
+        s, _, _ = curl(a, "Leave", {"leaving": {"id": b64(hashlib.sha1(b"http://127.0.0.1:1").digest()),
                                                 "uri": "http://127.0.0.1:1"}})
         check(s == 200, "Leave of a node that is no neighbour: answered, and the ring stays whole")
         check(ring.wait_converged(10), "the ring is still whole after the Leave calls")
