@@ -111,6 +111,14 @@ asio::awaitable<void> Sharer::rescan() {
 asio::awaitable<void> Sharer::run() {
   using clock = std::chrono::steady_clock;
   const auto every = std::max<clock::duration>(options_.ttl / 3, std::chrono::seconds(1));
+  // The first publish waits (a few seconds at most) until the node has a predecessor or is
+  // alone: records written while the ring is still forming land on nodes that hand them on a
+  // moment later, and a read meanwhile may miss them.
+  for (auto give_up = clock::now() + std::chrono::seconds(3); clock::now() < give_up && !stopped_;) {
+    if (node_->predecessor() || node_->successors().first().id == node_->self().id) break;
+    asio::steady_timer pause(node_->executor(), std::chrono::milliseconds(50));
+    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
   auto next_refresh = clock::now();
   while (!stopped_) {
     const auto round_start = clock::now();
