@@ -167,9 +167,10 @@ class StoreReader final : public grpc::ServerReadReactor<pb::StoreChunk>, public
 // Server-streaming Fetch: the header, then data chunks, each written when the last is out.
 class FetchWriter final : public grpc::ServerWriteReactor<pb::FetchChunk>, public ChunkSink {
  public:
+  // timeout bounds the node's own calls; patience, each message's wait for the reader.
   FetchWriter(asio::any_io_executor ex, std::shared_ptr<ChordService> node, grpc::CallbackServerContext* ctx,
-              FetchRequest req, Timeout timeout)
-      : ops_(ex), node_(std::move(node)), ctx_(ctx), timeout_(timeout) {
+              FetchRequest req, Timeout timeout, Timeout patience)
+      : ops_(ex), node_(std::move(node)), ctx_(ctx), timeout_(timeout), patience_(patience) {
     asio::co_spawn(ex, run(std::move(req)), asio::detached);
   }
   void OnWriteDone(bool ok) override { ops_.post(ok); }
@@ -189,9 +190,9 @@ class FetchWriter final : public grpc::ServerWriteReactor<pb::FetchChunk>, publi
  private:
   asio::awaitable<Result<void>> send() {
     StartWrite(&message_);
-    auto r = co_await ops_.wait(timeout_, [this] { ctx_->TryCancel(); });
+    auto r = co_await ops_.wait(patience_, [this] { ctx_->TryCancel(); });
     if (r.timed_out)
-      co_return make_error(Errc::deadline_exceeded, fmt::format("Fetch: client took no chunk within {} ms", timeout_.count()));
+      co_return make_error(Errc::deadline_exceeded, fmt::format("Fetch: client took no chunk within {} ms", patience_.count()));
     if (!r.ok) co_return make_error(Errc::cancelled, "Fetch: the client went away");
     co_return Result<void>{};
   }
@@ -205,8 +206,15 @@ class FetchWriter final : public grpc::ServerWriteReactor<pb::FetchChunk>, publi
   std::shared_ptr<ChordService> node_;
   grpc::CallbackServerContext* ctx_;
   Timeout timeout_;
+  Timeout patience_;
   pb::FetchChunk message_;
 };
+
+// How long a Fetch message may wait for its reader. gRPC's flow control lets the reader's window
+// grow to megabytes on a fast start and then opens it again only after a large part of it was
+// read: on a link (or a fetch --limit-rate) below about a megabyte a second a write can wait
+// several seconds, which an RPC deadline of 2 s turned into a cancelled transfer.
+constexpr Timeout kReaderPatience{30000};
 
 class Service final : public pb::Chord::CallbackService {
  public:
@@ -247,7 +255,8 @@ class Service final : public pb::Chord::CallbackService {
       };
       return new Refusal(req.error());
     }
-    return new FetchWriter(executor_, node_, ctx, std::move(*req), timeout_of(ctx, timeout_));
+    return new FetchWriter(executor_, node_, ctx, std::move(*req), timeout_of(ctx, timeout_),
+                           timeout_of(ctx, std::max(timeout_, kReaderPatience)));
   }
 
  private:
