@@ -163,6 +163,11 @@ def main():
             disposition = r.headers.get("Content-Disposition", "")
         check(sha(data) == digests["Lecture Notes 2024.pdf"] and "Lecture%20Notes%202024.pdf" in disposition,
               "GET /v1/files/NAME downloads it, named (%s)" % disposition)
+        head = urllib.request.Request(api + "/v1/files/" + urllib.parse.quote("Lecture Notes 2024.pdf"), method="HEAD")
+        with urllib.request.urlopen(head, timeout=20) as r:
+            check(r.read() == b"" and r.headers.get("Content-Length") == str(len(pdf)) and
+                  r.headers.get("X-Content-SHA256") == digests["Lecture Notes 2024.pdf"],
+                  "HEAD /v1/files/NAME: the size and digest, no body")
         try:
             urllib.request.urlopen(api + "/v1/files/..%2Fetc%2Fpasswd", timeout=20)
             check(False, "GET /v1/files/../etc/passwd answered")
