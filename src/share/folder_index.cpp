@@ -49,11 +49,9 @@ Result<Digest> hash_file(const fs::path& path, const struct stat& expected) {
 
 }  // namespace
 
-Result<fs::path> resolve_in_folder(const fs::path& dir, const std::string& name) {
+Result<fs::path> resolve_in_folder(const fs::path& root, const std::string& name) {
   if (auto ok = check_name(name); !ok) return ok.error();
   std::error_code ec;
-  const auto root = fs::canonical(dir, ec);
-  if (ec) return make_error(Errc::internal, fmt::format("{}: {}", dir.string(), ec.message()));
   const auto target = fs::canonical(root / name, ec);
   if (ec) return make_error(Errc::not_found, fmt::format("'{}': {}", name, ec.message()));
   // Inside the folder: the resolved path is root/<one or more parts>, never root itself or above.
@@ -66,7 +64,9 @@ Result<fs::path> resolve_in_folder(const fs::path& dir, const std::string& name)
 
 Result<FolderIndex> scan_folder(const fs::path& dir, const FolderIndex& previous) {
   std::error_code ec;
-  fs::directory_iterator it(dir, ec);
+  const auto root = fs::canonical(dir, ec);  // once, not per file
+  if (ec) return make_error(Errc::internal, fmt::format("{}: {}", dir.string(), ec.message()));
+  fs::directory_iterator it(root, ec);
   if (ec) return make_error(Errc::internal, fmt::format("{}: {}", dir.string(), ec.message()));
   FolderIndex out;
   for (; it != fs::directory_iterator(); it.increment(ec)) {
@@ -77,7 +77,7 @@ Result<FolderIndex> scan_folder(const fs::path& dir, const FolderIndex& previous
       out.skipped[name] = ok.error().message;
       continue;
     }
-    auto path = resolve_in_folder(dir, name);
+    auto path = resolve_in_folder(root, name);
     if (!path) {
       if (path.error().code != Errc::not_found) out.skipped[name] = path.error().message;
       continue;

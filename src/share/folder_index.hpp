@@ -34,8 +34,8 @@ struct FolderIndex {
 // Reads `dir` again; files unchanged since `previous` keep their digest.
 Result<FolderIndex> scan_folder(const std::filesystem::path& dir, const FolderIndex& previous);
 
-// Where `name` is inside `dir` now, if it is a regular file there: symbolic links are followed
-// only while they stay inside the folder.
-Result<std::filesystem::path> resolve_in_folder(const std::filesystem::path& dir, const std::string& name);
+// Where `name` is inside the folder now, if it is a regular file there: symbolic links are
+// followed only while they stay inside it. `root` is the folder's canonical path.
+Result<std::filesystem::path> resolve_in_folder(const std::filesystem::path& root, const std::string& name);
 
 }  // namespace chord::share

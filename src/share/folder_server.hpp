@@ -13,6 +13,7 @@ namespace chord::share {
 
 class FolderServer final : public SharedFolder {
  public:
+  // dir: the folder's canonical path (Sharer::create resolves it).
   FolderServer(std::filesystem::path dir, NodeRef self, Ring ring, std::size_t chunk_bytes);
   ~FolderServer() override;
   // Called on the node's executor whenever a scan finished.
