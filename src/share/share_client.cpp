@@ -161,8 +161,8 @@ class ResumingSink final : public ChunkSink {
 asio::awaitable<Result<Fetched>> fetch_file(Connector& peers, ChordService& via, const std::string& name,
                                             ChunkSink& sink, const FetchOptions& options) {
   if (auto ok = check_name(name); !ok) co_return ok.error();
-  const std::string key = file_key(name);
-  auto read = co_await read_record(via, key, options.timeout);
+  const std::string record_key = file_key(name);
+  auto read = co_await read_record(via, record_key, options.timeout);
   if (!read) co_return read.error();
   const Record record = live(std::move(read->record), unix_now());
   auto it = record.files.find(name);
@@ -170,7 +170,7 @@ asio::awaitable<Result<Fetched>> fetch_file(Connector& peers, ChordService& via,
   std::map<std::pair<std::string, Digest>, FoundFile> grouped;
   add_found(grouped, name, it->second);
   const FoundFile* pick = nullptr;
-  for (const auto& [key, f] : grouped) {
+  for (const auto& [content, f] : grouped) {
     if (options.sha256 ? f.sha256 == *options.sha256
                        : (!pick || f.holders.size() > pick->holders.size() ||
                           (f.holders.size() == pick->holders.size() && f.mtime > pick->mtime)))

@@ -19,7 +19,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "examples"))
 from checks import Checks  # noqa: E402
 from grpc_client_from_proto import grpc_and_stubs  # noqa: E402
-from ringlib import Ring  # noqa: E402
+from ringlib import Ring, free_ports  # noqa: E402
 
 
 def sha1(uri):
@@ -84,7 +84,7 @@ def main():
                     check(e.code == 400, "rest: a forged Leave: %d" % e.code)
 
             # Real nodes, whose ids are the hashes of their URIs, still join and take keys.
-            for port in __import__("ringlib").free_ports(3):
+            for port in free_ports(3):
                 uris.append(ring.start_node(port, join=target))
             check(ring.wait_converged(), "%s: a ring of 4 forms with every id checked" % transport)
             put = ring.cli_json("put", "forged-ids", "--dummy", "10000", "--via", uris[1])
