@@ -3,6 +3,7 @@
 // reads them as a ChunkSource, on one executor. Used where one side pushes and the other pulls:
 // the owner feeding its replicas while the value arrives, and the one-message-per-chunk
 // transports feeding a store() with the chunks of separate requests.
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -23,6 +24,9 @@ class ChunkPipe final : public ChunkSource {
   // Hands over a chunk, or the end (nullopt). false: the pipe was closed, or nobody took the
   // chunk within timeout.
   asio::awaitable<bool> push(std::optional<std::string> chunk, Timeout timeout);
+  // The same with a deadline shared by several pipes: one chunk fanned out to all replicas waits
+  // once, not once per replica. A deadline already past still takes the chunk if there is room.
+  asio::awaitable<bool> push_until(std::optional<std::string> chunk, std::chrono::steady_clock::time_point deadline);
   asio::awaitable<Result<std::optional<std::string>>> next() override;
   // Ends both sides: a pending or later push returns false, next() fails as abandoned. A
   // channel's close() alone leaves a pending send waiting for its timeout: the consumer that

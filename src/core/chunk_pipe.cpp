@@ -1,5 +1,7 @@
 #include "chord/chunk_pipe.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -16,9 +18,16 @@ ChunkPipe::ChunkPipe(asio::any_io_executor executor, std::size_t buffered, Timeo
     : channel_(executor, buffered), timeout_(timeout), name_(std::move(name)) {}
 
 asio::awaitable<bool> ChunkPipe::push(std::optional<std::string> chunk, Timeout timeout) {
+  return push_until(std::move(chunk), std::chrono::steady_clock::now() + timeout);
+}
+
+asio::awaitable<bool> ChunkPipe::push_until(std::optional<std::string> chunk,
+                                            std::chrono::steady_clock::time_point deadline) {
   using namespace asio::experimental::awaitable_operators;
   if (!channel_.is_open()) co_return false;
-  asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
+  // At least a millisecond: a send with room completes at once and so wins over the timer.
+  deadline = std::max(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(1));
+  asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
   auto r = co_await (channel_.async_send(boost::system::error_code{}, std::move(chunk), tuple_awaitable) ||
                      timer.async_wait(tuple_awaitable));
   co_return r.index() == 0 && !std::get<0>(std::get<0>(r));

@@ -13,6 +13,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "chord/chunk_pipe.hpp"
@@ -26,6 +27,13 @@
 #include "replica_leg.hpp"
 
 namespace chord {
+
+namespace {
+// Chunks the owner may run ahead of a replica while a put streams through it: a replica's
+// moment of slowness (a disk flush, a busy core) is absorbed instead of dropping it from the
+// write. Costs up to this many chunks of memory per replica per put in flight.
+constexpr std::size_t kReplicaLookahead = 3;
+}  // namespace
 
 Storage::Storage(RingView& ring, const NodeConfig& config, std::unique_ptr<Store> store)
     : ring_(ring), config_(config), store_(std::move(store)), tag_(ring.ring().short_hex(ring.self().id)) {}
@@ -177,10 +185,12 @@ asio::awaitable<Result<StoreReply>> Storage::store_as_owner(const ValueMeta& met
   // answer then comes right after its last chunk, whatever the value's size, and it still
   // comes only once k copies exist, so an acknowledged put survives k-1 failures.
   std::vector<std::shared_ptr<ReplicaLeg>> legs;
+  auto any_done = std::make_shared<asio::steady_timer>(ring_.executor(), asio::steady_timer::time_point::max());
   for (const auto& target : replica_targets()) {
     auto client = ring_.peer(target);
     if (!client) continue;
-    auto leg = std::make_shared<ReplicaLeg>(ring_.executor(), target, config_.rpc_timeout);
+    auto leg = std::make_shared<ReplicaLeg>(ring_.executor(), target, config_.rpc_timeout, kReplicaLookahead);
+    leg->any_done = any_done;
     asio::co_spawn(ring_.executor(), run_leg(*client, leg, StoreRequest{meta, Role::replica}, config_.rpc_timeout),
                    asio::detached);
     legs.push_back(std::move(leg));
@@ -188,14 +198,18 @@ asio::awaitable<Result<StoreReply>> Storage::store_as_owner(const ValueMeta& met
   auto abandon = [&] {
     for (auto& leg : legs) leg->pipe.close();  // a replica never commits a value the owner refused
   };
-  // Named: a temporary inside a co_await expression is a g++ 12 hazard.
   // A replica that does not keep up (paused, overloaded) is dropped from this write rather than
   // holding it up: the write needs W copies, not k, and anti-entropy brings the laggard up to
-  // date. The caller's own deadline is rpc_timeout, so the owner's waits stay well inside it.
-  const Timeout lag = std::max(Timeout(1), config_.rpc_timeout / 6);
+  // date. For REST and AMQP every chunk is a call with the caller's deadline of rpc_timeout, so
+  // a chunk waits at most lag for all replicas together, and the end at most rpc_timeout / 2
+  // (end marker and commits): 3/4 of the caller's deadline, leaving it time for its own answer.
+  using clock = std::chrono::steady_clock;
+  const Timeout lag = std::max(Timeout(1), config_.rpc_timeout / 4);
+  // Named: a temporary inside a co_await expression is a g++ 12 hazard.
   const ChunkTap feed = [&](const std::string& chunk) -> asio::awaitable<void> {
+    const auto by = clock::now() + lag;
     for (auto& leg : legs)
-      if (leg->fed && !co_await leg->pipe.push(chunk, lag)) leg->fed = false;
+      if (leg->fed && !co_await leg->pipe.push_until(chunk, by)) leg->fed = false;
   };
   auto stored = co_await store_local(meta, chunks, feed);
   if (!stored) {
@@ -203,35 +217,51 @@ asio::awaitable<Result<StoreReply>> Storage::store_as_owner(const ValueMeta& met
     co_return stored.error();
   }
   StoreReply reply{ring_.self(), meta.size, meta.sha256, 1, meta.version};
+  auto end_by = clock::now() + config_.rpc_timeout / 2;
   for (auto& leg : legs)
-    if (leg->fed && !co_await leg->pipe.push(std::nullopt, lag)) leg->fed = false;
-  // The replicas commit at the same time: one deadline for all of them.
-  // Stalls at most lag (a chunk) + this + lag (the end) = 2/3 of the caller's deadline, leaving it
-  // time for its own answer (at 1/4 + 1/2 + 1/4 a paused replica made REST puts miss it).
-  const auto commit_deadline = asio::steady_timer::clock_type::now() + config_.rpc_timeout / 3;
-  for (auto& leg : legs) {
-    if (!leg->result && leg->fed) {
-      // Its last chunk is in; what remains is the replica's commit.
-      asio::steady_timer limit(ring_.executor(), commit_deadline);
-      using namespace asio::experimental::awaitable_operators;
-      co_await (leg->done.async_wait(asio::as_tuple(asio::use_awaitable)) ||
-                limit.async_wait(asio::as_tuple(asio::use_awaitable)));
+    if (leg->fed && !co_await leg->pipe.push_until(std::nullopt, end_by)) leg->fed = false;
+  // The replicas commit at the same time. Once W copies exist the write is acknowledged after a
+  // short grace for the rest (so that a healthy ring reports all k): a paused replica then costs
+  // the caller the grace, not the whole deadline.
+  const unsigned w = quorum(config_.write_quorum);
+  const Timeout grace = std::max(Timeout(1), config_.rpc_timeout / 4);
+  for (;;) {
+    unsigned committed = 1, pending = 0;
+    for (const auto& leg : legs) {
+      if (!leg->fed) continue;
+      if (!leg->result) ++pending;
+      else if (*leg->result) ++committed;
     }
+    if (committed >= w) end_by = std::min(end_by, clock::now() + grace);
+    if (pending == 0 || clock::now() >= end_by) break;
+    asio::steady_timer limit(ring_.executor(), end_by);
+    using namespace asio::experimental::awaitable_operators;
+    co_await (any_done->async_wait(asio::as_tuple(asio::use_awaitable)) ||
+              limit.async_wait(asio::as_tuple(asio::use_awaitable)));
+  }
+  std::vector<std::string> lost;  // why each missing copy is missing, for the caller
+  for (auto& leg : legs) {
     if (leg->result && *leg->result && leg->fed) {
       ++reply.copies;
       ring_.peer_answered(leg->target);
       continue;
     }
-    leg->pipe.close();
+    // A leg that got every chunk may still commit after this answer; one that did not is ended.
+    if (!leg->fed) leg->pipe.close();
     Error why = leg->result && !*leg->result ? leg->result->error()
-                                             : make_error(Errc::deadline_exceeded, "the replica did not keep up");
-    if (is_peer_failure(why.code)) ring_.peer_failed(leg->target, why);
-    spdlog::warn("[{}] replica of '{}' on {} failed: {}", tag_, meta.key, leg->target.uri, why.message);
+                : leg->fed ? make_error(Errc::deadline_exceeded, "did not confirm its copy in time")
+                           : make_error(Errc::deadline_exceeded,
+                                        fmt::format("did not keep up (a chunk waited over {} ms)", lag.count()));
+    // Slower than the grace is not failed: suspecting it would route around a live replica.
+    if (is_peer_failure(why.code) && (leg->result || !leg->fed)) ring_.peer_failed(leg->target, why);
+    spdlog::warn("[{}] replica of '{}' on {}: {}", tag_, meta.key, leg->target.uri, why.message);
+    lost.push_back(fmt::format("{}: {}", leg->target.uri, why.message));
   }
-  if (const unsigned w = quorum(config_.write_quorum); reply.copies < w)
+  if (reply.copies < w)
     co_return make_error(Errc::unavailable,
-                         fmt::format("'{}' was written to {} of {} copies and the write quorum is {}: not acknowledged",
-                                     meta.key, reply.copies, config_.replicas, w));
+                         fmt::format("'{}' was written to {} of {} copies and the write quorum is {}: not acknowledged "
+                                     "({})",
+                                     meta.key, reply.copies, config_.replicas, w, fmt::join(lost, "; ")));
   co_return reply;
 }
 

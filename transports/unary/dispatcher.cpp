@@ -201,7 +201,10 @@ asio::awaitable<Reply> Dispatcher::dispatch(std::string_view method, const gpb::
     tr->busy = false;
     co_return taken;
   };
-  auto outcome = [&](std::shared_ptr<Transfer> tr) -> Reply {
+  auto outcome = [&](std::shared_ptr<Transfer> tr, bool ended = false) -> Reply {
+    if (!tr->result && ended)
+      return refuse(Errc::deadline_exceeded, fmt::format("the node had the whole value but did not finish storing it "
+                                                         "within {} ms", (timeout + timeout / 2).count()));
     if (!tr->result) return refuse(Errc::deadline_exceeded, fmt::format("the node took no chunk within {} ms", timeout.count()));
     if (!*tr->result) return tr->result->error();
     auto reply = std::make_unique<wire::pb::StoreReply>();
@@ -217,12 +220,14 @@ asio::awaitable<Reply> Dispatcher::dispatch(std::string_view method, const gpb::
   }
   if (!t->result && !co_await hand_over(t, std::nullopt, timeout)) co_return outcome(t);
   if (!t->result) {
-    // The node has the whole value; what remains is committing it and its replicas' last chunks.
+    // The node has the whole value; what remains is committing it and its replicas' last chunks,
+    // or, for a node that relays the write, the owner's answer. That call has a deadline of
+    // timeout itself, so the wait here is longer: its own error, not this one, reaches the caller.
     using namespace asio::experimental::awaitable_operators;
-    asio::steady_timer limit(co_await asio::this_coro::executor, timeout);
+    asio::steady_timer limit(co_await asio::this_coro::executor, timeout + timeout / 2);
     co_await (t->done.async_wait(tuple_awaitable) || limit.async_wait(tuple_awaitable));
   }
-  co_return outcome(t);
+  co_return outcome(t, true);
 }
 
 }  // namespace chord::unary
