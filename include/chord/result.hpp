@@ -21,6 +21,7 @@ enum class Errc {
   precondition_failed,  // a conditional write: the key is not at the version it named
   data_loss,          // bytes that do not match their SHA-256 (or their announced size)
   cancelled,          // the node is leaving or the call was abandoned
+  unauthenticated,    // a call that needs the cluster key came without a valid proof of it
   internal,
 };
 

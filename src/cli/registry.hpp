@@ -7,6 +7,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include "chord/cluster_key.hpp"
 #include "chord/service.hpp"
 
 namespace chord::cli {
@@ -22,6 +23,7 @@ class Registry final : public Connector {
 };
 
 // A registry with every network transport this binary links.
-std::unique_ptr<Registry> make_registry(asio::any_io_executor executor);
+// key: the ring's cluster key, which signs every call (serve --cluster-key); null for none.
+std::unique_ptr<Registry> make_registry(asio::any_io_executor executor, std::shared_ptr<const ClusterKey> key = nullptr);
 
 }  // namespace chord::cli

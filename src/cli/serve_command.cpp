@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -56,7 +57,13 @@ struct ServeOptions {
   unsigned max_transfers_per_peer = 64;
   std::string share;
   unsigned share_ttl_s = 300;
+  std::string cluster_key;
+  bool insecure = false;
 };
+
+bool loopback_host(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.starts_with("127.");
+}
 
 std::string scheme_of_transport(const std::string& transport) { return transport == "rest" ? "http" : transport; }
 
@@ -88,12 +95,14 @@ class ServedBy final : public Served {
 Result<std::unique_ptr<Served>> start_server(const std::string& transport, const std::string& listen,
                                              asio::any_io_executor ex, std::shared_ptr<ChordService> node,
                                              const NodeConfig& cfg, const amqp::Broker& broker,
-                                             std::shared_ptr<http_api::Metrics> metrics, const ServeOptions& o) {
+                                             std::shared_ptr<http_api::Metrics> metrics, const ServeOptions& o,
+                                             std::shared_ptr<const ClusterKey> key) {
   if (transport == "amqp") {
     amqp::Limits limits;
     limits.chunk_bytes = cfg.chunk_bytes;
     limits.max_transfers_per_peer = o.max_transfers_per_peer;
     if (metrics) limits.refused = [metrics](const std::string& reason) { metrics->refused("amqp", reason); };
+    limits.cluster_key = key;
     auto s = amqp::Server::start(listen, broker, ex, node, limits, cfg.rpc_timeout);
     if (!s) return s.error();
     return std::unique_ptr<Served>(std::make_unique<ServedBy<amqp::Server>>(std::move(*s)));
@@ -104,6 +113,7 @@ Result<std::unique_ptr<Served>> start_server(const std::string& transport, const
     limits.max_connections = o.max_connections;
     limits.max_transfers_per_peer = o.max_transfers_per_peer;
     if (metrics) limits.refused = [metrics](const std::string& reason) { metrics->refused("rest", reason); };
+    limits.cluster_key = key;
     auto s = rest::Server::start(listen, ex, node, limits, cfg.rpc_timeout);
     if (!s) return s.error();
     if (metrics) metrics->watch_listener(fmt::format("rest {}", listen), (*s)->counter_source());
@@ -113,6 +123,7 @@ Result<std::unique_ptr<Served>> start_server(const std::string& transport, const
   limits.chunk_bytes = cfg.chunk_bytes;
   limits.max_transfers_per_peer = o.max_transfers_per_peer;
   if (metrics) limits.refused = [metrics](const std::string& reason) { metrics->refused("grpc", reason); };
+  limits.cluster_key = key;
   auto s = grpc_transport::Server::start(listen, ex, node, limits, cfg.rpc_timeout);
   if (!s) return s.error();
   return std::unique_ptr<Served>(std::make_unique<ServedBy<grpc_transport::Server>>(std::move(*s)));
@@ -177,6 +188,34 @@ int serve(const ServeOptions& o) {
     return Exit::usage;
   }
 
+  std::shared_ptr<const ClusterKey> cluster_key;
+  if (!o.cluster_key.empty()) {
+    auto key = ClusterKey::load(o.cluster_key);
+    if (!key) {
+      std::cerr << "chordnode serve: --cluster-key: " << key.error().message << "\n";
+      return Exit::usage;
+    }
+    cluster_key = *key;
+  } else if (!o.insecure) {
+    // Protected mode: without a cluster key anyone who reaches the node can take part in the
+    // ring, which is acceptable only where nobody else can reach it.
+    std::vector<std::string> exposed;
+    for (std::size_t i = 0; i < transports.size(); ++i) {
+      if (transports[i] == "amqp") {
+        if (!loopback_host(broker->host)) exposed.push_back("the AMQP broker " + broker->host);
+        continue;
+      }
+      if (auto l = wire::parse_host_port(o.listen[i]); l && !loopback_host(l->host)) exposed.push_back(o.listen[i]);
+    }
+    if (!exposed.empty()) {
+      std::cerr << "chordnode serve: " << fmt::format("{}", fmt::join(exposed, ", "))
+                << " can be reached from other machines, and without --cluster-key anyone there could join the "
+                   "ring, take over key ranges and rewrite replicas. Give every node the same --cluster-key FILE "
+                   "(openssl rand -hex 32 > FILE; chmod 600 FILE), or --insecure on a network you trust.\n";
+      return Exit::usage;
+    }
+  }
+
   std::uint64_t http_max_body = 0;
   if (!o.http.empty()) {
     auto n = parse_size(o.http_max_body);
@@ -188,7 +227,7 @@ int serve(const ServeOptions& o) {
   }
 
   asio::io_context io;
-  auto registry = make_registry(io.get_executor());
+  auto registry = make_registry(io.get_executor(), cluster_key);
   // With --http the node's calls are metered: outgoing through the connector, incoming at the server.
   std::shared_ptr<http_api::Metrics> metrics;
   std::unique_ptr<Connector> metered;
@@ -251,7 +290,7 @@ int serve(const ServeOptions& o) {
     for (std::size_t i = 0; i < transports.size(); ++i) {
       auto served = metrics ? metrics->meter(h.node, "in", transports[i]) : std::shared_ptr<ChordService>(h.node);
       auto server = start_server(transports[i], h.listen[i], io.get_executor(), served, cfg,
-                                 broker ? *broker : amqp::Broker{}, metrics, o);
+                                 broker ? *broker : amqp::Broker{}, metrics, o, cluster_key);
       if (!server) {
         std::cerr << "chordnode serve: " << server.error().message << "\n";
         return Exit::unreachable;
@@ -478,6 +517,13 @@ void add_serve(CLI::App& app, int& exit_code) {
                   "drops out of search after this")
       ->capture_default_str()
       ->check(CLI::Range(3u, 7u * 24 * 3600));
+  cmd->add_option("--cluster-key", o->cluster_key,
+                  "FILE holding the ring's secret (at least 32 bytes, not readable by others): every call between "
+                  "nodes carries an HMAC of it, and ring maintenance and replica traffic without one are refused; "
+                  "default $CHORD_CLUSTER_KEY_FILE")
+      ->envname("CHORD_CLUSTER_KEY_FILE");
+  cmd->add_flag("--insecure", o->insecure,
+                "run without --cluster-key on an address other machines can reach (anyone there can join the ring)");
   cmd->add_option("--log-level", o->log_level, "trace, debug, info, warn, error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));

@@ -28,8 +28,9 @@ asio::awaitable<Result<void>> Node::join(std::optional<std::string> known_uri) {
   const LookupRequest own{{}, self_.id};
   auto found = co_await (*known)->lookup(own, config_.rpc_timeout);
   if (!found)
-    co_return make_error(found.error().code, fmt::format("join through {}: {}", *known_uri,
-                                                         found.error().message));
+    co_return make_error(found.error().code,
+                         fmt::format("join through {}: {}{}", *known_uri, found.error().message,
+                                     found.error().code == Errc::unauthenticated ? " (is its --cluster-key the ring's?)" : ""));
   std::vector<NodeRef> list{found->owner};
   list.insert(list.end(), found->successors.begin(), found->successors.end());
   const NodeRef seed{{}, *known_uri};
@@ -49,6 +50,18 @@ asio::awaitable<Result<void>> Node::join(std::optional<std::string> known_uri) {
   if (successors_.empty())
     co_return make_error(Errc::unavailable,
                          fmt::format("join through {}: no successor other than this node", *known_uri));
+  // Lookups are open to clients; ring maintenance is not, where the ring has a cluster key. A
+  // node that lacks the key (or has another) learns it here, not from notifies refused forever.
+  if (const NodeRef& next = successors_.first(); next.id != self_.id) {
+    if (auto client = connector_.connect(next.uri)) {
+      auto probe = co_await (*client)->get_predecessor(Empty{}, config_.rpc_timeout);
+      if (!probe && probe.error().code == Errc::unauthenticated)
+        co_return make_error(Errc::unauthenticated,
+                             fmt::format("join through {}: the ring refused this node ({}); is its --cluster-key "
+                                         "the ring's?",
+                                         *known_uri, probe.error().message));
+    }
+  }
   predecessor_.reset();
   predecessor_missed_ = 0;
   joined_ = true;

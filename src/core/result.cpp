@@ -15,6 +15,7 @@ std::string_view to_string(Errc code) {
     case Errc::precondition_failed: return "precondition_failed";
     case Errc::data_loss: return "data_loss";
     case Errc::cancelled: return "cancelled";
+    case Errc::unauthenticated: return "unauthenticated";
     case Errc::internal: return "internal";
   }
   return "internal";
@@ -24,7 +25,7 @@ std::optional<Errc> errc_from_string(std::string_view name) {
   for (auto c : {Errc::unavailable, Errc::deadline_exceeded, Errc::not_found, Errc::invalid_argument, Errc::too_large,
                  Errc::resource_exhausted,
                  Errc::not_ready, Errc::conflict, Errc::precondition_failed, Errc::data_loss, Errc::cancelled,
-                 Errc::internal})
+                 Errc::unauthenticated, Errc::internal})
     if (to_string(c) == name) return c;
   return std::nullopt;
 }

@@ -56,6 +56,9 @@ def main():
     share_dir = os.path.join(work, "shared-a")
     os.makedirs(share_dir)
     write(os.path.join(share_dir, "config-shared.txt"), "shared through the config file\n")
+    key = os.path.join(work, "cluster.key")
+    write(key, os.urandom(32).hex())
+    os.chmod(key, 0o600)
     every = {
         "transport": '"grpc"', "listen": '"127.0.0.1:%d"' % a_port, "advertise": '"grpc://127.0.0.1:%d"' % a_port,
         "amqp-url": '"amqp://guest:guest@127.0.0.1:5672/"', "join": "[]", "join-timeout": "5", "bits": "32",
@@ -63,7 +66,7 @@ def main():
         "tombstone-grace": "3600", "stabilize-ms": "100", "rpc-timeout-ms": "1000",
         "shutdown-timeout": "5", "vnodes": "2", "data-dir": '"%s"' % data_dir, "http": '"127.0.0.1:%d"' % http_port,
         "http-max-body": '"64KiB"', "log-level": '"debug"', "max-connections": "64", "max-transfers-per-peer": "8",
-        "share": '"%s"' % share_dir, "share-ttl": "60",
+        "share": '"%s"' % share_dir, "share-ttl": "60", "cluster-key": '"%s"' % key, "insecure": "false",
     }
     check(sorted(every) == options, "the test sets every option: %s" % sorted(set(options) ^ set(every)))
     a_conf = write(os.path.join(work, "a.toml"),
@@ -82,7 +85,7 @@ def main():
         # The second node: seeds from a list in its file; --listen on the command line wins.
         b_conf = write(os.path.join(work, "b.toml"),
                        '[serve]\nlisten = "127.0.0.1:1"\njoin = ["grpc://127.0.0.1:1", "%s"]\nbits = 32\n'
-                       'stabilize-ms = 100\nreplicas = 2\n' % a_uri)
+                       'stabilize-ms = 100\nreplicas = 2\ncluster-key = "%s"\n' % (a_uri, key))
         b = subprocess.Popen([args.binary, "serve", "--config", b_conf, "--listen", "127.0.0.1:%d" % b_port],
                              stdout=subprocess.PIPE, stderr=open(os.path.join(work, "b.log"), "w"), text=True)
         b_ready = b.stdout.readline()

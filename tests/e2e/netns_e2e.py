@@ -148,6 +148,16 @@ class Broker:
         self.ctl("shutdown")
 
 
+def cluster_key(workdir):
+    """The ring's secret: nodes on addresses other hosts reach refuse to start without one."""
+    path = os.path.join(workdir, "cluster.key")
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, os.urandom(32).hex().encode())
+        os.close(fd)
+    return path
+
+
 def amqp_scenario(hosts, binary, broker, nodes, workdir):
     env = dict(os.environ, CHORD_AMQP_URL=broker.url)
     address = hosts.address(broker.index)
@@ -156,7 +166,8 @@ def amqp_scenario(hosts, binary, broker, nodes, workdir):
     try:
         for i in range(nodes):
             args = [binary, "serve", "--transport", "amqp", "--listen", "chord-ns-%d" % i, "--advertise", uris[i],
-                    "--amqp-url", broker.url, "--stabilize-ms", "100", "--rpc-timeout-ms", "1000", "--join-timeout", "30"]
+                    "--amqp-url", broker.url, "--stabilize-ms", "100", "--rpc-timeout-ms", "1000", "--join-timeout", "30",
+                    "--cluster-key", cluster_key(workdir)]
             if i > 0:
                 args += ["--join", uris[0]]
             log = open(os.path.join(workdir, "amqp-node-%d.log" % i), "w")
@@ -226,7 +237,8 @@ def scenario(hosts, binary, transport, nodes, workdir):
             # Host 0 binds every address of its namespace and tells peers the one they can reach.
             listen = "0.0.0.0:%d" % port if i == 0 else "%s:%d" % (hosts.address(i), port)
             args = [binary, "serve", "--transport", transport, "--listen", listen, "--advertise", uris[i],
-                    "--stabilize-ms", "100", "--rpc-timeout-ms", "1000", "--join-timeout", "30"]
+                    "--stabilize-ms", "100", "--rpc-timeout-ms", "1000", "--join-timeout", "30",
+                    "--cluster-key", cluster_key(workdir)]
             if i > 0:
                 args += ["--join", uris[0]]
             log = open(os.path.join(workdir, "%s-node-%d.log" % (transport, i)), "w")

@@ -14,6 +14,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include "chord/cluster_key.hpp"
 #include "chord/peer_cache.hpp"
 #include "chord/service.hpp"
 #include "inflight.hpp"
@@ -31,6 +32,8 @@ struct Limits {
   // Told of each request the server drops unanswered, with the reason ("no_reply_to",
   // "no_correlation_id"): for /metrics. Called on the server's executor.
   std::function<void(const std::string& reason)> refused;
+  // The ring's cluster key: the client signs every call with it, the server checks the proofs.
+  std::shared_ptr<const ClusterKey> cluster_key;
 };
 
 class BrokerClient;

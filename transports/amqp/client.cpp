@@ -128,9 +128,9 @@ namespace {
 class AmqpCarrier final : public unary::Carrier {
  public:
   AmqpCarrier(asio::any_io_executor ex, std::shared_ptr<BrokerClient> broker, std::shared_ptr<unary::Inflight> inflight,
-              std::string uri, std::string queue, std::size_t max_message)
+              std::string uri, std::string queue, std::size_t max_message, std::shared_ptr<const ClusterKey> key)
       : executor_(std::move(ex)), broker_(std::move(broker)), inflight_(std::move(inflight)), uri_(std::move(uri)),
-        queue_(std::move(queue)), max_message_(max_message) {}
+        queue_(std::move(queue)), max_message_(max_message), key_(std::move(key)) {}
   const std::string& uri() const override { return uri_; }
 
   asio::awaitable<Result<void>> call(std::string_view method, const unary::gpb::Message& request,
@@ -155,6 +155,7 @@ class AmqpCarrier final : public unary::Carrier {
     if (!request.SerializeToString(&m.body)) co_return fail(Errc::internal, "cannot serialize the request");
     if (m.body.size() > max_message_)
       co_return fail(Errc::too_large, fmt::format("a request of {} bytes is over the {} byte limit", m.body.size(), max_message_));
+    if (key_) m.auth = key_->sign(method, m.body);
     auto left = std::chrono::duration_cast<Timeout>(deadline - std::chrono::steady_clock::now());
     m.expiration = std::max(left, Timeout(1));  // the broker drops a request nobody will wait for
     auto pending = std::make_shared<BrokerClient::Pending>(executor_);
@@ -191,6 +192,7 @@ class AmqpCarrier final : public unary::Carrier {
   std::string uri_;
   std::string queue_;
   std::size_t max_message_;
+  std::shared_ptr<const ClusterKey> key_;  // signs every call when the ring has one
 };
 
 }  // namespace
@@ -218,7 +220,8 @@ Result<std::shared_ptr<ChordService>> Connector::connect(const std::string& uri)
   auto& b = brokers_[broker.address()];
   if (!b) b = std::make_shared<BrokerClient>(broker);
   auto client = unary::make_client(
-      std::make_shared<AmqpCarrier>(executor_, b, inflight_, uri, ep->path, limits_.max_message_bytes), limits_.chunk_bytes);
+      std::make_shared<AmqpCarrier>(executor_, b, inflight_, uri, ep->path, limits_.max_message_bytes,
+                                    limits_.cluster_key), limits_.chunk_bytes);
   clients_.add(uri, client);
   return client;
 }

@@ -57,6 +57,12 @@ Message message_of(const amqp_basic_properties_t& p, amqp_bytes_t body) {
     unsigned long ms = 0;
     if (std::from_chars(e.data(), e.data() + e.size(), ms).ec == std::errc()) m.expiration = std::chrono::milliseconds(ms);
   }
+  if (p._flags & AMQP_BASIC_HEADERS_FLAG) {
+    for (int i = 0; i < p.headers.num_entries; ++i) {
+      const auto& e = p.headers.entries[i];
+      if (text(e.key) == "chord-auth" && e.value.kind == AMQP_FIELD_KIND_UTF8) m.auth = text(e.value.value.bytes);
+    }
+  }
   m.body = text(body);
   return m;
 }
@@ -293,6 +299,15 @@ Result<void> Link::serve() {
       if (!m.reply_to.empty()) {
         p._flags |= AMQP_BASIC_REPLY_TO_FLAG;
         p.reply_to = bytes(m.reply_to);
+      }
+      amqp_table_entry_t auth_entry;
+      if (!m.auth.empty()) {
+        auth_entry.key = amqp_cstring_bytes("chord-auth");
+        auth_entry.value.kind = AMQP_FIELD_KIND_UTF8;
+        auth_entry.value.value.bytes = bytes(m.auth);
+        p._flags |= AMQP_BASIC_HEADERS_FLAG;
+        p.headers.num_entries = 1;
+        p.headers.entries = &auth_entry;
       }
       std::string expiration;
       if (m.expiration) {

@@ -9,6 +9,7 @@
 #include <google/protobuf/message.h>
 #include <spdlog/spdlog.h>
 
+#include "admission.hpp"
 #include "amqp_transport.hpp"
 #include "chord/v1/chord.pb.h"
 #include "unary.hpp"
@@ -81,10 +82,18 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     if (m.body.size() > limits.max_message_bytes)
       co_return make_error(Errc::too_large, fmt::format("{}: a message of {} bytes is over the {} byte limit", m.type,
                                                         m.body.size(), limits.max_message_bytes));
+    // Proof of the cluster key is checked on the bytes as they came, before they are decoded.
+    auto member = wire::prove_member(limits.cluster_key.get(), m.type, m.body, m.auth);
+    if (!member) {
+      if (limits.refused) limits.refused("unauthenticated");
+      co_return member.error();
+    }
     if (!request->ParseFromString(m.body))
       co_return make_error(Errc::invalid_argument, fmt::format("{}: malformed protobuf request", m.type));
     Timeout t = m.expiration ? std::min(*m.expiration, timeout) : timeout;
-    co_return co_await dispatcher.dispatch(m.type, *request, t, m.reply_to);
+    auto reply = co_await dispatcher.dispatch(m.type, *request, t, m.reply_to, *member);
+    if (!reply && reply.error().code == Errc::unauthenticated && limits.refused) limits.refused("unauthenticated");
+    co_return reply;
   }
 };
 

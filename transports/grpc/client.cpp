@@ -92,6 +92,7 @@ class Client final : public ChordService {
     };
     auto call = std::make_shared<Call>();
     wire::to_proto(req, &call->request);
+    sign(call->ctx, method, call->request);
     call->ctx.set_deadline(deadline_after(timeout));
     if (!tracker_->add(call.get(), &call->ctx, call)) co_return closing(method);
     grpc::Status status = co_await asio::async_initiate<decltype(asio::use_awaitable), void(grpc::Status)>(
@@ -109,6 +110,12 @@ class Client final : public ChordService {
     auto out = wire::from_proto(call->response);
     if (!out) co_return make_error(out.error().code, fmt::format("{} {}: {}", uri_, method, out.error().message));
     co_return out;
+  }
+
+  // Proof of the cluster key over the request (for a Store, its first message), in metadata.
+  void sign(grpc::ClientContext& ctx, std::string_view method, const google::protobuf::Message& request) const {
+    if (limits_.cluster_key)
+      ctx.AddMetadata(std::string(ClusterKey::kHeader), limits_.cluster_key->sign(method, request.SerializeAsString()));
   }
 
   Error closing(const char* method) const {
@@ -129,9 +136,10 @@ class Client final : public ChordService {
 asio::awaitable<Result<StoreReply>> Client::store(const StoreRequest& req, ChunkSource& chunks, Timeout timeout) {
   auto call = std::make_shared<StoreCall>(executor_, tracker_);
   if (!tracker_->add(call.get(), &call->ctx, call)) co_return closing("Store");
+  wire::to_proto(req, call->message.mutable_header());
+  sign(call->ctx, "Store", call->message);
   stub_->async()->Store(&call->ctx, &call->reply, call.get());
   auto cancel = [c = call.get()] { c->ctx.TryCancel(); };
-  wire::to_proto(req, call->message.mutable_header());
   call->AddHold();  // as in fetch: no OnDone until this coroutine stops starting operations
   call->StartWrite(&call->message);
   call->StartCall();
@@ -174,6 +182,7 @@ asio::awaitable<Result<FetchReply>> Client::fetch(const FetchRequest& req, Chunk
   auto call = std::make_shared<FetchCall>(executor_, tracker_);
   if (!tracker_->add(call.get(), &call->ctx, call)) co_return closing("Fetch");
   wire::to_proto(req, &call->request);
+  sign(call->ctx, "Fetch", call->request);
   stub_->async()->Fetch(&call->ctx, &call->request, call.get());
   auto cancel = [c = call.get()] { c->ctx.TryCancel(); };
   // The hold keeps gRPC from running OnDone (and ending the call) in the gap between a read

@@ -10,6 +10,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include "chord/cluster_key.hpp"
 #include "chord/peer_cache.hpp"
 #include "chord/service.hpp"
 
@@ -27,6 +28,8 @@ struct Limits {
   std::size_t memory_bytes = 512 << 20;       // gRPC's resource quota for this server's buffers
   // Told of each call refused over a limit, with the reason: for /metrics. Any thread.
   std::function<void(const std::string& reason)> refused;
+  // The ring's cluster key: the client signs every call with it, the server checks the proofs.
+  std::shared_ptr<const ClusterKey> cluster_key;
 };
 
 class CallTracker;

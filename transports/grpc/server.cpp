@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "chord/v1/chord.grpc.pb.h"
+#include "admission.hpp"
 #include "convert.hpp"
 #include "events.hpp"
 #include "grpc_transport.hpp"
@@ -57,6 +58,20 @@ class PeerTransfers {
   std::mutex mutex_;
   std::map<std::string, std::size_t> open_;
 };
+
+// Proof of the cluster key (metadata) over the request or a Store's first message, then the rule
+// of which calls only members make. Without a key configured, every call is admitted.
+Result<void> admitted(const Limits& limits, const grpc::CallbackServerContext* ctx, std::string_view method,
+                      const google::protobuf::Message& request) {
+  if (!limits.cluster_key) return {};
+  const auto& metadata = ctx->client_metadata();
+  auto it = metadata.find(std::string(ClusterKey::kHeader));
+  std::string_view proof = it == metadata.end() ? std::string_view() : std::string_view(it->second.data(), it->second.size());
+  auto member = wire::prove_member(limits.cluster_key.get(), method, proof.empty() ? std::string() : request.SerializeAsString(), proof);
+  Result<void> out = member ? wire::admit(method, request, *member) : Result<void>(member.error());
+  if (!out && limits.refused) limits.refused("unauthenticated");
+  return out;
+}
 
 template <class Req, class Rep>
 asio::awaitable<void> answer(std::shared_ptr<ChordService> node,
@@ -128,6 +143,10 @@ class StoreReader final : public grpc::ServerReadReactor<pb::StoreChunk>, public
     auto first = co_await ops_.wait(timeout_, [this] { ctx_->TryCancel(); });
     if (!first.ok || !message_.has_header()) {
       finish(to_status(make_error(Errc::invalid_argument, "Store: the stream must begin with a header")));
+      co_return;
+    }
+    if (auto ok = admitted(limits_, ctx_, "Store", message_); !ok) {
+      finish(to_status(ok.error()));
       co_return;
     }
     auto req = wire::from_proto(message_.header());
@@ -226,6 +245,10 @@ class Service final : public pb::Chord::CallbackService {
   grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx, const wire::proto_t<Req>* request,       \
                                  wire::proto_t<Rep>* response) override {                                   \
     auto* reactor = ctx->DefaultReactor();                                                                   \
+    if (auto ok = admitted(limits_, ctx, #Name, *request); !ok) {                                            \
+      reactor->Finish(to_status(ok.error()));                                                                \
+      return reactor;                                                                                        \
+    }                                                                                                        \
     auto req = wire::from_proto(*request);                                                                   \
     if (!req) {                                                                                              \
       reactor->Finish(to_status(req.error()));                                                               \
@@ -247,6 +270,7 @@ class Service final : public pb::Chord::CallbackService {
   grpc::ServerWriteReactor<pb::FetchChunk>* Fetch(grpc::CallbackServerContext* ctx,
                                                   const pb::FetchRequest* request) override {
     auto req = wire::from_proto(*request);
+    if (auto ok = admitted(limits_, ctx, "Fetch", *request); !ok) req = ok.error();
     if (!req) {
       // A reactor that only reports the error.
       struct Refusal final : grpc::ServerWriteReactor<pb::FetchChunk> {

@@ -19,6 +19,7 @@ grpc::Status to_status(const Error& e) {
     case Errc::precondition_failed: code = grpc::StatusCode::ABORTED; break;
     case Errc::data_loss: code = grpc::StatusCode::DATA_LOSS; break;
     case Errc::cancelled: code = grpc::StatusCode::CANCELLED; break;
+    case Errc::unauthenticated: code = grpc::StatusCode::UNAUTHENTICATED; break;
     case Errc::internal: code = grpc::StatusCode::INTERNAL; break;
   }
   // Codes that share a status (RESOURCE_EXHAUSTED, ABORTED): the details name which, for
@@ -43,6 +44,8 @@ Error from_status(const grpc::Status& s, std::string_view peer, std::string_view
     case grpc::StatusCode::CANCELLED: code = Errc::unavailable; break;
     case grpc::StatusCode::DATA_LOSS: code = Errc::data_loss; break;
     case grpc::StatusCode::UNIMPLEMENTED: code = Errc::not_found; break;
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::PERMISSION_DENIED: code = Errc::unauthenticated; break;
     default: code = Errc::internal; break;
   }
   if (code == Errc::too_large && s.error_details() == to_string(Errc::resource_exhausted)) code = Errc::resource_exhausted;

@@ -19,8 +19,9 @@ constexpr std::string_view protobuf_type = "application/x-protobuf";
 
 class JsonCarrier final : public unary::Carrier {
  public:
-  JsonCarrier(std::shared_ptr<HttpPeer> peer, std::string uri, bool binary_values)
-      : peer_(std::move(peer)), uri_(std::move(uri)), binary_values_(binary_values) {}
+  JsonCarrier(std::shared_ptr<HttpPeer> peer, std::string uri, bool binary_values,
+              std::shared_ptr<const ClusterKey> key)
+      : peer_(std::move(peer)), uri_(std::move(uri)), binary_values_(binary_values), key_(std::move(key)) {}
   const std::string& uri() const override { return uri_; }
 
   asio::awaitable<Result<void>> call(std::string_view method, const unary::gpb::Message& request, unary::gpb::Message& reply,
@@ -34,9 +35,10 @@ class JsonCarrier final : public unary::Carrier {
     }
     // A Store chunk sent twice is a second chunk at the same offset: never resent blindly.
     const bool idempotent = method != "Store";
+    std::string auth = key_ ? key_->sign(method, body) : std::string();
     auto r = co_await peer_->request("POST", fmt::format("/chord.v1.Chord/{}", method),
                                      std::string(binary ? protobuf_type : json_type), std::move(body), timeout,
-                                     std::string(method), idempotent);
+                                     std::string(method), idempotent, std::move(auth));
     if (!r) co_return r.error();
     if (r->status != 200) {
       std::string message = fmt::format("HTTP {}", r->status);
@@ -63,6 +65,7 @@ class JsonCarrier final : public unary::Carrier {
   std::shared_ptr<HttpPeer> peer_;
   std::string uri_;
   bool binary_values_;
+  std::shared_ptr<const ClusterKey> key_;  // signs every call when the ring has one
 };
 
 }  // namespace
@@ -89,7 +92,7 @@ Result<std::shared_ptr<ChordService>> Connector::connect(const std::string& uri)
   HttpClientOptions options;
   options.max_response_bytes = limits_.max_message_bytes;
   auto peer = std::make_shared<HttpPeer>(executor_, ep->host, ep->port, uri, inflight_, options);
-  auto client = unary::make_client(std::make_shared<JsonCarrier>(peer, uri, limits_.binary_values), limits_.chunk_bytes);
+  auto client = unary::make_client(std::make_shared<JsonCarrier>(peer, uri, limits_.binary_values, limits_.cluster_key), limits_.chunk_bytes);
   http_[uri] = peer;
   peers_.add(uri, client);
   return client;

@@ -37,7 +37,7 @@ class HttpPeer {
   // before it is used, and a failure after sending is the caller's to handle.
   asio::awaitable<Result<HttpResponse>> request(std::string method, std::string target, std::string content_type,
                                                 std::string body, Timeout timeout, std::string what,
-                                                bool idempotent = true);
+                                                bool idempotent = true, std::string auth = {});
   // Closes idle connections and cancels requests in flight; later requests fail at once.
   // On the executor.
   void close();

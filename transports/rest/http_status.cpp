@@ -17,6 +17,7 @@ http::status status_of(Errc code) {
     case Errc::precondition_failed: return http::status::precondition_failed;
     case Errc::data_loss: return http::status::unprocessable_entity;  // the body is not what it claims
     case Errc::cancelled: return http::status::service_unavailable;
+    case Errc::unauthenticated: return http::status::unauthorized;
     case Errc::internal: return http::status::internal_server_error;
   }
   return http::status::internal_server_error;
@@ -37,6 +38,7 @@ Errc errc_of(unsigned status, const std::string& body, std::string* message) {
   }
   switch (status) {
     case 400: return Errc::invalid_argument;
+    case 401: case 403: return Errc::unauthenticated;
     case 404: case 405: return Errc::not_found;
     case 409: return Errc::conflict;
     case 422: return Errc::data_loss;

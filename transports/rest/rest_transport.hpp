@@ -11,6 +11,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include "chord/cluster_key.hpp"
 #include "chord/peer_cache.hpp"
 #include "chord/service.hpp"
 #include "http_client.hpp"
@@ -30,6 +31,8 @@ struct Limits {
   std::size_t max_transfers_per_peer = 64;    // ... from one IP address
   // Told of each request refused over a limit, with the reason: for /metrics.
   std::function<void(const std::string& reason)> refused;
+  // The ring's cluster key: the client signs every call with it, the server checks the proofs.
+  std::shared_ptr<const ClusterKey> cluster_key;
 };
 
 class Connector final : public chord::Connector {

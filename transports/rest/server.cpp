@@ -6,6 +6,7 @@
 #include <google/protobuf/message.h>
 #include <google/protobuf/util/json_util.h>
 
+#include "admission.hpp"
 #include "http_status.hpp"
 #include "rest_transport.hpp"
 #include "unary.hpp"
@@ -57,6 +58,13 @@ struct Server::Impl {
       (void)co_await ex.respond_error(body.error());
       co_return;
     }
+    // Proof of the cluster key is checked on the bytes as they came, before they are decoded.
+    auto member = wire::prove_member(limits.cluster_key.get(), method, *body, req[ClusterKey::kHeader]);
+    if (!member) {
+      if (limits.refused) limits.refused("unauthenticated");
+      (void)co_await ex.respond_error(member.error());
+      co_return;
+    }
     const bool binary = req[http::field::content_type] == "application/x-protobuf";
     // Canonical proto3 JSON: either spelling of a field (keyId, key_id) is read; a field the
     // schema does not have is refused, naming it, rather than silently dropped.
@@ -72,8 +80,9 @@ struct Server::Impl {
                                                                                std::string(parsed.message()))));
       co_return;
     }
-    auto reply = co_await dispatcher.dispatch(method, *request, timeout_of(req, timeout), ex.remote_address());
+    auto reply = co_await dispatcher.dispatch(method, *request, timeout_of(req, timeout), ex.remote_address(), *member);
     if (!reply) {
+      if (reply.error().code == Errc::unauthenticated && limits.refused) limits.refused("unauthenticated");
       (void)co_await ex.respond_error(reply.error());
       co_return;
     }

@@ -14,6 +14,7 @@
 
 #include "chord/chunk_pipe.hpp"
 #include "chord/chunks.hpp"
+#include "admission.hpp"
 #include "convert.hpp"
 #include "unary.hpp"
 
@@ -46,6 +47,7 @@ struct Transfer {
   std::uint64_t next_offset = 0;
   bool busy = false;  // a chunk is being handed over
   std::string peer;
+  bool members_only = false;  // its header was replica traffic: every chunk needs the cluster key
 };
 
 }  // namespace
@@ -136,7 +138,8 @@ asio::awaitable<void> run_store(std::shared_ptr<ChordService> node, std::shared_
 }  // namespace
 
 asio::awaitable<Reply> Dispatcher::dispatch(std::string_view method, const gpb::Message& request, Timeout timeout,
-                                            std::string peer) {
+                                            std::string peer, bool member) {
+  if (auto admitted = wire::admit(method, request, member); !admitted) co_return admitted.error();
 #define CHORD_DISPATCH(fn, Name, Req, Rep) \
   if (method == #Name) co_return co_await answer<Req, Rep>(*node_, &ChordService::fn, request, timeout);
   CHORD_UNARY_RPCS(CHORD_DISPATCH)
@@ -182,12 +185,15 @@ asio::awaitable<Reply> Dispatcher::dispatch(std::string_view method, const gpb::
     ++mine;
     t = std::make_shared<Transfer>(transfers_->executor, id, timeout);
     t->peer = peer;
+    t->members_only = wire::members_only(method, request);
     transfers_->open.emplace(key, t);
     asio::co_spawn(transfers_->executor, run_store(node_, transfers_, t, key, std::move(*req), timeout), asio::detached);
   } else {
     auto it = transfers_->open.find(key);
     if (it == transfers_->open.end()) co_return refuse(Errc::invalid_argument, "no such transfer (never begun, or over)");
     t = it->second;
+    if (t->members_only && !member)
+      co_return make_error(Errc::unauthenticated, fmt::format("Store transfer '{}': its chunks need the ring's cluster key", id));
   }
   if (t->busy) co_return refuse(Errc::invalid_argument, "chunks must be sent one at a time");
   if (chunk.offset() != t->next_offset)

@@ -60,10 +60,11 @@ class Dispatcher {
   void close();
 
   // Answers one call. request must come from new_request(method). peer says who asked, as the
-  // transport knows it (an IP address, a reply queue): the unit of per-peer limits.
+  // transport knows it (an IP address, a reply queue): the unit of per-peer limits. member: the
+  // caller proved the cluster key (wire::prove_member); members-only calls are refused without.
   asio::awaitable<Result<std::unique_ptr<gpb::Message>>> dispatch(std::string_view method,
                                                                   const gpb::Message& request, Timeout timeout,
-                                                                  std::string peer);
+                                                                  std::string peer, bool member = true);
 
   struct Transfers;  // the open Store transfers (dispatcher.cpp)
 

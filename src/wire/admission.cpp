@@ -1,0 +1,42 @@
+#include "admission.hpp"
+
+#include <fmt/format.h>
+
+#include "chord/v1/chord.pb.h"
+
+namespace pb = ::chord::v1;
+
+namespace chord::wire {
+
+namespace {
+bool replica_traffic(int role) { return role == pb::ROLE_REPLICA || role == pb::ROLE_HANDOFF; }
+}  // namespace
+
+bool members_only(std::string_view method, const google::protobuf::Message& request) {
+  if (method == "Notify" || method == "Leave" || method == "SyncReplicas" || method == "GetPredecessor") return true;
+  if (method == "Store") {
+    const auto& chunk = static_cast<const pb::StoreChunk&>(request);
+    return chunk.has_header() && replica_traffic(chunk.header().role());
+  }
+  if (method == "Delete") return replica_traffic(static_cast<const pb::DeleteRequest&>(request).role());
+  if (method == "Fetch") return replica_traffic(static_cast<const pb::FetchRequest&>(request).role());
+  return false;
+}
+
+Result<bool> prove_member(const ClusterKey* key, std::string_view method, std::string_view body,
+                          std::string_view proof) {
+  if (!key) return true;
+  if (proof.empty()) return false;
+  if (auto ok = key->verify(method, body, proof); !ok) return ok.error();
+  return true;
+}
+
+Result<void> admit(std::string_view method, const google::protobuf::Message& request, bool member) {
+  if (member || !members_only(method, request)) return {};
+  return make_error(Errc::unauthenticated,
+                    fmt::format("{} needs the ring's cluster key: the call carries no proof of it (only members of "
+                                "the ring may make it)",
+                                method));
+}
+
+}  // namespace chord::wire

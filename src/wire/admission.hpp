@@ -1,0 +1,31 @@
+#pragma once
+// Which calls only members of the ring may make, when the ring has a cluster key: ring
+// maintenance and replica traffic. Client reads and writes stay open to anyone who can reach
+// the node (docs/SECURITY.md). One rule for every transport.
+#include <memory>
+#include <string_view>
+
+#include "chord/cluster_key.hpp"
+#include "chord/result.hpp"
+
+namespace google::protobuf {
+class Message;
+}
+
+namespace chord::wire {
+
+// True for a method (and, for Store, Delete and Fetch, the role its request names) that needs
+// proof of the cluster key. A Store chunk without a header is judged by its transfer's header.
+bool members_only(std::string_view method, const google::protobuf::Message& request);
+
+// The first check of a call, on its raw bytes, before they are decoded: with no key configured
+// everyone counts as a member; with one, a call that carries a proof must carry a valid one
+// (else unauthenticated), and one without a proof is a client's. Returns whether the caller
+// proved membership.
+Result<bool> prove_member(const ClusterKey* key, std::string_view method, std::string_view body,
+                          std::string_view proof);
+
+// After decoding: refuses a members-only call from a caller that did not prove membership.
+Result<void> admit(std::string_view method, const google::protobuf::Message& request, bool member);
+
+}  // namespace chord::wire
