@@ -11,6 +11,7 @@
 #include <iostream>
 #include <set>
 
+#include "chord/secret_file.hpp"
 #include "chord/sha256.hpp"
 #include "chord/version_text.hpp"
 #include "client_run.hpp"
@@ -45,6 +46,15 @@ void common(CLI::App* cmd, ClientOptions& o) {
       ->required();
   cmd->add_flag("--json", o.json, "print one JSON object");
   cmd->add_option("--timeout-ms", o.timeout_ms, "deadline of each call (and of each chunk's progress)")->capture_default_str();
+  cmd->add_option("--token-file", o.token_file,
+                  "FILE with the ring's client token, which writes need where the nodes require one (serve "
+                  "--client-token); default: the token in $CHORD_TOKEN");
+}
+
+Result<std::string> ClientOptions::token() const {
+  if (!token_file.empty()) return read_secret_file(token_file, "client token", 1);
+  const char* env = std::getenv("CHORD_TOKEN");
+  return std::string(env ? env : "");
 }
 
 namespace {

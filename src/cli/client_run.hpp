@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <exception>
+#include <iostream>
 #include <string>
 
 #include "chord/id.hpp"
@@ -20,7 +21,10 @@ struct ClientOptions {
   std::string via;
   bool json = false;
   unsigned timeout_ms = 10000;
+  std::string token_file;  // the ring's client token, for writes (else $CHORD_TOKEN)
   Timeout timeout() const { return Timeout(timeout_ms); }
+  // The token from --token-file, else $CHORD_TOKEN, else none.
+  Result<std::string> token() const;
 };
 
 // --via, --json, --timeout-ms.
@@ -34,8 +38,13 @@ template <class Op>
 int run(const ClientOptions& o, const std::string& what, Op op) {
   const char* level = std::getenv("CHORD_LOG_LEVEL");  // e.g. debug, to see what the client does
   spdlog::set_level(level ? spdlog::level::from_str(level) : spdlog::level::warn);
+  auto token = o.token();
+  if (!token) {
+    std::cerr << "chordnode " << what << ": --token-file: " << token.error().message << "\n";
+    return Exit::usage;
+  }
   asio::io_context io;
-  auto registry = make_registry(io.get_executor());
+  auto registry = make_registry(io.get_executor(), nullptr, *token);
   auto via = registry->connect(o.via);
   if (!via) return fail(via.error(), what);
   int code = Exit::failure;

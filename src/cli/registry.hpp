@@ -24,6 +24,8 @@ class Registry final : public Connector {
 
 // A registry with every network transport this binary links.
 // key: the ring's cluster key, which signs every call (serve --cluster-key); null for none.
-std::unique_ptr<Registry> make_registry(asio::any_io_executor executor, std::shared_ptr<const ClusterKey> key = nullptr);
+// token: the client token every call presents (the CLI's --token-file or $CHORD_TOKEN).
+std::unique_ptr<Registry> make_registry(asio::any_io_executor executor, std::shared_ptr<const ClusterKey> key = nullptr,
+                                        const std::string& token = {});
 
 }  // namespace chord::cli

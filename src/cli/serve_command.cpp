@@ -16,6 +16,7 @@
 #include <iostream>
 #include <thread>
 
+#include "chord/secret_file.hpp"
 #include "chord/node.hpp"
 #include "commands.hpp"
 #include "data_dir_age.hpp"
@@ -58,6 +59,7 @@ struct ServeOptions {
   std::string share;
   unsigned share_ttl_s = 300;
   std::string cluster_key;
+  std::string client_token;
   bool insecure = false;
 };
 
@@ -96,13 +98,14 @@ Result<std::unique_ptr<Served>> start_server(const std::string& transport, const
                                              asio::any_io_executor ex, std::shared_ptr<ChordService> node,
                                              const NodeConfig& cfg, const amqp::Broker& broker,
                                              std::shared_ptr<http_api::Metrics> metrics, const ServeOptions& o,
-                                             std::shared_ptr<const ClusterKey> key) {
+                                             std::shared_ptr<const ClusterKey> key, const std::string& token) {
   if (transport == "amqp") {
     amqp::Limits limits;
     limits.chunk_bytes = cfg.chunk_bytes;
     limits.max_transfers_per_peer = o.max_transfers_per_peer;
     if (metrics) limits.refused = [metrics](const std::string& reason) { metrics->refused("amqp", reason); };
     limits.cluster_key = key;
+    limits.client_token = token;
     auto s = amqp::Server::start(listen, broker, ex, node, limits, cfg.rpc_timeout);
     if (!s) return s.error();
     return std::unique_ptr<Served>(std::make_unique<ServedBy<amqp::Server>>(std::move(*s)));
@@ -114,6 +117,7 @@ Result<std::unique_ptr<Served>> start_server(const std::string& transport, const
     limits.max_transfers_per_peer = o.max_transfers_per_peer;
     if (metrics) limits.refused = [metrics](const std::string& reason) { metrics->refused("rest", reason); };
     limits.cluster_key = key;
+    limits.client_token = token;
     auto s = rest::Server::start(listen, ex, node, limits, cfg.rpc_timeout);
     if (!s) return s.error();
     if (metrics) metrics->watch_listener(fmt::format("rest {}", listen), (*s)->counter_source());
@@ -124,6 +128,7 @@ Result<std::unique_ptr<Served>> start_server(const std::string& transport, const
   limits.max_transfers_per_peer = o.max_transfers_per_peer;
   if (metrics) limits.refused = [metrics](const std::string& reason) { metrics->refused("grpc", reason); };
   limits.cluster_key = key;
+  limits.client_token = token;
   auto s = grpc_transport::Server::start(listen, ex, node, limits, cfg.rpc_timeout);
   if (!s) return s.error();
   return std::unique_ptr<Served>(std::make_unique<ServedBy<grpc_transport::Server>>(std::move(*s)));
@@ -216,6 +221,22 @@ int serve(const ServeOptions& o) {
     }
   }
 
+  std::string client_token;
+  if (!o.client_token.empty()) {
+    // Without a cluster key every caller counts as a member, and members write without a token.
+    if (!cluster_key) {
+      std::cerr << "chordnode serve: --client-token needs --cluster-key: without it anyone can call as a member of "
+                   "the ring and write without the token\n";
+      return Exit::usage;
+    }
+    auto token = read_secret_file(o.client_token, "client token", 16);
+    if (!token) {
+      std::cerr << "chordnode serve: --client-token: " << token.error().message << "\n";
+      return Exit::usage;
+    }
+    client_token = *token;
+  }
+
   std::uint64_t http_max_body = 0;
   if (!o.http.empty()) {
     auto n = parse_size(o.http_max_body);
@@ -290,7 +311,7 @@ int serve(const ServeOptions& o) {
     for (std::size_t i = 0; i < transports.size(); ++i) {
       auto served = metrics ? metrics->meter(h.node, "in", transports[i]) : std::shared_ptr<ChordService>(h.node);
       auto server = start_server(transports[i], h.listen[i], io.get_executor(), served, cfg,
-                                 broker ? *broker : amqp::Broker{}, metrics, o, cluster_key);
+                                 broker ? *broker : amqp::Broker{}, metrics, o, cluster_key, client_token);
       if (!server) {
         std::cerr << "chordnode serve: " << server.error().message << "\n";
         return Exit::unreachable;
@@ -318,6 +339,7 @@ int serve(const ServeOptions& o) {
     http_api::ApiOptions options;
     options.max_buffered_body = http_max_body;
     options.max_connections = o.max_connections;
+    options.client_token = client_token;
     options.timeout = std::max(cfg.rpc_timeout * 5, Timeout(10000));
     auto started = http_api::UserApi::start(o.http, io.get_executor(), node, connector, metrics, options);
     if (!started) {
@@ -522,6 +544,11 @@ void add_serve(CLI::App& app, int& exit_code) {
                   "nodes carries an HMAC of it, and ring maintenance and replica traffic without one are refused; "
                   "default $CHORD_CLUSTER_KEY_FILE")
       ->envname("CHORD_CLUSTER_KEY_FILE");
+  cmd->add_option("--client-token", o->client_token,
+                  "FILE holding a token (at least 16 bytes, not readable by others) that client writes must present: "
+                  "put and delete over any transport and the HTTP API's PUT and DELETE; reads stay open; needs "
+                  "--cluster-key; default $CHORD_CLIENT_TOKEN_FILE")
+      ->envname("CHORD_CLIENT_TOKEN_FILE");
   cmd->add_flag("--insecure", o->insecure,
                 "run without --cluster-key on an address other machines can reach (anyone there can join the ring)");
   cmd->add_option("--log-level", o->log_level, "trace, debug, info, warn, error")

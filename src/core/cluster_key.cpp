@@ -1,15 +1,13 @@
 #include "chord/cluster_key.hpp"
 
 #include <charconv>
-#include <fstream>
-#include <iterator>
-#include <sys/stat.h>
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "chord/secret_file.hpp"
 #include "chord/sha256.hpp"
 
 namespace chord {
@@ -38,22 +36,9 @@ Error refused(std::string_view method, std::string_view why) {
 }  // namespace
 
 Result<std::shared_ptr<const ClusterKey>> ClusterKey::load(const std::string& path) {
-  struct stat st{};
-  if (::stat(path.c_str(), &st) != 0)
-    return make_error(Errc::invalid_argument, fmt::format("cluster key {}: cannot be read", path));
-  if (!S_ISREG(st.st_mode)) return make_error(Errc::invalid_argument, fmt::format("cluster key {}: not a file", path));
-  if (st.st_mode & S_IROTH)
-    return make_error(Errc::invalid_argument,
-                      fmt::format("cluster key {}: readable by every user of this machine (chmod o-r {})", path, path));
-  std::ifstream in(path, std::ios::binary);
-  std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!in.good() && !in.eof()) return make_error(Errc::invalid_argument, fmt::format("cluster key {}: cannot be read", path));
-  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-  if (secret.size() < kMinBytes)
-    return make_error(Errc::invalid_argument,
-                      fmt::format("cluster key {}: {} bytes, at least {} are needed (openssl rand -hex 32 > {})", path,
-                                  secret.size(), kMinBytes, path));
-  return std::shared_ptr<const ClusterKey>(std::make_shared<ClusterKey>(std::move(secret)));
+  auto secret = read_secret_file(path, "cluster key", kMinBytes);
+  if (!secret) return secret.error();
+  return std::shared_ptr<const ClusterKey>(std::make_shared<ClusterKey>(std::move(*secret)));
 }
 
 ClusterKey::ClusterKey(std::string secret, std::size_t remembered)

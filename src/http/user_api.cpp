@@ -1,3 +1,4 @@
+#include "chord/secret_file.hpp"
 #include "user_api.hpp"
 
 #include <boost/json.hpp>
@@ -124,6 +125,11 @@ struct UserApi::Impl {
     } else if (auto key = key_after("/v1/keys/")) {
       if (!only({http::verb::put, http::verb::get, http::verb::delete_})) co_return co_await not_allowed(ex, "PUT, GET, HEAD, DELETE");
       if (key->empty()) co_return co_await fail(ex, make_error(Errc::invalid_argument, "an empty key"));
+      if (verb != http::verb::get && !bearer_matches(options.client_token, ex.request()[http::field::authorization])) {
+        if (metrics) metrics->refused("http", "unauthenticated");
+        co_return co_await fail(ex, make_error(Errc::unauthenticated,
+                                               "writes need this ring's client token: Authorization: Bearer TOKEN"));
+      }
       if (verb == http::verb::put) co_await put(ex, *key);
       else if (verb == http::verb::delete_) co_await remove(ex, *key);
       else co_await get(ex, *key);

@@ -20,6 +20,8 @@ struct ApiOptions {
   Timeout timeout{10000};         // each call into the ring
   std::size_t ring_walk_limit = 1024;  // nodes listed by /v1/ring/walk
   std::size_t max_connections = 512;   // open at once; past it, new ones wait in the backlog
+  // PUT and DELETE need "Authorization: Bearer <client_token>" when it is set (serve --client-token).
+  std::string client_token;
 };
 
 class UserApi {

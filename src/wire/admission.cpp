@@ -23,6 +23,16 @@ bool members_only(std::string_view method, const google::protobuf::Message& requ
   return false;
 }
 
+bool client_write(std::string_view method, const google::protobuf::Message& request) {
+  auto writes = [](int role) { return role == pb::ROLE_CLIENT || role == pb::ROLE_PRIMARY; };
+  if (method == "Store") {
+    const auto& chunk = static_cast<const pb::StoreChunk&>(request);
+    return chunk.has_header() && writes(chunk.header().role());
+  }
+  if (method == "Delete") return writes(static_cast<const pb::DeleteRequest&>(request).role());
+  return false;
+}
+
 Result<bool> prove_member(const ClusterKey* key, std::string_view method, std::string_view body,
                           std::string_view proof) {
   if (!key) return true;
@@ -31,12 +41,18 @@ Result<bool> prove_member(const ClusterKey* key, std::string_view method, std::s
   return true;
 }
 
-Result<void> admit(std::string_view method, const google::protobuf::Message& request, bool member) {
-  if (member || !members_only(method, request)) return {};
-  return make_error(Errc::unauthenticated,
-                    fmt::format("{} needs the ring's cluster key: the call carries no proof of it (only members of "
-                                "the ring may make it)",
-                                method));
+Result<void> admit(std::string_view method, const google::protobuf::Message& request, bool member, bool client) {
+  if (!member && members_only(method, request))
+    return make_error(Errc::unauthenticated,
+                      fmt::format("{} needs the ring's cluster key: the call carries no proof of it (only members of "
+                                  "the ring may make it)",
+                                  method));
+  if (!member && !client && client_write(method, request))
+    return make_error(Errc::unauthenticated,
+                      fmt::format("{}: writes need this ring's client token (chordnode --token-file FILE or "
+                                  "$CHORD_TOKEN; HTTP: Authorization: Bearer TOKEN)",
+                                  method));
+  return {};
 }
 
 }  // namespace chord::wire

@@ -25,7 +25,13 @@ bool members_only(std::string_view method, const google::protobuf::Message& requ
 Result<bool> prove_member(const ClusterKey* key, std::string_view method, std::string_view body,
                           std::string_view proof);
 
-// After decoding: refuses a members-only call from a caller that did not prove membership.
-Result<void> admit(std::string_view method, const google::protobuf::Message& request, bool member);
+// True for a client's write (Store or Delete as CLIENT or PRIMARY), which needs the client token
+// when the node requires one (serve --client-token). A Store chunk without a header: as above.
+bool client_write(std::string_view method, const google::protobuf::Message& request);
+
+// After decoding: refuses a members-only call from a caller that did not prove membership, and a
+// client's write from a caller that is neither a member nor presented the client token (client:
+// true when it did, or when the node requires none).
+Result<void> admit(std::string_view method, const google::protobuf::Message& request, bool member, bool client = true);
 
 }  // namespace chord::wire

@@ -8,7 +8,10 @@ outsiders that speak the protocol from proto/ alone (gRPC stubs, plain HTTP, pik
   made with another key; the ring and the values are unchanged afterwards.
 - A correct proof (HMAC-SHA256 computed here, as docs/SECURITY.md describes it) is accepted once;
   the same proof again is a replay and refused, and so is one from two minutes ago.
-- Clients still read and write without the key.
+- Clients read without the key; writes need the client token (serve --client-token): put and
+  delete through the CLI without it are refused and change nothing, with --token-file or
+  $CHORD_TOKEN they are taken; the HTTP API's PUT answers 401 without "Authorization: Bearer" and
+  takes it with; a raw client Delete without the token is refused on the transport itself.
 - A node without the key, and one with another key, cannot join: serve exits non-zero within
   seconds, saying why, and the ring keeps its members.
 - serve refuses a key file that others can read or that is too short, and (protected mode) a
@@ -71,10 +74,10 @@ class Outsider:
             self.queue = uri.rsplit("/", 1)[1]
             self.sent = 0
 
-    def call(self, method, message, auth=None):
+    def call(self, method, message, auth=None, token=None):
         body = message.SerializeToString()
         if self.transport == "grpc":
-            md = [("chord-auth", auth)] if auth else []
+            md = ([("chord-auth", auth)] if auth else []) + ([("authorization", "Bearer " + token)] if token else [])
             try:
                 if method == "Store":
                     getattr(self.stub, method)(iter([message]), metadata=md, timeout=10)
@@ -87,6 +90,8 @@ class Outsider:
             headers = {"Content-Type": "application/x-protobuf"}
             if auth:
                 headers["Chord-Auth"] = auth
+            if token:
+                headers["Authorization"] = "Bearer " + token
             req = urllib.request.Request("%s/chord.v1.Chord/%s" % (self.uri, method), data=body, method="POST",
                                          headers=headers)
             try:
@@ -100,7 +105,9 @@ class Outsider:
         cid = "c-%d" % self.sent
         props = self.pika.BasicProperties(type=method, content_type="application/x-protobuf", correlation_id=cid,
                                           reply_to="amq.rabbitmq.reply-to", expiration="10000",
-                                          headers={"chord-auth": auth} if auth else None)
+                                          headers={k: v for k, v in (("chord-auth", auth),
+                                                                     ("authorization", token and "Bearer " + token)) if v}
+                                          or None)
         self.ch.basic_publish(exchange="", routing_key=self.queue, body=body, properties=props)
         end = time.time() + 10
         while cid not in self.replies and time.time() < end:
@@ -114,24 +121,48 @@ class Outsider:
         return "ok", ""
 
 
-def scenario(binary, transport, check, pb):
+def scenario(binary, transport, check, pb):  # noqa: C901 (one ring, one story)
     ring = Ring(binary, transport)
     key = write_key(os.path.join(ring.workdir, "cluster.key"), os.urandom(32).hex().encode() + b"\n")
     secret = open(key, "rb").read().strip()
     other = write_key(os.path.join(ring.workdir, "other.key"), os.urandom(32).hex().encode())
-    ring.extra += ["--cluster-key", key]
+    token = os.urandom(16).hex()
+    token_file = write_key(os.path.join(ring.workdir, "client.token"), token.encode() + b"\n")
+    ring.extra += ["--cluster-key", key, "--client-token", token_file]
     try:
         http_port = free_ports(1)[0]
         uris = ring.start(3, extra_for=lambda i: ["--http", "127.0.0.1:%d" % http_port] if i == 0 else [])
         if not check(ring.wait_converged(), "%s: a ring of 3 with a cluster key forms" % transport):
             return
 
-        # Clients need no key: a put and a get through the CLI.
+        # Clients need no key; writes need the client token.
         value = os.path.join(ring.workdir, "value")
         with open(value, "wb") as f:
             f.write(b"the acknowledged value")
-        put = ring.cli_json("put", "kept", value, "--via", uris[1])
-        check(put["copies"] == 3, "%s: a client's put without the key is taken, 3 copies" % transport)
+        put = ring.cli_json("put", "kept", value, "--via", uris[1], "--token-file", token_file)
+        check(put["copies"] == 3, "%s: a client's put with --token-file is taken, 3 copies" % transport)
+        other_value = os.path.join(ring.workdir, "other-value")
+        with open(other_value, "wb") as f:
+            f.write(b"a write without the token")
+        r = ring.cli("put", "kept", other_value, "--via", uris[2], check=False)
+        check(r.returncode == 1 and "client token" in r.stderr,
+              "%s: a put without the token is refused: %d %s" % (transport, r.returncode, r.stderr.strip()[:200]))
+        r = ring.cli("delete", "kept", "--via", uris[0], check=False)
+        check(r.returncode == 1 and "client token" in r.stderr,
+              "%s: a delete without the token is refused: %d %s" % (transport, r.returncode, r.stderr.strip()[:200]))
+        r = subprocess.run([binary, "put", "by-env", value, "--via", uris[2]], capture_output=True, text=True,
+                           timeout=60, env=dict(os.environ, CHORD_TOKEN=token))
+        check(r.returncode == 0, "%s: a put with $CHORD_TOKEN is taken: %s" % (transport, r.stderr.strip()))
+        api = "http://127.0.0.1:%d/v1/keys/by-http" % http_port
+        for auth, expected in ((None, 401), ("Bearer wrong-token", 401), ("Bearer " + token, 201)):
+            req = urllib.request.Request(api, data=b"through the HTTP API", method="PUT",
+                                         headers={"Authorization": auth} if auth else {})
+            try:
+                status, code = urllib.request.urlopen(req, timeout=30).status, None
+            except urllib.error.HTTPError as e:
+                status, code = e.code, json.loads(e.read() or b"{}").get("code")
+            check(status == expected and (expected != 401 or code == "unauthenticated"),
+                  "%s: HTTP PUT with %s: %s %s (expected %d)" % (transport, auth and auth[:12], status, code, expected))
 
         def view():
             return sorted((n["uri"], n["predecessor"]) for n in ring.cli_json("ring", "--via", uris[0])["nodes"])
@@ -158,6 +189,9 @@ def scenario(binary, transport, check, pb):
                 role=pb.ROLE_REPLICA), data=evil, transfer="forged", offset=0, last=True)),
             ("Delete", pb.DeleteRequest(key="kept", role=pb.ROLE_REPLICA, version=huge)),
         ]
+        code, detail = outsider.call("Delete", pb.DeleteRequest(key="kept", role=pb.ROLE_CLIENT))
+        check(code == "unauthenticated" and "client token" in detail,
+              "%s: a raw client Delete without the token is refused: %s %s" % (transport, code, detail[:160]))
         for method, message in forgeries:
             for how, auth in (("no proof", None), ("a proof of another key", proof(open(other, "rb").read(), method,
                                                                                    message.SerializeToString()))):
@@ -188,7 +222,7 @@ def scenario(binary, transport, check, pb):
 
         # Nodes without the key, or with another, cannot join; the ring keeps its members.
         for how, extra in (("without a key", []), ("with another key", ["--cluster-key", other])):
-            ring.extra = [x for x in ring.extra if x not in ("--cluster-key", key)]
+            ring.extra = [x for x in ring.extra if x not in ("--cluster-key", key, "--client-token", token_file)]
             port = free_ports(1)[0]
             t0 = time.time()
             uri, p, log = ring.spawn_node(port, join=uris[1], extra=extra)
@@ -203,7 +237,7 @@ def scenario(binary, transport, check, pb):
                   "%s: a node %s cannot join: exit %s after %.1f s: %s" % (transport, how, rc, took,
                                                                          text.strip().splitlines()[-1:] if text else ""))
             del ring.nodes[uri]
-            ring.extra += ["--cluster-key", key]
+            ring.extra += ["--cluster-key", key, "--client-token", token_file]
         time.sleep(1)
         check(view() == before, "%s: after the refused joins the ring has its 3 members" % transport)
         check(reads_kept(), "%s: and 'kept' still reads" % transport)
@@ -224,6 +258,10 @@ def serve_refusals(binary, check, workdir):
     short = write_key(os.path.join(workdir, "short.key"), b"too short")
     r = serve("--listen", "127.0.0.1:%d" % port, "--cluster-key", short)
     check(r.returncode == 2 and "at least 32" in r.stderr, "a short key is refused: %d %s" % (r.returncode, r.stderr.strip()))
+    token = write_key(os.path.join(workdir, "client.token"), os.urandom(16).hex().encode())
+    r = serve("--listen", "127.0.0.1:%d" % port, "--client-token", token)
+    check(r.returncode == 2 and "needs --cluster-key" in r.stderr,
+          "a client token without a cluster key is refused: %d %s" % (r.returncode, r.stderr.strip()))
     r = serve("--listen", "0.0.0.0:%d" % port)
     check(r.returncode == 2 and "--cluster-key" in r.stderr and "--insecure" in r.stderr,
           "protected mode: 0.0.0.0 without a key is refused: %d %s" % (r.returncode, r.stderr.strip()))

@@ -59,6 +59,9 @@ def main():
     key = os.path.join(work, "cluster.key")
     write(key, os.urandom(32).hex())
     os.chmod(key, 0o600)
+    token = os.path.join(work, "client.token")
+    write(token, os.urandom(16).hex())
+    os.chmod(token, 0o600)
     every = {
         "transport": '"grpc"', "listen": '"127.0.0.1:%d"' % a_port, "advertise": '"grpc://127.0.0.1:%d"' % a_port,
         "amqp-url": '"amqp://guest:guest@127.0.0.1:5672/"', "join": "[]", "join-timeout": "5", "bits": "32",
@@ -67,6 +70,7 @@ def main():
         "shutdown-timeout": "5", "vnodes": "2", "data-dir": '"%s"' % data_dir, "http": '"127.0.0.1:%d"' % http_port,
         "http-max-body": '"64KiB"', "log-level": '"debug"', "max-connections": "64", "max-transfers-per-peer": "8",
         "share": '"%s"' % share_dir, "share-ttl": "60", "cluster-key": '"%s"' % key, "insecure": "false",
+        "client-token": '"%s"' % token,
     }
     check(sorted(every) == options, "the test sets every option: %s" % sorted(set(options) ^ set(every)))
     a_conf = write(os.path.join(work, "a.toml"),
@@ -94,7 +98,7 @@ def main():
         ring.ready = {a_uri: ready, "grpc://127.0.0.1:%d" % b_port: {}}
         check(ring.wait_converged(), "the two processes (3 nodes) form one ring through the seed list")
 
-        put = ring.cli_json("put", "config-key", "--dummy", "1000", "--via", a_uri)
+        put = ring.cli_json("put", "config-key", "--dummy", "1000", "--via", a_uri, "--token-file", token)
         check(put["copies"] == 2, "replicas = 2 from the file: %d copies" % put["copies"])
         owner = put["owner"]["uri"]
         if owner == a_uri:
@@ -102,7 +106,7 @@ def main():
         status = None
         try:
             req = urllib.request.Request("http://127.0.0.1:%d/v1/keys/big" % http_port, data=b"x" * (100 << 10),
-                                         method="PUT")
+                                         method="PUT", headers={"Authorization": "Bearer " + open(token).read()})
             urllib.request.urlopen(req, timeout=30)
             status = 201
         except urllib.error.HTTPError as e:

@@ -12,6 +12,7 @@
 #include <google/protobuf/message.h>
 #include <spdlog/spdlog.h>
 
+#include "chord/secret_file.hpp"
 #include "amqp_transport.hpp"
 #include "chord/v1/chord.pb.h"
 #include "unary.hpp"
@@ -128,9 +129,11 @@ namespace {
 class AmqpCarrier final : public unary::Carrier {
  public:
   AmqpCarrier(asio::any_io_executor ex, std::shared_ptr<BrokerClient> broker, std::shared_ptr<unary::Inflight> inflight,
-              std::string uri, std::string queue, std::size_t max_message, std::shared_ptr<const ClusterKey> key)
+              std::string uri, std::string queue, std::size_t max_message, std::shared_ptr<const ClusterKey> key,
+              const std::string& token)
       : executor_(std::move(ex)), broker_(std::move(broker)), inflight_(std::move(inflight)), uri_(std::move(uri)),
-        queue_(std::move(queue)), max_message_(max_message), key_(std::move(key)) {}
+        queue_(std::move(queue)), max_message_(max_message), key_(std::move(key)),
+        authorization_(token.empty() ? std::string() : bearer(token)) {}
   const std::string& uri() const override { return uri_; }
 
   asio::awaitable<Result<void>> call(std::string_view method, const unary::gpb::Message& request,
@@ -156,6 +159,7 @@ class AmqpCarrier final : public unary::Carrier {
     if (m.body.size() > max_message_)
       co_return fail(Errc::too_large, fmt::format("a request of {} bytes is over the {} byte limit", m.body.size(), max_message_));
     if (key_) m.auth = key_->sign(method, m.body);
+    m.authorization = authorization_;
     auto left = std::chrono::duration_cast<Timeout>(deadline - std::chrono::steady_clock::now());
     m.expiration = std::max(left, Timeout(1));  // the broker drops a request nobody will wait for
     auto pending = std::make_shared<BrokerClient::Pending>(executor_);
@@ -193,6 +197,7 @@ class AmqpCarrier final : public unary::Carrier {
   std::string queue_;
   std::size_t max_message_;
   std::shared_ptr<const ClusterKey> key_;  // signs every call when the ring has one
+  std::string authorization_;              // "Bearer <client token>", or empty
 };
 
 }  // namespace
@@ -221,7 +226,7 @@ Result<std::shared_ptr<ChordService>> Connector::connect(const std::string& uri)
   if (!b) b = std::make_shared<BrokerClient>(broker);
   auto client = unary::make_client(
       std::make_shared<AmqpCarrier>(executor_, b, inflight_, uri, ep->path, limits_.max_message_bytes,
-                                    limits_.cluster_key), limits_.chunk_bytes);
+                                    limits_.cluster_key, limits_.client_token), limits_.chunk_bytes);
   clients_.add(uri, client);
   return client;
 }

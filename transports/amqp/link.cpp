@@ -60,7 +60,9 @@ Message message_of(const amqp_basic_properties_t& p, amqp_bytes_t body) {
   if (p._flags & AMQP_BASIC_HEADERS_FLAG) {
     for (int i = 0; i < p.headers.num_entries; ++i) {
       const auto& e = p.headers.entries[i];
-      if (text(e.key) == "chord-auth" && e.value.kind == AMQP_FIELD_KIND_UTF8) m.auth = text(e.value.value.bytes);
+      if (e.value.kind != AMQP_FIELD_KIND_UTF8) continue;
+      if (text(e.key) == "chord-auth") m.auth = text(e.value.value.bytes);
+      if (text(e.key) == "authorization") m.authorization = text(e.value.value.bytes);
     }
   }
   m.body = text(body);
@@ -300,14 +302,20 @@ Result<void> Link::serve() {
         p._flags |= AMQP_BASIC_REPLY_TO_FLAG;
         p.reply_to = bytes(m.reply_to);
       }
-      amqp_table_entry_t auth_entry;
-      if (!m.auth.empty()) {
-        auth_entry.key = amqp_cstring_bytes("chord-auth");
-        auth_entry.value.kind = AMQP_FIELD_KIND_UTF8;
-        auth_entry.value.value.bytes = bytes(m.auth);
+      amqp_table_entry_t headers[2];
+      int n_headers = 0;
+      for (auto [name, value] : {std::pair<const char*, const std::string*>{"chord-auth", &m.auth},
+                                 {"authorization", &m.authorization}}) {
+        if (value->empty()) continue;
+        headers[n_headers].key = amqp_cstring_bytes(name);
+        headers[n_headers].value.kind = AMQP_FIELD_KIND_UTF8;
+        headers[n_headers].value.value.bytes = bytes(*value);
+        ++n_headers;
+      }
+      if (n_headers > 0) {
         p._flags |= AMQP_BASIC_HEADERS_FLAG;
-        p.headers.num_entries = 1;
-        p.headers.entries = &auth_entry;
+        p.headers.num_entries = n_headers;
+        p.headers.entries = headers;
       }
       std::string expiration;
       if (m.expiration) {

@@ -39,7 +39,8 @@ struct Message {
   std::string reply_to;
   std::string content_type = "application/x-protobuf";
   std::optional<std::chrono::milliseconds> expiration;
-  std::string auth;  // the header "chord-auth": proof of the cluster key (ClusterKey)
+  std::string auth;           // the header "chord-auth": proof of the cluster key (ClusterKey)
+  std::string authorization;  // the header "authorization": "Bearer <client token>"
   std::string body;
   // In: a body over the link's limit was drained unread, and this is its size (body is empty).
   std::optional<std::uint64_t> oversize;

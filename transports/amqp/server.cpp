@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "admission.hpp"
+#include "chord/secret_file.hpp"
 #include "amqp_transport.hpp"
 #include "chord/v1/chord.pb.h"
 #include "unary.hpp"
@@ -91,7 +92,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     if (!request->ParseFromString(m.body))
       co_return make_error(Errc::invalid_argument, fmt::format("{}: malformed protobuf request", m.type));
     Timeout t = m.expiration ? std::min(*m.expiration, timeout) : timeout;
-    auto reply = co_await dispatcher.dispatch(m.type, *request, t, m.reply_to, *member);
+    auto reply = co_await dispatcher.dispatch(m.type, *request, t, m.reply_to, *member,
+                                              bearer_matches(limits.client_token, m.authorization));
     if (!reply && reply.error().code == Errc::unauthenticated && limits.refused) limits.refused("unauthenticated");
     co_return reply;
   }

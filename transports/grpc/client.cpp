@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
 
+#include "chord/secret_file.hpp"
 #include "chord/v1/chord.grpc.pb.h"
 #include "call_tracker.hpp"
 #include "convert.hpp"
@@ -116,6 +117,7 @@ class Client final : public ChordService {
   void sign(grpc::ClientContext& ctx, std::string_view method, const google::protobuf::Message& request) const {
     if (limits_.cluster_key)
       ctx.AddMetadata(std::string(ClusterKey::kHeader), limits_.cluster_key->sign(method, request.SerializeAsString()));
+    if (!limits_.client_token.empty()) ctx.AddMetadata("authorization", bearer(limits_.client_token));
   }
 
   Error closing(const char* method) const {

@@ -30,6 +30,9 @@ struct Limits {
   std::function<void(const std::string& reason)> refused;
   // The ring's cluster key: the client signs every call with it, the server checks the proofs.
   std::shared_ptr<const ClusterKey> cluster_key;
+  // The client token: the client presents it on every call (metadata "authorization": Bearer),
+  // the server requires it of client writes when set (serve --client-token).
+  std::string client_token;
 };
 
 class CallTracker;

@@ -13,6 +13,7 @@
 
 #include "chord/v1/chord.grpc.pb.h"
 #include "admission.hpp"
+#include "chord/secret_file.hpp"
 #include "convert.hpp"
 #include "events.hpp"
 #include "grpc_transport.hpp"
@@ -65,10 +66,14 @@ Result<void> admitted(const Limits& limits, const grpc::CallbackServerContext* c
                       const google::protobuf::Message& request) {
   if (!limits.cluster_key) return {};
   const auto& metadata = ctx->client_metadata();
-  auto it = metadata.find(std::string(ClusterKey::kHeader));
-  std::string_view proof = it == metadata.end() ? std::string_view() : std::string_view(it->second.data(), it->second.size());
+  auto header = [&](std::string_view name) {
+    auto it = metadata.find(std::string(name));
+    return it == metadata.end() ? std::string_view() : std::string_view(it->second.data(), it->second.size());
+  };
+  const std::string_view proof = header(ClusterKey::kHeader);
   auto member = wire::prove_member(limits.cluster_key.get(), method, proof.empty() ? std::string() : request.SerializeAsString(), proof);
-  Result<void> out = member ? wire::admit(method, request, *member) : Result<void>(member.error());
+  const bool client = bearer_matches(limits.client_token, header("authorization"));
+  Result<void> out = member ? wire::admit(method, request, *member, client) : Result<void>(member.error());
   if (!out && limits.refused) limits.refused("unauthenticated");
   return out;
 }

@@ -6,6 +6,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
+#include "chord/secret_file.hpp"
 #include "http_status.hpp"
 #include "rest_transport.hpp"
 #include "unary.hpp"
@@ -20,8 +21,9 @@ constexpr std::string_view protobuf_type = "application/x-protobuf";
 class JsonCarrier final : public unary::Carrier {
  public:
   JsonCarrier(std::shared_ptr<HttpPeer> peer, std::string uri, bool binary_values,
-              std::shared_ptr<const ClusterKey> key)
-      : peer_(std::move(peer)), uri_(std::move(uri)), binary_values_(binary_values), key_(std::move(key)) {}
+              std::shared_ptr<const ClusterKey> key, const std::string& token)
+      : peer_(std::move(peer)), uri_(std::move(uri)), binary_values_(binary_values), key_(std::move(key)),
+        authorization_(token.empty() ? std::string() : bearer(token)) {}
   const std::string& uri() const override { return uri_; }
 
   asio::awaitable<Result<void>> call(std::string_view method, const unary::gpb::Message& request, unary::gpb::Message& reply,
@@ -38,7 +40,7 @@ class JsonCarrier final : public unary::Carrier {
     std::string auth = key_ ? key_->sign(method, body) : std::string();
     auto r = co_await peer_->request("POST", fmt::format("/chord.v1.Chord/{}", method),
                                      std::string(binary ? protobuf_type : json_type), std::move(body), timeout,
-                                     std::string(method), idempotent, std::move(auth));
+                                     std::string(method), idempotent, std::move(auth), authorization_);
     if (!r) co_return r.error();
     if (r->status != 200) {
       std::string message = fmt::format("HTTP {}", r->status);
@@ -66,6 +68,7 @@ class JsonCarrier final : public unary::Carrier {
   std::string uri_;
   bool binary_values_;
   std::shared_ptr<const ClusterKey> key_;  // signs every call when the ring has one
+  std::string authorization_;              // "Bearer <client token>", or empty
 };
 
 }  // namespace
@@ -92,7 +95,8 @@ Result<std::shared_ptr<ChordService>> Connector::connect(const std::string& uri)
   HttpClientOptions options;
   options.max_response_bytes = limits_.max_message_bytes;
   auto peer = std::make_shared<HttpPeer>(executor_, ep->host, ep->port, uri, inflight_, options);
-  auto client = unary::make_client(std::make_shared<JsonCarrier>(peer, uri, limits_.binary_values, limits_.cluster_key), limits_.chunk_bytes);
+  auto client = unary::make_client(std::make_shared<JsonCarrier>(peer, uri, limits_.binary_values, limits_.cluster_key,
+                                                                  limits_.client_token), limits_.chunk_bytes);
   http_[uri] = peer;
   peers_.add(uri, client);
   return client;

@@ -78,7 +78,8 @@ void HttpPeer::close() {
 
 asio::awaitable<Result<HttpResponse>> HttpPeer::request(std::string method, std::string target,
                                                         std::string content_type, std::string body, Timeout timeout,
-                                                        std::string what, bool idempotent, std::string auth) {
+                                                        std::string what, bool idempotent, std::string auth,
+                                                        std::string authorization) {
   auto impl = impl_;  // the peer may be dropped while this request runs
   auto fail = [&](Errc code, const std::string& why) {
     return make_error(code, fmt::format("{} {}: {}", name_, what, why));
@@ -98,6 +99,7 @@ asio::awaitable<Result<HttpResponse>> HttpPeer::request(std::string method, std:
   req.set("Chord-Timeout-Ms", std::to_string(timeout.count()));  // the server bounds its work by it
   if (!content_type.empty()) req.set(http::field::content_type, content_type);
   if (!auth.empty()) req.set(ClusterKey::kHeader, auth);  // proof of the cluster key
+  if (!authorization.empty()) req.set(http::field::authorization, authorization);  // the client token
   req.body() = std::move(body);
   req.keep_alive(true);
   req.prepare_payload();

@@ -37,7 +37,8 @@ class HttpPeer {
   // before it is used, and a failure after sending is the caller's to handle.
   asio::awaitable<Result<HttpResponse>> request(std::string method, std::string target, std::string content_type,
                                                 std::string body, Timeout timeout, std::string what,
-                                                bool idempotent = true, std::string auth = {});
+                                                bool idempotent = true, std::string auth = {},
+                                                std::string authorization = {});
   // Closes idle connections and cancels requests in flight; later requests fail at once.
   // On the executor.
   void close();

@@ -7,6 +7,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "admission.hpp"
+#include "chord/secret_file.hpp"
 #include "http_status.hpp"
 #include "rest_transport.hpp"
 #include "unary.hpp"
@@ -80,7 +81,9 @@ struct Server::Impl {
                                                                                std::string(parsed.message()))));
       co_return;
     }
-    auto reply = co_await dispatcher.dispatch(method, *request, timeout_of(req, timeout), ex.remote_address(), *member);
+    const bool client = bearer_matches(limits.client_token, req[http::field::authorization]);
+    auto reply = co_await dispatcher.dispatch(method, *request, timeout_of(req, timeout), ex.remote_address(), *member,
+                                              client);
     if (!reply) {
       if (reply.error().code == Errc::unauthenticated && limits.refused) limits.refused("unauthenticated");
       (void)co_await ex.respond_error(reply.error());

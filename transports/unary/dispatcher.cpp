@@ -48,6 +48,7 @@ struct Transfer {
   bool busy = false;  // a chunk is being handed over
   std::string peer;
   bool members_only = false;  // its header was replica traffic: every chunk needs the cluster key
+  bool client_write = false;  // its header was a client's write: every chunk needs the client token
 };
 
 }  // namespace
@@ -138,8 +139,8 @@ asio::awaitable<void> run_store(std::shared_ptr<ChordService> node, std::shared_
 }  // namespace
 
 asio::awaitable<Reply> Dispatcher::dispatch(std::string_view method, const gpb::Message& request, Timeout timeout,
-                                            std::string peer, bool member) {
-  if (auto admitted = wire::admit(method, request, member); !admitted) co_return admitted.error();
+                                            std::string peer, bool member, bool client) {
+  if (auto admitted = wire::admit(method, request, member, client); !admitted) co_return admitted.error();
 #define CHORD_DISPATCH(fn, Name, Req, Rep) \
   if (method == #Name) co_return co_await answer<Req, Rep>(*node_, &ChordService::fn, request, timeout);
   CHORD_UNARY_RPCS(CHORD_DISPATCH)
@@ -186,6 +187,7 @@ asio::awaitable<Reply> Dispatcher::dispatch(std::string_view method, const gpb::
     t = std::make_shared<Transfer>(transfers_->executor, id, timeout);
     t->peer = peer;
     t->members_only = wire::members_only(method, request);
+    t->client_write = wire::client_write(method, request);
     transfers_->open.emplace(key, t);
     asio::co_spawn(transfers_->executor, run_store(node_, transfers_, t, key, std::move(*req), timeout), asio::detached);
   } else {
@@ -194,6 +196,8 @@ asio::awaitable<Reply> Dispatcher::dispatch(std::string_view method, const gpb::
     t = it->second;
     if (t->members_only && !member)
       co_return make_error(Errc::unauthenticated, fmt::format("Store transfer '{}': its chunks need the ring's cluster key", id));
+    if (t->client_write && !member && !client)
+      co_return make_error(Errc::unauthenticated, fmt::format("Store transfer '{}': its chunks need the client token", id));
   }
   if (t->busy) co_return refuse(Errc::invalid_argument, "chunks must be sent one at a time");
   if (chunk.offset() != t->next_offset)

@@ -62,9 +62,11 @@ class Dispatcher {
   // Answers one call. request must come from new_request(method). peer says who asked, as the
   // transport knows it (an IP address, a reply queue): the unit of per-peer limits. member: the
   // caller proved the cluster key (wire::prove_member); members-only calls are refused without.
+  // client: it presented the client token (or none is required); see wire::admit.
   asio::awaitable<Result<std::unique_ptr<gpb::Message>>> dispatch(std::string_view method,
                                                                   const gpb::Message& request, Timeout timeout,
-                                                                  std::string peer, bool member = true);
+                                                                  std::string peer, bool member = true,
+                                                                  bool client = true);
 
   struct Transfers;  // the open Store transfers (dispatcher.cpp)
 
