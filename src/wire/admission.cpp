@@ -1,6 +1,12 @@
 #include "admission.hpp"
 
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "chord/v1/chord.pb.h"
 
@@ -53,6 +59,27 @@ Result<void> admit(std::string_view method, const google::protobuf::Message& req
                                   "$CHORD_TOKEN; HTTP: Authorization: Bearer TOKEN)",
                                   method));
   return {};
+}
+
+void log_refusal(std::string_view transport, std::string_view peer, const Error& why) {
+  using clock = std::chrono::steady_clock;
+  constexpr auto quiet = std::chrono::minutes(1);
+  constexpr std::size_t kPeers = 4096;  // remembered at once; past it, the stale ones are forgotten
+  static std::mutex mu;
+  static std::map<std::string, clock::time_point, std::less<>> last;
+  const auto now = clock::now();
+  std::size_t quieted = 0;
+  {
+    std::lock_guard lock(mu);
+    if (auto it = last.find(peer); it != last.end() && now - it->second < quiet) return;
+    if (last.size() >= kPeers) std::erase_if(last, [&](const auto& kv) { return now - kv.second >= quiet; });
+    if (last.size() >= kPeers) return;  // thousands of peers refused within a minute: the metric says it
+    last[std::string(peer)] = now;
+    quieted = last.size();
+  }
+  spdlog::warn("{}: refused a call from {}: {} (more from it within a minute are counted in /metrics, not logged; "
+               "{} peers refused lately)",
+               transport, peer, why.message, quieted);
 }
 
 }  // namespace chord::wire

@@ -34,4 +34,8 @@ bool client_write(std::string_view method, const google::protobuf::Message& requ
 // true when it did, or when the node requires none).
 Result<void> admit(std::string_view method, const google::protobuf::Message& request, bool member, bool client = true);
 
+// Logs a refused call (unauthenticated) at most once a minute per peer: an outsider that keeps
+// trying fills neither the log nor the disk. /metrics counts every refusal.
+void log_refusal(std::string_view transport, std::string_view peer, const Error& why);
+
 }  // namespace chord::wire

@@ -203,6 +203,13 @@ def scenario(binary, transport, check, pb):  # noqa: C901 (one ring, one story)
         text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % http_port, timeout=10).read().decode()
         counted = metric(text, "chord_requests_refused_total", transport=transport, reason="unauthenticated")
         check(counted >= 2 * len(forgeries), "%s: /metrics counts the %d refusals: %s" % (transport, 2 * len(forgeries), counted))
+        port = int(target.rsplit(":", 1)[1]) if transport != "amqp" else int(target.rsplit("-", 1)[1])
+        logged = open(os.path.join(ring.workdir, "node-%d.log" % port)).read().count("refused a call from")
+        # Two callers were refused there: the CLI's delete without the token and the outsider (on
+        # gRPC and REST both are 127.0.0.1, one peer; on AMQP each has its own reply queue).
+        callers = 2 if transport == "amqp" else 1
+        check(logged == callers, "%s: %d refusals logged once per caller a minute: %d lines for %d callers" %
+              (transport, counted, logged, callers))
         check(reads_kept(), "%s: after the forgeries 'kept' reads the acknowledged value" % transport)
 
         # A member's proof is taken once; its replay and a stale one are not.

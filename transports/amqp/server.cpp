@@ -87,6 +87,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     auto member = wire::prove_member(limits.cluster_key.get(), m.type, m.body, m.auth);
     if (!member) {
       if (limits.refused) limits.refused("unauthenticated");
+      wire::log_refusal("amqp", m.reply_to, member.error());
       co_return member.error();
     }
     if (!request->ParseFromString(m.body))
@@ -94,7 +95,10 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     Timeout t = m.expiration ? std::min(*m.expiration, timeout) : timeout;
     auto reply = co_await dispatcher.dispatch(m.type, *request, t, m.reply_to, *member,
                                               bearer_matches(limits.client_token, m.authorization));
-    if (!reply && reply.error().code == Errc::unauthenticated && limits.refused) limits.refused("unauthenticated");
+    if (!reply && reply.error().code == Errc::unauthenticated) {
+      if (limits.refused) limits.refused("unauthenticated");
+      wire::log_refusal("amqp", m.reply_to, reply.error());
+    }
     co_return reply;
   }
 };

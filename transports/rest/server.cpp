@@ -63,6 +63,7 @@ struct Server::Impl {
     auto member = wire::prove_member(limits.cluster_key.get(), method, *body, req[ClusterKey::kHeader]);
     if (!member) {
       if (limits.refused) limits.refused("unauthenticated");
+      wire::log_refusal("rest", ex.remote_address(), member.error());
       (void)co_await ex.respond_error(member.error());
       co_return;
     }
@@ -85,7 +86,10 @@ struct Server::Impl {
     auto reply = co_await dispatcher.dispatch(method, *request, timeout_of(req, timeout), ex.remote_address(), *member,
                                               client);
     if (!reply) {
-      if (reply.error().code == Errc::unauthenticated && limits.refused) limits.refused("unauthenticated");
+      if (reply.error().code == Errc::unauthenticated) {
+        if (limits.refused) limits.refused("unauthenticated");
+        wire::log_refusal("rest", ex.remote_address(), reply.error());
+      }
       (void)co_await ex.respond_error(reply.error());
       co_return;
     }
