@@ -211,11 +211,14 @@ asio::awaitable<Reply> Dispatcher::dispatch(std::string_view method, const gpb::
     tr->busy = false;
     co_return taken;
   };
+  // The first chunk waits while the node finds the key's owner: a lookup that meets a dead or
+  // overloaded hop spends a whole call deadline on it before it routes around.
+  const Timeout take = chunk.has_header() ? 2 * timeout : timeout;
   auto outcome = [&](std::shared_ptr<Transfer> tr, bool ended = false) -> Reply {
     if (!tr->result && ended)
       return refuse(Errc::deadline_exceeded, fmt::format("the node had the whole value but did not finish storing it "
                                                          "within {} ms", (timeout + timeout / 2).count()));
-    if (!tr->result) return refuse(Errc::deadline_exceeded, fmt::format("the node took no chunk within {} ms", timeout.count()));
+    if (!tr->result) return refuse(Errc::deadline_exceeded, fmt::format("the node took no chunk within {} ms", take.count()));
     if (!*tr->result) return tr->result->error();
     auto reply = std::make_unique<wire::pb::StoreReply>();
     wire::to_proto(**tr->result, reply.get());
@@ -223,7 +226,7 @@ asio::awaitable<Reply> Dispatcher::dispatch(std::string_view method, const gpb::
   };
 
   t->next_offset += chunk.data().size();
-  if (!chunk.data().empty() && !co_await hand_over(t, chunk.data(), timeout)) co_return outcome(t);
+  if (!chunk.data().empty() && !co_await hand_over(t, chunk.data(), take)) co_return outcome(t);
   if (!chunk.last()) {
     if (t->result && !*t->result) co_return outcome(t);
     co_return std::unique_ptr<gpb::Message>(std::make_unique<wire::pb::StoreReply>());  // taken; send the next
