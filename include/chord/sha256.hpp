@@ -1,6 +1,8 @@
 #pragma once
 // Incremental SHA-256 (OpenSSL EVP): values are hashed chunk by chunk as they stream.
+#include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -24,6 +26,8 @@ class Sha256 {
   std::unique_ptr<Ctx> ctx_;
 };
 
+// Lower-case hex of any bytes: digests, ids, nonces, MACs.
+std::string hex_of_bytes(std::span<const std::uint8_t> bytes);
 std::string to_hex(const Digest& d);
 std::optional<Digest> digest_from_bytes(std::string_view bytes);
 // 64 hex digits, either case.

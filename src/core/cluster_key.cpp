@@ -14,16 +14,6 @@ namespace chord {
 
 namespace {
 
-std::string hex(const unsigned char* p, std::size_t n) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out(2 * n, '0');
-  for (std::size_t i = 0; i < n; ++i) {
-    out[2 * i] = digits[p[i] >> 4];
-    out[2 * i + 1] = digits[p[i] & 15];
-  }
-  return out;
-}
-
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -52,13 +42,13 @@ std::string ClusterKey::mac(std::string_view method, std::int64_t ms, std::strin
   unsigned int n = 0;
   HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
        reinterpret_cast<const unsigned char*>(signed_text.data()), signed_text.size(), out, &n);
-  return hex(out, n);
+  return hex_of_bytes(std::span<const std::uint8_t>(out, n));
 }
 
 std::string ClusterKey::sign(std::string_view method, std::string_view body) const {
-  unsigned char raw[16];
+  std::uint8_t raw[16];
   if (RAND_bytes(raw, sizeof raw) != 1) throw std::runtime_error("no random bytes for a nonce");
-  const std::string nonce = hex(raw, sizeof raw);
+  const std::string nonce = hex_of_bytes(raw);
   const std::int64_t ms = now_ms();
   return fmt::format("v1.{}.{}.{}", ms, nonce, mac(method, ms, nonce, body));
 }

@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "chord/sha256.hpp"
 #include "chord/store.hpp"
 #include "store_range.hpp"
 #include "value_check.hpp"
@@ -32,15 +33,7 @@ constexpr char kMagic[8] = {'C', 'H', 'O', 'R', 'D', 'V', '2', '\n'};
 constexpr std::size_t kVersionBytes = 8 + Id::kBytes + 1;  // hlc, writer, deleted
 constexpr std::size_t kMaxKey = 1 << 16;
 
-std::string hex_of(const Id& id) {
-  static constexpr char d[] = "0123456789abcdef";
-  std::string s;
-  for (auto b : id.bytes()) {
-    s.push_back(d[b >> 4]);
-    s.push_back(d[b & 0xF]);
-  }
-  return s;
-}
+std::string hex_of(const Id& id) { return hex_of_bytes(id.bytes()); }
 
 void put_u64(std::string& out, std::uint64_t v) {
   for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(v >> (8 * i)));

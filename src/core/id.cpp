@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "chord/sha256.hpp"
+
 namespace chord {
 
 Id Id::from_uint(std::uint64_t v) {
@@ -74,13 +76,7 @@ Id Ring::add_pow2(const Id& a, unsigned k) const {
 }
 
 std::string Ring::hex(const Id& id) const {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string all;
-  all.reserve(2 * Id::kBytes);
-  for (auto byte : id.bytes()) {
-    all.push_back(kDigits[byte >> 4]);
-    all.push_back(kDigits[byte & 0xF]);
-  }
+  const std::string all = hex_of_bytes(id.bytes());
   return all.substr(all.size() - (bits_ + 3) / 4);
 }
 

@@ -39,15 +39,18 @@ Digest Sha256::of(std::string_view data) {
   return h.finish();
 }
 
-std::string to_hex(const Digest& d) {
+std::string hex_of_bytes(std::span<const std::uint8_t> bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string s;
-  for (auto b : d) {
+  s.reserve(2 * bytes.size());
+  for (auto b : bytes) {
     s.push_back(kDigits[b >> 4]);
     s.push_back(kDigits[b & 0xF]);
   }
   return s;
 }
+
+std::string to_hex(const Digest& d) { return hex_of_bytes(d); }
 
 std::optional<Digest> digest_from_bytes(std::string_view bytes) {
   Digest d{};
