@@ -183,7 +183,7 @@ bool Storage::holds(const ValueMeta& meta) const {
 asio::awaitable<Result<StoreReply>> Storage::store_as_owner(const ValueMeta& meta, ChunkSource& chunks) {
   // Replicas receive each chunk as it arrives rather than the whole value afterwards: the put's
   // answer then comes right after its last chunk, whatever the value's size, and it still
-  // comes only once k copies exist, so an acknowledged put survives k-1 failures.
+  // comes only once W copies exist, so an acknowledged put survives W-1 failures.
   std::vector<std::shared_ptr<ReplicaLeg>> legs;
   auto any_done = std::make_shared<asio::steady_timer>(ring_.executor(), asio::steady_timer::time_point::max());
   for (const auto& target : replica_targets()) {

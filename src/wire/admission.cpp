@@ -61,7 +61,9 @@ Result<void> admit(std::string_view method, const google::protobuf::Message& req
   return {};
 }
 
-void log_refusal(std::string_view transport, std::string_view peer, const Error& why) {
+void note_refusal(std::string_view transport, std::string_view peer, const Error& why,
+                  const std::function<void(const std::string&)>& count) {
+  if (count) count("unauthenticated");
   using clock = std::chrono::steady_clock;
   constexpr auto quiet = std::chrono::minutes(1);
   constexpr std::size_t kPeers = 4096;  // remembered at once; past it, the stale ones are forgotten

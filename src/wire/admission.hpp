@@ -2,7 +2,9 @@
 // Which calls only members of the ring may make, when the ring has a cluster key: ring
 // maintenance and replica traffic. Client reads and writes stay open to anyone who can reach
 // the node (docs/SECURITY.md). One rule for every transport.
+#include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "chord/cluster_key.hpp"
@@ -34,8 +36,10 @@ bool client_write(std::string_view method, const google::protobuf::Message& requ
 // true when it did, or when the node requires none).
 Result<void> admit(std::string_view method, const google::protobuf::Message& request, bool member, bool client = true);
 
-// Logs a refused call (unauthenticated) at most once a minute per peer: an outsider that keeps
-// trying fills neither the log nor the disk. /metrics counts every refusal.
-void log_refusal(std::string_view transport, std::string_view peer, const Error& why);
+// A refused call (unauthenticated), whichever check refused it: counted through count (the
+// transport's Limits::refused, for /metrics; may be empty) every time, and logged at most once a
+// minute per peer, so that an outsider who keeps trying fills neither the log nor the disk.
+void note_refusal(std::string_view transport, std::string_view peer, const Error& why,
+                  const std::function<void(const std::string&)>& count);
 
 }  // namespace chord::wire

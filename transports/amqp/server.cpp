@@ -86,8 +86,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     // Proof of the cluster key is checked on the bytes as they came, before they are decoded.
     auto member = wire::prove_member(limits.cluster_key.get(), m.type, m.body, m.auth);
     if (!member) {
-      if (limits.refused) limits.refused("unauthenticated");
-      wire::log_refusal("amqp", m.reply_to, member.error());
+      wire::note_refusal("amqp", m.reply_to, member.error(), limits.refused);
       co_return member.error();
     }
     if (!request->ParseFromString(m.body))
@@ -95,10 +94,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     Timeout t = m.expiration ? std::min(*m.expiration, timeout) : timeout;
     auto reply = co_await dispatcher.dispatch(m.type, *request, t, m.reply_to, *member,
                                               bearer_matches(limits.client_token, m.authorization));
-    if (!reply && reply.error().code == Errc::unauthenticated) {
-      if (limits.refused) limits.refused("unauthenticated");
-      wire::log_refusal("amqp", m.reply_to, reply.error());
-    }
+    if (!reply && reply.error().code == Errc::unauthenticated)
+      wire::note_refusal("amqp", m.reply_to, reply.error(), limits.refused);
     co_return reply;
   }
 };

@@ -74,10 +74,7 @@ Result<void> admitted(const Limits& limits, const grpc::CallbackServerContext* c
   auto member = wire::prove_member(limits.cluster_key.get(), method, proof.empty() ? std::string() : request.SerializeAsString(), proof);
   const bool client = bearer_matches(limits.client_token, header("authorization"));
   Result<void> out = member ? wire::admit(method, request, *member, client) : Result<void>(member.error());
-  if (!out) {
-    if (limits.refused) limits.refused("unauthenticated");
-    wire::log_refusal("grpc", PeerTransfers::address_of(ctx->peer()), out.error());
-  }
+  if (!out) wire::note_refusal("grpc", PeerTransfers::address_of(ctx->peer()), out.error(), limits.refused);
   return out;
 }
 

@@ -62,8 +62,7 @@ struct Server::Impl {
     // Proof of the cluster key is checked on the bytes as they came, before they are decoded.
     auto member = wire::prove_member(limits.cluster_key.get(), method, *body, req[ClusterKey::kHeader]);
     if (!member) {
-      if (limits.refused) limits.refused("unauthenticated");
-      wire::log_refusal("rest", ex.remote_address(), member.error());
+      wire::note_refusal("rest", ex.remote_address(), member.error(), limits.refused);
       (void)co_await ex.respond_error(member.error());
       co_return;
     }
@@ -86,10 +85,8 @@ struct Server::Impl {
     auto reply = co_await dispatcher.dispatch(method, *request, timeout_of(req, timeout), ex.remote_address(), *member,
                                               client);
     if (!reply) {
-      if (reply.error().code == Errc::unauthenticated) {
-        if (limits.refused) limits.refused("unauthenticated");
-        wire::log_refusal("rest", ex.remote_address(), reply.error());
-      }
+      if (reply.error().code == Errc::unauthenticated)
+        wire::note_refusal("rest", ex.remote_address(), reply.error(), limits.refused);
       (void)co_await ex.respond_error(reply.error());
       co_return;
     }
