@@ -43,8 +43,9 @@ def free_port_blocks(n, size):
 
 
 class Ring:
-    def __init__(self, binary, transport="grpc", stabilize_ms=100, workdir=None, extra=(), vnodes=1):
+    def __init__(self, binary, transport="grpc", stabilize_ms=100, workdir=None, extra=(), vnodes=1, tls=False):
         self.binary = binary
+        self.tls = tls  # URIs of the TLS schemes (the nodes find their certificates in $CHORD_TLS_*)
         self.transport = transport
         self.stabilize_ms = stabilize_ms
         self.workdir = workdir or tempfile.mkdtemp(prefix="chordring-")
@@ -56,9 +57,10 @@ class Ring:
 
     def uri(self, port, transport=None):
         t = (transport or self.transport).split(",")[0]  # a node serving several is known by its first
+        scheme = {"grpc": "grpc", "rest": "http", "amqp": "amqp"}[t] + ("s" if self.tls else "")
         if t == "amqp":
-            return "amqp://%s/%s" % (self.broker, self.listen(port, t))
-        return {"grpc": "grpc://127.0.0.1:%d", "rest": "http://127.0.0.1:%d"}[t] % port
+            return "%s://%s/%s" % (scheme, self.broker, self.listen(port, t))
+        return "%s://127.0.0.1:%d" % (scheme, port)
 
     def listen(self, port, transport=None):
         """--listen of a node: HOST:PORT, or for AMQP its queue (named after the port, to be unique)."""

@@ -44,6 +44,7 @@ struct BenchOptions {
   std::string size = "4KiB";
   std::string prefix = "bench";
   unsigned timeout_ms = 30000;
+  TlsFiles tls;
 };
 
 // Counts a fetched value's bytes and drops them.
@@ -243,8 +244,13 @@ int bench(const BenchOptions& o) {
     auto via = ring.network().connect(ring.nodes()[o.inproc > 1 ? 1 : 0]->self().uri);
     return run_all(ring.io(), *via, o);
   }
+  auto tls = TlsConfig::load(o.tls);
+  if (!tls) {
+    std::cerr << "chordnode bench-client: " << tls.error().message << "\n";
+    return Exit::usage;
+  }
   asio::io_context io;
-  auto registry = make_registry(io.get_executor());
+  auto registry = make_registry(io.get_executor(), Credentials{.key = nullptr, .token = {}, .tls = *tls});
   auto via = registry->connect(o.via);
   if (!via) {
     std::cerr << "chordnode bench-client: " << via.error().message << "\n";
@@ -271,6 +277,7 @@ void add_bench_client(CLI::App& app, int& exit_code) {
   cmd->add_option("--size", o->size, "value size of put and get")->capture_default_str();
   cmd->add_option("--prefix", o->prefix, "key prefix (get reads what a put with the same prefix wrote)")->capture_default_str();
   cmd->add_option("--timeout-ms", o->timeout_ms, "deadline of each operation")->capture_default_str();
+  tls_options(cmd, o->tls);
   cmd->callback([o, &exit_code] { exit_code = bench(*o); });
 }
 

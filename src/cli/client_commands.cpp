@@ -40,6 +40,15 @@ int fail(const Error& e, const std::string& what) {
   return exit_code_of(e);
 }
 
+void tls_options(CLI::App* cmd, TlsFiles& files) {
+  cmd->add_option("--tls-cert", files.cert, "PEM certificate this end presents (TLS; with --tls-key and --tls-ca)")
+      ->envname("CHORD_TLS_CERT");
+  cmd->add_option("--tls-key", files.key, "PEM private key of --tls-cert; not readable by others")
+      ->envname("CHORD_TLS_KEY");
+  cmd->add_option("--tls-ca", files.ca, "PEM CA that every certificate of the ring chains to")
+      ->envname("CHORD_TLS_CA");
+}
+
 void common(CLI::App* cmd, ClientOptions& o) {
   cmd->add_option("--via", o.via, "URI of the access node (any node of the ring); default $CHORD_VIA")
       ->envname("CHORD_VIA")
@@ -49,12 +58,22 @@ void common(CLI::App* cmd, ClientOptions& o) {
   cmd->add_option("--token-file", o.token_file,
                   "FILE with the ring's client token, which writes need where the nodes require one (serve "
                   "--client-token); default: the token in $CHORD_TOKEN");
+  tls_options(cmd, o.tls);
 }
 
-Result<std::string> ClientOptions::token() const {
-  if (!token_file.empty()) return read_secret_file(token_file, "client token", 1);
-  const char* env = std::getenv("CHORD_TOKEN");
-  return std::string(env ? env : "");
+Result<Credentials> ClientOptions::credentials() const {
+  Credentials c;
+  if (!token_file.empty()) {
+    auto t = read_secret_file(token_file, "client token", 1);
+    if (!t) return make_error(Errc::invalid_argument, "--token-file: " + t.error().message);
+    c.token = *t;
+  } else if (const char* env = std::getenv("CHORD_TOKEN")) {
+    c.token = env;
+  }
+  auto loaded = TlsConfig::load(tls);
+  if (!loaded) return loaded.error();
+  c.tls = *loaded;
+  return c;
 }
 
 namespace {
@@ -272,7 +291,9 @@ void add_client_commands(CLI::App& app, int& exit_code) {
     cmd->add_option("--limit", *limit, "stop after this many nodes")->capture_default_str();
     cmd->callback([o, limit, &exit_code] {
       exit_code = run(*o, "ring", [&](ChordService& via, Ring ring) -> asio::awaitable<int> {
-        auto registry = make_registry(co_await asio::this_coro::executor);
+        auto executor = co_await asio::this_coro::executor;
+        auto credentials = o->credentials();  // run() has checked them
+        auto registry = make_registry(executor, credentials ? *credentials : Credentials{});
         auto walk = co_await views::walk_ring(via, *registry, *limit, o->timeout());
         registry->close();
         if (walk.nodes.empty()) co_return fail(*walk.broken, "ring");

@@ -22,12 +22,13 @@ struct ClientOptions {
   bool json = false;
   unsigned timeout_ms = 10000;
   std::string token_file;  // the ring's client token, for writes (else $CHORD_TOKEN)
+  TlsFiles tls;            // --tls-cert, --tls-key, --tls-ca (else $CHORD_TLS_*)
   Timeout timeout() const { return Timeout(timeout_ms); }
-  // The token from --token-file, else $CHORD_TOKEN, else none.
-  Result<std::string> token() const;
+  // The token from --token-file, else $CHORD_TOKEN, else none; the TLS files read and checked.
+  Result<Credentials> credentials() const;
 };
 
-// --via, --json, --timeout-ms.
+// --via, --json, --timeout-ms, --token-file, --tls-*.
 void common(CLI::App* cmd, ClientOptions& o);
 // Prints "chordnode WHAT: message" and returns the error's exit code.
 int fail(const Error& e, const std::string& what);
@@ -38,13 +39,13 @@ template <class Op>
 int run(const ClientOptions& o, const std::string& what, Op op) {
   const char* level = std::getenv("CHORD_LOG_LEVEL");  // e.g. debug, to see what the client does
   spdlog::set_level(level ? spdlog::level::from_str(level) : spdlog::level::warn);
-  auto token = o.token();
-  if (!token) {
-    std::cerr << "chordnode " << what << ": --token-file: " << token.error().message << "\n";
+  auto credentials = o.credentials();
+  if (!credentials) {
+    std::cerr << "chordnode " << what << ": " << credentials.error().message << "\n";
     return Exit::usage;
   }
   asio::io_context io;
-  auto registry = make_registry(io.get_executor(), nullptr, *token);
+  auto registry = make_registry(io.get_executor(), *credentials);
   auto via = registry->connect(o.via);
   if (!via) return fail(via.error(), what);
   int code = Exit::failure;

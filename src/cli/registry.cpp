@@ -1,5 +1,7 @@
 #include "registry.hpp"
 
+#include <set>
+
 #include <fmt/format.h>
 
 #include "amqp_transport.hpp"
@@ -9,7 +11,7 @@
 
 namespace chord::cli {
 
-void Registry::add(const std::string& scheme, std::unique_ptr<Connector> connector) {
+void Registry::add(const std::string& scheme, std::shared_ptr<Connector> connector) {
   by_scheme_[scheme] = std::move(connector);
 }
 
@@ -25,26 +27,30 @@ Result<std::shared_ptr<ChordService>> Registry::connect(const std::string& uri) 
 }
 
 void Registry::close() {
-  for (auto& [scheme, c] : by_scheme_) c->close();
+  std::set<Connector*> closed;  // one connector serves a transport's plain and TLS scheme
+  for (auto& [scheme, c] : by_scheme_)
+    if (closed.insert(c.get()).second) c->close();
 }
 
-std::unique_ptr<Registry> make_registry(asio::any_io_executor executor, std::shared_ptr<const ClusterKey> key,
-                                        const std::string& token) {
+std::unique_ptr<Registry> make_registry(asio::any_io_executor executor, const Credentials& credentials) {
   auto r = std::make_unique<Registry>();
   grpc_transport::Limits grpc_limits;
-  grpc_limits.cluster_key = key;
-  grpc_limits.client_token = token;
-  r->add("grpc", std::make_unique<grpc_transport::Connector>(executor, grpc_limits));
+  present(credentials, grpc_limits);
+  auto grpc = std::make_shared<grpc_transport::Connector>(executor, grpc_limits);
+  r->add("grpc", grpc);
+  r->add("grpcs", grpc);
   rest::Limits rest_limits;
-  rest_limits.cluster_key = key;
-  rest_limits.client_token = token;
-  r->add("http", std::make_unique<rest::Connector>(executor, rest_limits));
+  present(credentials, rest_limits);
+  auto rest = std::make_shared<rest::Connector>(executor, rest_limits);
+  r->add("http", rest);
+  r->add("https", rest);
   // Credentials for every broker: $CHORD_AMQP_URL (serve's --amqp-url sets it), else guest.
   auto broker = amqp::default_broker();
   amqp::Limits amqp_limits;
-  amqp_limits.cluster_key = key;
-  amqp_limits.client_token = token;
-  r->add("amqp", std::make_unique<amqp::Connector>(executor, broker ? *broker : amqp::Broker{}, amqp_limits));
+  present(credentials, amqp_limits);
+  auto amqp = std::make_shared<amqp::Connector>(executor, broker ? *broker : amqp::Broker{}, amqp_limits);
+  r->add("amqp", amqp);
+  r->add("amqps", amqp);
   return r;
 }
 

@@ -60,14 +60,13 @@ struct ServeOptions {
   unsigned share_ttl_s = 300;
   std::string cluster_key;
   std::string client_token;
+  TlsFiles tls;
   bool insecure = false;
 };
 
 bool loopback_host(const std::string& host) {
   return host == "localhost" || host == "::1" || host == "[::1]" || host.starts_with("127.");
 }
-
-std::string scheme_of_transport(const std::string& transport) { return transport == "rest" ? "http" : transport; }
 
 
 
@@ -98,14 +97,13 @@ Result<std::unique_ptr<Served>> start_server(const std::string& transport, const
                                              asio::any_io_executor ex, std::shared_ptr<ChordService> node,
                                              const NodeConfig& cfg, const amqp::Broker& broker,
                                              std::shared_ptr<http_api::Metrics> metrics, const ServeOptions& o,
-                                             std::shared_ptr<const ClusterKey> key, const std::string& token) {
+                                             const Credentials& credentials) {
   if (transport == "amqp") {
     amqp::Limits limits;
     limits.chunk_bytes = cfg.chunk_bytes;
     limits.max_transfers_per_peer = o.max_transfers_per_peer;
     if (metrics) limits.refused = [metrics](const std::string& reason) { metrics->refused("amqp", reason); };
-    limits.cluster_key = key;
-    limits.client_token = token;
+    present(credentials, limits);
     auto s = amqp::Server::start(listen, broker, ex, node, limits, cfg.rpc_timeout);
     if (!s) return s.error();
     return std::unique_ptr<Served>(std::make_unique<ServedBy<amqp::Server>>(std::move(*s)));
@@ -116,8 +114,7 @@ Result<std::unique_ptr<Served>> start_server(const std::string& transport, const
     limits.max_connections = o.max_connections;
     limits.max_transfers_per_peer = o.max_transfers_per_peer;
     if (metrics) limits.refused = [metrics](const std::string& reason) { metrics->refused("rest", reason); };
-    limits.cluster_key = key;
-    limits.client_token = token;
+    present(credentials, limits);
     auto s = rest::Server::start(listen, ex, node, limits, cfg.rpc_timeout);
     if (!s) return s.error();
     if (metrics) metrics->watch_listener(fmt::format("rest {}", listen), (*s)->counter_source());
@@ -127,8 +124,7 @@ Result<std::unique_ptr<Served>> start_server(const std::string& transport, const
   limits.chunk_bytes = cfg.chunk_bytes;
   limits.max_transfers_per_peer = o.max_transfers_per_peer;
   if (metrics) limits.refused = [metrics](const std::string& reason) { metrics->refused("grpc", reason); };
-  limits.cluster_key = key;
-  limits.client_token = token;
+  present(credentials, limits);
   auto s = grpc_transport::Server::start(listen, ex, node, limits, cfg.rpc_timeout);
   if (!s) return s.error();
   return std::unique_ptr<Served>(std::make_unique<ServedBy<grpc_transport::Server>>(std::move(*s)));
@@ -167,6 +163,11 @@ int serve(const ServeOptions& o) {
               << " transports, " << o.listen.size() << " --listen)\n";
     return Exit::usage;
   }
+  auto tls = TlsConfig::load(o.tls);
+  if (!tls) {
+    std::cerr << "chordnode serve: " << tls.error().message << "\n";
+    return Exit::usage;
+  }
   if (!o.amqp_url.empty()) setenv("CHORD_AMQP_URL", o.amqp_url.c_str(), 1);  // for this node's AMQP client too
   auto broker = amqp::default_broker();
   std::vector<std::string> uris;
@@ -174,6 +175,10 @@ int serve(const ServeOptions& o) {
     if (transports[i] == "amqp") {
       if (!broker) {
         std::cerr << "chordnode serve: " << broker.error().message << "\n";
+        return Exit::usage;
+      }
+      if (broker->tls && !*tls) {
+        std::cerr << "chordnode serve: the broker is reached over TLS (amqps://): give --tls-cert, --tls-key and --tls-ca\n";
         return Exit::usage;
       }
       uris.push_back(amqp::node_uri(*broker, o.listen[i]));
@@ -184,9 +189,9 @@ int serve(const ServeOptions& o) {
       std::cerr << "chordnode serve: --listen of " << transports[i] << " needs HOST:PORT with a port other than 0\n";
       return Exit::usage;
     }
-    uris.push_back(scheme_of_transport(transports[i]) + "://" + listen->host_port());
+    uris.push_back(transport_scheme(transports[i], *tls != nullptr) + "://" + listen->host_port());
   }
-  const std::string scheme = scheme_of_transport(transports[0]);
+  const std::string scheme = wire::scheme_of(uris[0]);
   std::string uri = o.advertise.empty() ? uris[0] : o.advertise;
   if (auto ep = wire::parse_endpoint(uri); !ep || ep->scheme != scheme) {
     std::cerr << "chordnode serve: --advertise must be a " << scheme << ":// URI, got '" << uri << "'\n";
@@ -248,7 +253,9 @@ int serve(const ServeOptions& o) {
   }
 
   asio::io_context io;
-  auto registry = make_registry(io.get_executor(), cluster_key);
+  // A node's own calls carry the key; the client token is for clients, and members prove the key.
+  const Credentials credentials{.key = cluster_key, .token = client_token, .tls = *tls};
+  auto registry = make_registry(io.get_executor(), Credentials{.key = cluster_key, .token = {}, .tls = *tls});
   // With --http the node's calls are metered: outgoing through the connector, incoming at the server.
   std::shared_ptr<http_api::Metrics> metrics;
   std::unique_ptr<Connector> metered;
@@ -311,7 +318,7 @@ int serve(const ServeOptions& o) {
     for (std::size_t i = 0; i < transports.size(); ++i) {
       auto served = metrics ? metrics->meter(h.node, "in", transports[i]) : std::shared_ptr<ChordService>(h.node);
       auto server = start_server(transports[i], h.listen[i], io.get_executor(), served, cfg,
-                                 broker ? *broker : amqp::Broker{}, metrics, o, cluster_key, client_token);
+                                 broker ? *broker : amqp::Broker{}, metrics, o, credentials);
       if (!server) {
         std::cerr << "chordnode serve: " << server.error().message << "\n";
         return Exit::unreachable;
@@ -549,6 +556,7 @@ void add_serve(CLI::App& app, int& exit_code) {
                   "put and delete over any transport and the HTTP API's PUT and DELETE; reads stay open; needs "
                   "--cluster-key; default $CHORD_CLIENT_TOKEN_FILE")
       ->envname("CHORD_CLIENT_TOKEN_FILE");
+  tls_options(cmd, o->tls);
   cmd->add_flag("--insecure", o->insecure,
                 "run without --cluster-key on an address other machines can reach (anyone there can join the ring)");
   cmd->add_option("--log-level", o->log_level, "trace, debug, info, warn, error")

@@ -90,7 +90,9 @@ void add_share_commands(CLI::App& app, int& exit_code) {
       }
       ValueSink sink(path == "-" ? ValueSink::Target::stdout_ : ValueSink::Target::file, path, "fetch");
       exit_code = run(*o, "fetch", [&](ChordService& via, Ring) -> asio::awaitable<int> {
-        auto peers = make_registry(co_await asio::this_coro::executor);
+        auto executor = co_await asio::this_coro::executor;
+        auto credentials = o->credentials();  // run() has checked them
+        auto peers = make_registry(executor, credentials ? *credentials : Credentials{});
         auto r = co_await share::fetch_file(*peers, via, *name, sink, options);
         peers->close();
         if (!r) co_return fail(r.error(), "fetch");

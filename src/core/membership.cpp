@@ -30,7 +30,7 @@ asio::awaitable<Result<void>> Node::join(std::optional<std::string> known_uri) {
   if (!found)
     co_return make_error(found.error().code,
                          fmt::format("join through {}: {}{}", *known_uri, found.error().message,
-                                     found.error().code == Errc::unauthenticated ? " (is its --cluster-key the ring's?)" : ""));
+                                     found.error().code == Errc::unauthenticated ? " (are its --cluster-key and TLS files the ring's?)" : ""));
   std::vector<NodeRef> list{found->owner};
   list.insert(list.end(), found->successors.begin(), found->successors.end());
   const NodeRef seed{{}, *known_uri};

@@ -1,5 +1,7 @@
 #include "metrics.hpp"
 
+#include "chord/tls.hpp"
+
 #include <chrono>
 
 #include <prometheus/text_serializer.h>
@@ -71,7 +73,7 @@ class MeteredConnector final : public Connector {
     auto c = inner_.connect(uri);
     if (!c) return c.error();
     auto scheme = wire::scheme_of(uri);
-    auto metered = metrics_->meter(*c, "out", scheme == "http" ? "rest" : scheme);
+    auto metered = metrics_->meter(*c, "out", transport_of_scheme(scheme));
     clients_.emplace(uri, metered);
     return metered;
   }

@@ -60,7 +60,8 @@ Result<std::string> virtual_uri(const std::string& uri, unsigned index) {
   if (index == 0) return uri;
   auto ep = parse_endpoint(uri);
   if (!ep) return ep.error();
-  if (ep->scheme == "amqp") return fmt::format("amqp://{}/{}-v{}", ep->host_port(), ep->path, index);
+  if (ep->scheme == "amqp" || ep->scheme == "amqps")
+    return fmt::format("{}://{}/{}-v{}", ep->scheme, ep->host_port(), ep->path, index);
   if (ep->scheme == "inproc") return fmt::format("{}-v{}", uri, index);
   if (ep->port + index > 65535)
     return make_error(Errc::invalid_argument,

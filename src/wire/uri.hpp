@@ -1,5 +1,6 @@
 #pragma once
-// Node URIs: grpc://HOST:PORT, http://HOST:PORT, amqp://HOST:PORT/QUEUE, inproc://NAME.
+// Node URIs: grpc://HOST:PORT, http://HOST:PORT, amqp://HOST:PORT/QUEUE, inproc://NAME; with
+// TLS grpcs://, https://, amqps://.
 #include <cstdint>
 #include <string>
 
@@ -23,7 +24,7 @@ std::string scheme_of(const std::string& uri);
 
 // The URI of a host's virtual node `index` (the paper's virtual nodes: one process, several
 // ids). Index 0 is uri itself; index i listens on PORT+i (grpc, http) or on the queue
-// QUEUE-v<i> (amqp), so every virtual node is a plain node to its peers.
+// QUEUE-v<i> (amqp, amqps), so every virtual node is a plain node to its peers.
 Result<std::string> virtual_uri(const std::string& uri, unsigned index);
 
 }  // namespace chord::wire

@@ -4,7 +4,8 @@
 // reply_to=amq.rabbitmq.reply-to (direct reply-to), expiration = the call's deadline, and
 // mandatory, so that a missing queue is an immediate error. The reply carries the method's reply
 // message, or type=Status with a chord.v1.Status. Values go one chunk per message
-// (transports/unary). A node's URI is amqp://BROKER_HOST:PORT/QUEUE.
+// (transports/unary). A node's URI is amqp://BROKER_HOST:PORT/QUEUE, or amqps://... when the
+// broker is reached over TLS.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -37,6 +38,8 @@ struct Limits {
   // The client token: the client presents it on every call (header "authorization": Bearer), the
   // server requires it of client writes when set (serve --client-token).
   std::string client_token;
+  // This end's certificate and the CA, for brokers reached by amqps:// (TLS, both ends checked).
+  std::shared_ptr<const TlsConfig> tls;
 };
 
 class BrokerClient;

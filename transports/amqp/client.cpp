@@ -203,7 +203,7 @@ class AmqpCarrier final : public unary::Carrier {
 }  // namespace
 
 std::string node_uri(const Broker& broker, const std::string& queue) {
-  return fmt::format("amqp://{}:{}/{}", broker.host, broker.port, queue);
+  return fmt::format("{}://{}:{}/{}", broker.scheme(), broker.host, broker.port, queue);
 }
 
 Connector::Connector(asio::any_io_executor executor, Broker credentials, Limits limits)
@@ -217,12 +217,17 @@ Result<std::shared_ptr<ChordService>> Connector::connect(const std::string& uri)
   if (auto cached = clients_.find(uri)) return cached;
   auto ep = wire::parse_endpoint(uri);
   if (!ep) return ep.error();
-  if (ep->scheme != "amqp" || ep->path.empty() || ep->path.find('/') != std::string::npos)
-    return make_error(Errc::invalid_argument, fmt::format("'{}' is not an AMQP node URI (amqp://HOST:PORT/QUEUE)", uri));
+  if ((ep->scheme != "amqp" && ep->scheme != "amqps") || ep->path.empty() || ep->path.find('/') != std::string::npos)
+    return make_error(Errc::invalid_argument,
+                      fmt::format("'{}' is not an AMQP node URI (amqp://HOST:PORT/QUEUE or amqps://...)", uri));
   Broker broker = credentials_;
   broker.host = ep->host;
   broker.port = ep->port;
-  auto& b = brokers_[broker.address()];
+  broker.tls = ep->scheme == "amqps";
+  if (broker.tls && !limits_.tls)
+    return make_error(Errc::invalid_argument, fmt::format("'{}' takes TLS: give --tls-cert, --tls-key and --tls-ca", uri));
+  broker.tls_files = limits_.tls;
+  auto& b = brokers_[broker.scheme() + "://" + broker.address()];
   if (!b) b = std::make_shared<BrokerClient>(broker);
   auto client = unary::make_client(
       std::make_shared<AmqpCarrier>(executor_, b, inflight_, uri, ep->path, limits_.max_message_bytes,

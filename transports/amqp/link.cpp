@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <amqp.h>
+#include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
@@ -75,10 +76,13 @@ std::string Broker::address() const { return fmt::format("{}:{}", host, port); }
 
 Result<Broker> parse_broker_url(const std::string& url) {
   auto u = boost::urls::parse_uri(url);
-  if (!u || u->scheme() != "amqp" || u->host().empty())
-    return make_error(Errc::invalid_argument, fmt::format("'{}' is not an amqp://USER:PASS@HOST:PORT/VHOST URL", url));
+  if (!u || (u->scheme() != "amqp" && u->scheme() != "amqps") || u->host().empty())
+    return make_error(Errc::invalid_argument,
+                      fmt::format("'{}' is not an amqp:// or amqps://USER:PASS@HOST:PORT/VHOST URL", url));
   Broker b;
   b.host = u->host();
+  b.tls = u->scheme() == "amqps";
+  if (b.tls) b.port = 5671;
   if (u->has_port()) b.port = u->port_number();
   if (u->has_userinfo()) {
     b.user = u->user();
@@ -132,7 +136,21 @@ Result<void> Link::connect() {
   auto fail = [&](const std::string& what) {
     return make_error(Errc::unavailable, fmt::format("AMQP broker {}: {}", broker_.address(), what));
   };
-  amqp_socket_t* socket = amqp_tcp_socket_new(c->state);
+  amqp_socket_t* socket = nullptr;
+  if (broker_.tls) {
+    if (!broker_.tls_files) return fail("amqps:// takes TLS: give --tls-cert, --tls-key and --tls-ca");
+    socket = amqp_ssl_socket_new(c->state);
+    if (!socket) return fail("cannot create a TLS socket");
+    const auto& f = broker_.tls_files->files;
+    if (amqp_ssl_socket_set_cacert(socket, f.ca.c_str()) != AMQP_STATUS_OK) return fail("cannot load the TLS CA " + f.ca);
+    if (amqp_ssl_socket_set_key(socket, f.cert.c_str(), f.key.c_str()) != AMQP_STATUS_OK)
+      return fail("cannot load the TLS certificate and key " + f.cert);
+    amqp_ssl_socket_set_verify_peer(socket, 1);
+    amqp_ssl_socket_set_verify_hostname(socket, 1);
+    amqp_ssl_socket_set_ssl_versions(socket, AMQP_TLSv1_2, AMQP_TLSvLATEST);
+  } else {
+    socket = amqp_tcp_socket_new(c->state);
+  }
   if (!socket) return fail("cannot create a socket");
   timeval limit{5, 0};
   amqp_set_handshake_timeout(c->state, &limit);

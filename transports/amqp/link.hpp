@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "chord/result.hpp"
+#include "chord/tls.hpp"
 
 namespace chord::amqp {
 
@@ -25,9 +26,13 @@ struct Broker {
   std::string user = "guest";
   std::string password = "guest";
   std::string vhost = "/";
+  bool tls = false;                      // amqps: TLS to the broker, its certificate checked
+  std::shared_ptr<const TlsConfig> tls_files;  // this end's certificate and the CA, for amqps
   std::string address() const;  // host:port
+  std::string scheme() const { return tls ? "amqps" : "amqp"; }
 };
-// amqp://USER:PASS@HOST:PORT/VHOST (vhost "/" when the path is empty).
+// amqp://USER:PASS@HOST:PORT/VHOST (vhost "/" when the path is empty), or amqps://... (TLS; port
+// 5671 unless given).
 Result<Broker> parse_broker_url(const std::string& url);
 // The broker of $CHORD_AMQP_URL, else amqp://guest:guest@127.0.0.1:5672/.
 Result<Broker> default_broker();

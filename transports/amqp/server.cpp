@@ -127,7 +127,9 @@ Result<std::unique_ptr<Server>> Server::start(const std::string& queue, const Br
   LinkLimits link_limits;
   link_limits.max_body = limits.max_message_bytes;
   link_limits.prefetch = limits.prefetch;
-  auto link = Link::start(broker, queue, std::move(h), true, link_limits);
+  Broker with_tls = broker;
+  with_tls.tls_files = limits.tls;
+  auto link = Link::start(with_tls, queue, std::move(h), true, link_limits);
   if (!link) return link.error();
   impl->link = std::move(*link);
   return std::unique_ptr<Server>(new Server(std::move(impl), node_uri(broker, queue)));

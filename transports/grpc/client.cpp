@@ -242,7 +242,19 @@ Result<std::shared_ptr<ChordService>> Connector::connect(const std::string& uri)
   if (auto cached = clients_.find(uri)) return cached;
   auto ep = wire::parse_endpoint(uri);
   if (!ep) return ep.error();
-  if (ep->scheme != "grpc") return make_error(Errc::invalid_argument, fmt::format("'{}' is not a grpc:// URI", uri));
+  if (ep->scheme != "grpc" && ep->scheme != "grpcs")
+    return make_error(Errc::invalid_argument, fmt::format("'{}' is neither a grpc:// nor a grpcs:// URI", uri));
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (ep->scheme == "grpcs") {
+    if (!limits_.tls)
+      return make_error(Errc::invalid_argument,
+                        fmt::format("'{}' takes TLS: give --tls-cert, --tls-key and --tls-ca", uri));
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = limits_.tls->ca_pem;
+    ssl.pem_private_key = limits_.tls->key_pem;
+    ssl.pem_cert_chain = limits_.tls->cert_pem;
+    credentials = grpc::SslCredentials(ssl);
+  }
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(static_cast<int>(limits_.max_message_bytes));
   args.SetMaxSendMessageSize(static_cast<int>(limits_.max_message_bytes));
@@ -251,7 +263,7 @@ Result<std::shared_ptr<ChordService>> Connector::connect(const std::string& uri)
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  auto channel = grpc::CreateCustomChannel(ep->host_port(), grpc::InsecureChannelCredentials(), args);
+  auto channel = grpc::CreateCustomChannel(ep->host_port(), credentials, args);
   auto client = std::make_shared<Client>(executor_, uri, channel, limits_, tracker_);
   clients_.add(uri, client);
   return std::shared_ptr<ChordService>(client);

@@ -1,6 +1,7 @@
 #pragma once
 // The gRPC transport: a chord.v1.Chord server on the callback API for one node, and clients
-// (one channel per peer, reused) that carry ChordService calls to peers at grpc://HOST:PORT.
+// (one channel per peer, reused) that carry ChordService calls to peers at grpc://HOST:PORT, or
+// grpcs://HOST:PORT with TLS.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -13,6 +14,7 @@
 #include "chord/cluster_key.hpp"
 #include "chord/peer_cache.hpp"
 #include "chord/service.hpp"
+#include "chord/tls.hpp"
 
 namespace grpc {
 class Server;
@@ -33,6 +35,8 @@ struct Limits {
   // The client token: the client presents it on every call (metadata "authorization": Bearer),
   // the server requires it of client writes when set (serve --client-token).
   std::string client_token;
+  // With it the server takes only mutual TLS, and the client reaches grpcs:// URIs.
+  std::shared_ptr<const TlsConfig> tls;
 };
 
 class CallTracker;

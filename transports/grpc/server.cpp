@@ -324,7 +324,15 @@ Result<std::unique_ptr<Server>> Server::start(const std::string& listen, asio::a
   impl->service = std::make_unique<Service>(executor, std::move(node), limits, default_timeout);
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(ep->host_port(), grpc::InsecureServerCredentials(), &port);
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (limits.tls) {
+    // Mutual TLS: a caller without a certificate from the ring's CA fails the handshake.
+    grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    ssl.pem_root_certs = limits.tls->ca_pem;
+    ssl.pem_key_cert_pairs.push_back({limits.tls->key_pem, limits.tls->cert_pem});
+    credentials = grpc::SslServerCredentials(ssl);
+  }
+  builder.AddListeningPort(ep->host_port(), credentials, &port);
   builder.RegisterService(impl->service.get());
   // gRPC sets SO_REUSEPORT by default: a second node on a taken port would then share it
   // silently instead of failing.

@@ -48,6 +48,10 @@ Error from_status(const grpc::Status& s, std::string_view peer, std::string_view
     case grpc::StatusCode::PERMISSION_DENIED: code = Errc::unauthenticated; break;
     default: code = Errc::internal; break;
   }
+  // gRPC reports a TLS handshake that failed (a certificate of another CA, plain text at one
+  // end) as UNAVAILABLE; it is not going away with retries, and a join should say so at once.
+  if (code == Errc::unavailable && s.error_message().find("Ssl handshake failed") != std::string::npos)
+    code = Errc::unauthenticated;
   if (code == Errc::too_large && s.error_details() == to_string(Errc::resource_exhausted)) code = Errc::resource_exhausted;
   if (code == Errc::conflict && s.error_details() == to_string(Errc::precondition_failed)) code = Errc::precondition_failed;
   std::string detail = s.error_message().empty() ? std::string(to_string(code)) : s.error_message();

@@ -74,7 +74,8 @@ class JsonCarrier final : public unary::Carrier {
 }  // namespace
 
 Connector::Connector(asio::any_io_executor executor, Limits limits)
-    : executor_(std::move(executor)), limits_(limits), inflight_(std::make_shared<unary::Inflight>()),
+    : executor_(std::move(executor)), limits_(limits),
+      tls_(limits_.tls ? make_tls_context(*limits_.tls, false) : nullptr), inflight_(std::make_shared<unary::Inflight>()),
       peers_(std::chrono::minutes(5), [this](const std::string& uri) {
         // Under mutex_, from connect(): the evicted peer's sockets are closed on the executor.
         auto it = http_.find(uri);
@@ -90,10 +91,14 @@ Result<std::shared_ptr<ChordService>> Connector::connect(const std::string& uri)
   if (auto cached = peers_.find(uri)) return cached;
   auto ep = wire::parse_endpoint(uri);
   if (!ep) return ep.error();
-  if (ep->scheme != "http" || !ep->path.empty())
-    return make_error(Errc::invalid_argument, fmt::format("'{}' is not a REST node URI (http://HOST:PORT)", uri));
+  if ((ep->scheme != "http" && ep->scheme != "https") || !ep->path.empty())
+    return make_error(Errc::invalid_argument,
+                      fmt::format("'{}' is not a REST node URI (http://HOST:PORT or https://HOST:PORT)", uri));
+  if (ep->scheme == "https" && !tls_)
+    return make_error(Errc::invalid_argument, fmt::format("'{}' takes TLS: give --tls-cert, --tls-key and --tls-ca", uri));
   HttpClientOptions options;
   options.max_response_bytes = limits_.max_message_bytes;
+  if (ep->scheme == "https") options.tls = tls_;
   auto peer = std::make_shared<HttpPeer>(executor_, ep->host, ep->port, uri, inflight_, options);
   auto client = unary::make_client(std::make_shared<JsonCarrier>(peer, uri, limits_.binary_values, limits_.cluster_key,
                                                                   limits_.client_token), limits_.chunk_bytes);

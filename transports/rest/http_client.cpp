@@ -11,7 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
@@ -29,8 +29,10 @@ namespace {
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
 struct Connection {
-  explicit Connection(asio::any_io_executor ex) : stream(ex) { buffer.reserve(64 << 10); }
-  beast::tcp_stream stream;
+  Connection(asio::any_io_executor ex, std::shared_ptr<asio::ssl::context> tls) : stream(ex, std::move(tls)) {
+    buffer.reserve(64 << 10);
+  }
+  HttpStream stream;
   beast::flat_buffer buffer;
 };
 
@@ -46,7 +48,7 @@ bool unusable(Connection& c) {
 // The server closed a kept-alive connection before it read our request: safe to send again.
 bool stale(const boost::system::error_code& ec) {
   return ec == http::error::end_of_stream || ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
-         ec == asio::error::eof;
+         ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
 }
 }  // namespace
 
@@ -87,6 +89,10 @@ asio::awaitable<Result<HttpResponse>> HttpPeer::request(std::string method, std:
   auto failed_io = [&](const boost::system::error_code& ec, std::string_view step) {
     if (ec == beast::error::timeout) return fail(Errc::deadline_exceeded, fmt::format("no answer within {} ms", timeout.count()));
     if (impl->closed) return fail(Errc::cancelled, "the client is closing");
+    // OpenSSL's verdicts (a certificate of another CA, none at all, plain text at the other end)
+    // do not change with retries.
+    if (ec.category() == asio::error::get_ssl_category())
+      return fail(Errc::unauthenticated, fmt::format("{}: TLS: {}", step, ec.message()));
     return fail(Errc::unavailable, fmt::format("{}: {}", step, ec.message()));
   };
   if (impl->closed || !impl->inflight->enter()) co_return fail(Errc::cancelled, "the client is closing");
@@ -116,7 +122,7 @@ asio::awaitable<Result<HttpResponse>> HttpPeer::request(std::string method, std:
     if (c) {
       reused = true;
     } else {
-      c = std::make_unique<Connection>(impl->executor);
+      c = std::make_unique<Connection>(impl->executor, impl->options.tls);
     }
     impl->busy.insert(c.get());
     struct Unbusy {
@@ -142,10 +148,11 @@ asio::awaitable<Result<HttpResponse>> HttpPeer::request(std::string method, std:
         if (rec || results.empty()) co_return fail(Errc::unavailable, "cannot resolve " + impl->host);
         endpoint = *results.begin();
       }
-      auto [cec] = co_await c->stream.async_connect(endpoint, tuple_awaitable);
+      auto [cec] = co_await c->stream.tcp_stream().async_connect(endpoint, tuple_awaitable);
       if (cec) co_return failed_io(cec, "connect");
       boost::system::error_code ignored;
       c->stream.socket().set_option(tcp::no_delay(true), ignored);
+      if (auto hec = co_await c->stream.handshake_client(impl->host)) co_return failed_io(hec, "TLS handshake");
     }
     auto [wec, wn] = co_await http::async_write(c->stream, req, tuple_awaitable);
     if (wec) {

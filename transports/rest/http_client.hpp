@@ -9,6 +9,7 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include "chord/service.hpp"
+#include "http_stream.hpp"
 #include "inflight.hpp"
 
 namespace chord::rest {
@@ -22,6 +23,7 @@ struct HttpResponse {
 struct HttpClientOptions {
   std::size_t max_idle = 8;                   // connections kept open per peer
   std::size_t max_response_bytes = 8 << 20;  // any one response body
+  std::shared_ptr<asio::ssl::context> tls;    // https: TLS to the peer, its certificate checked
 };
 
 class HttpPeer {

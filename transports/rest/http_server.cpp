@@ -45,7 +45,7 @@ struct Exchange::Streamed {
   std::uint64_t left = 0;
 };
 
-Exchange::Exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+Exchange::Exchange(HttpStream& stream, beast::flat_buffer& buffer,
                    http::request_parser<http::buffer_body>& parser, const HttpOptions& options)
     : stream_(stream), buffer_(buffer), parser_(parser), options_(options) {}
 
@@ -252,7 +252,7 @@ struct HttpServer::State {
   Handler handler;
   HttpOptions options;
   bool stopping = false;
-  std::set<beast::tcp_stream*> connections;  // touched on the executor only
+  std::set<HttpStream*> connections;  // touched on the executor only
   asio::steady_timer slot_free{executor};    // cancelled when a connection ends
   std::atomic<std::size_t> open{0};
   std::atomic<std::uint64_t> accepted{0}, at_limit{0}, accept_errors{0};
@@ -280,14 +280,24 @@ struct HttpServer::State {
 namespace {
 
 asio::awaitable<void> session(std::shared_ptr<HttpServer::State> st, tcp::socket socket) {
-  beast::tcp_stream stream(std::move(socket));
+  HttpStream stream(std::move(socket), st->options.tls);
   st->connections.insert(&stream);
   boost::system::error_code ignored;
   stream.socket().set_option(tcp::no_delay(true), ignored);
+  bool secured = true;
+  if (stream.tls()) {
+    stream.expires_after(st->options.header_timeout);
+    if (auto ec = co_await stream.handshake_server()) {
+      // A plain-text client, or one without a certificate of the ring's CA.
+      secured = false;
+      if (st->options.refused) st->options.refused("tls");
+      spdlog::debug("{}: TLS handshake failed: {}", st->options.name, ec.message());
+    }
+  }
   // Bounded: a header, plus what one body read asks for.
   beast::flat_buffer buffer(st->options.header_limit + std::max<std::size_t>(st->options.read_buffer_bytes, 64 << 10));
   try {
-    while (!st->stopping) {
+    while (secured && !st->stopping) {
       http::request_parser<http::buffer_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(st->options.header_limit));
       parser.body_limit(boost::none);  // each handler bounds the bodies it reads
@@ -328,7 +338,7 @@ asio::awaitable<void> session(std::shared_ptr<HttpServer::State> st, tcp::socket
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   // A client may still be sending a body we refused: read and drop it for a moment, since
   // closing with unread bytes resets the connection and can destroy our answer in flight.
-  if (!st->stopping) {
+  if (secured && !st->stopping) {
     stream.expires_after(std::chrono::seconds(2));
     std::vector<char> sink(4 << 10);
     for (std::size_t total = 0; total < (64u << 20);) {

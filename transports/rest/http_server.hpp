@@ -19,6 +19,7 @@
 
 #include "chord/service.hpp"
 #include "http_counters.hpp"
+#include "http_stream.hpp"
 
 namespace chord::rest {
 
@@ -37,13 +38,18 @@ struct HttpOptions {
   Timeout io_timeout{30000};      // each read or write of a body or response
   Timeout idle_timeout{60000};    // a keep-alive connection waiting for its next request
   std::string name = "http";      // in log lines and metrics: which listener
+  // With it, every connection starts with a TLS handshake (within header_timeout) that
+  // verifies the client's certificate.
+  std::shared_ptr<asio::ssl::context> tls;
+  // Told of each connection refused: here, a failed TLS handshake ("tls"). Any thread.
+  std::function<void(const std::string& reason)> refused;
 };
 
 
 // One request on a connection, as its handler sees it.
 class Exchange {
  public:
-  Exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer, http::request_parser<http::buffer_body>& parser,
+  Exchange(HttpStream& stream, beast::flat_buffer& buffer, http::request_parser<http::buffer_body>& parser,
            const HttpOptions& options);
 
   // The client's IP address: the unit of per-peer limits.
@@ -85,7 +91,7 @@ class Exchange {
   void fill_header(http::response<Body>& res, const std::string& content_type, const Headers& headers) const;
   asio::awaitable<Result<void>> write_head_only(http::status status, std::string content_type, std::uint64_t length,
                                                 const Headers& headers);
-  beast::tcp_stream& stream_;
+  HttpStream& stream_;
   beast::flat_buffer& buffer_;
   http::request_parser<http::buffer_body>& parser_;
   const HttpOptions& options_;

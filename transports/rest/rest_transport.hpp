@@ -1,6 +1,6 @@
 #pragma once
 // The REST transport: every RPC of chord.v1.Chord is POST /chord.v1.Chord/<Method> with the
-// proto3 JSON form of the request; 200 carries the JSON reply, any other status an error
+// proto3 JSON form of the request (https:// with TLS); 200 carries the JSON reply, any other status an error
 // {"code","message"}. Values go one chunk per request (transports/unary). The caller's timeout
 // travels as the header Chord-Timeout-Ms.
 #include <cstdint>
@@ -14,6 +14,7 @@
 #include "chord/cluster_key.hpp"
 #include "chord/peer_cache.hpp"
 #include "chord/service.hpp"
+#include "chord/tls.hpp"
 #include "http_client.hpp"
 #include "http_server.hpp"
 
@@ -36,6 +37,8 @@ struct Limits {
   // The client token: the client presents it on every call (Authorization: Bearer), the server
   // requires it of client writes when set (serve --client-token).
   std::string client_token;
+  // With it the server takes only mutual TLS, and the client reaches https:// URIs.
+  std::shared_ptr<const TlsConfig> tls;
 };
 
 class Connector final : public chord::Connector {
@@ -48,6 +51,7 @@ class Connector final : public chord::Connector {
  private:
   asio::any_io_executor executor_;
   Limits limits_;
+  std::shared_ptr<asio::ssl::context> tls_;  // for https:// peers, when limits_.tls is set
   std::shared_ptr<unary::Inflight> inflight_;
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<HttpPeer>> http_;  // by URI: their sockets, for close()

@@ -113,6 +113,8 @@ Result<std::unique_ptr<Server>> Server::start(const std::string& listen, asio::a
   HttpOptions options;
   options.max_connections = limits.max_connections;
   options.name = fmt::format("rest {}", listen);
+  if (limits.tls) options.tls = make_tls_context(*limits.tls, true);
+  options.refused = limits.refused;
   auto http = HttpServer::start(listen, executor, [impl](Exchange& ex) { return impl->handle(ex); }, options);
   if (!http) return http.error();
   return std::unique_ptr<Server>(new Server(std::move(*http), std::move(impl)));

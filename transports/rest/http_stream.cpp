@@ -1,0 +1,79 @@
+#include "http_stream.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace chord::rest {
+
+namespace ssl = asio::ssl;
+
+std::shared_ptr<ssl::context> make_tls_context(const TlsConfig& tls, bool server) {
+  auto ctx = std::make_shared<ssl::context>(server ? ssl::context::tls_server : ssl::context::tls_client);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                   ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+  // TlsConfig::load has checked that these parse and belong together.
+  ctx->use_certificate_chain(asio::buffer(tls.cert_pem));
+  ctx->use_private_key(asio::buffer(tls.key_pem), ssl::context::pem);
+  ctx->add_certificate_authority(asio::buffer(tls.ca_pem));
+  ctx->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+  // No session tickets: nothing resumes sessions here, and a ticket arriving on an idle kept-alive
+  // connection would look like unasked-for bytes to the client's pool.
+  if (server) SSL_CTX_set_num_tickets(ctx->native_handle(), 0);
+  return ctx;
+}
+
+struct HttpStream::Tls {
+  std::shared_ptr<ssl::context> context;  // outlives the stream that uses it
+  ssl::stream<beast::tcp_stream&> stream;
+  Tls(std::shared_ptr<ssl::context> c, beast::tcp_stream& tcp) : context(std::move(c)), stream(tcp, *context) {}
+};
+
+HttpStream::HttpStream(asio::any_io_executor executor, std::shared_ptr<ssl::context> tls) : tcp_(executor) {
+  if (tls) tls_ = std::make_unique<Tls>(std::move(tls), tcp_);
+}
+
+HttpStream::HttpStream(tcp::socket socket, std::shared_ptr<ssl::context> tls) : tcp_(std::move(socket)) {
+  if (tls) tls_ = std::make_unique<Tls>(std::move(tls), tcp_);
+}
+
+HttpStream::~HttpStream() = default;
+
+asio::awaitable<error_code> HttpStream::handshake_client(const std::string& host) {
+  if (!tls_) co_return error_code{};
+  // SNI, for a server with several names (not for an address: RFC 6066 3); and the name or
+  // address its certificate must carry.
+  error_code not_address;
+  asio::ip::make_address(host, not_address);
+  if (not_address && !SSL_set_tlsext_host_name(tls_->stream.native_handle(), host.c_str()))
+    co_return error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
+  tls_->stream.set_verify_callback(ssl::host_name_verification(host));
+  auto [ec] = co_await tls_->stream.async_handshake(ssl::stream_base::client, asio::as_tuple(asio::use_awaitable));
+  co_return ec;
+}
+
+asio::awaitable<error_code> HttpStream::handshake_server() {
+  if (!tls_) co_return error_code{};
+  auto [ec] = co_await tls_->stream.async_handshake(ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
+  co_return ec;
+}
+
+// The erased handler runs on the stream's executor, which is the caller's: Boost 1.81's
+// any_completion_executor cannot be required to be non-blocking, which Beast's stream asks of
+// a handler's executor.
+void HttpStream::read_some(asio::mutable_buffer buffer, Handler handler) {
+  auto bound = asio::bind_executor(tcp_.get_executor(), std::move(handler));
+  if (tls_) tls_->stream.async_read_some(buffer, std::move(bound));
+  else tcp_.async_read_some(buffer, std::move(bound));
+}
+
+void HttpStream::write_some(const std::array<asio::const_buffer, kGather>& buffers, Handler handler) {
+  auto bound = asio::bind_executor(tcp_.get_executor(), std::move(handler));
+  if (tls_) tls_->stream.async_write_some(buffers[0], std::move(bound));
+  else tcp_.async_write_some(buffers, std::move(bound));
+}
+
+}  // namespace chord::rest
