@@ -10,6 +10,9 @@ processes on 127.0.0.1, waits for convergence, and measures with `chordnode benc
             (W = R = 2 of 3) and on a second ring with W = R = 1
   idle      RSS and threads per node; CPU time of the ring per lookup
   sizes     lookup latency against N (full mode: rings of 4 to 32 processes, in process up to 1024)
+  security  the same ping, lookup and put rows on a ring with a cluster key (every node-to-node
+            call signed and checked) and on one with TLS (grpcs, https, amqps), as ratios of the
+            open ring's rows (full mode; quick mode on one transport)
 
 and, in the same run, the frameworks with no Chord on top (`chordnode bench-raw`: plain TCP, a
 Beast HTTP echo, a gRPC unary ping and 1 MiB-chunk stream, an AMQP request/reply through the same
@@ -31,10 +34,12 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "examples"))
+from certs import broker_ca, make_ca, make_cert, tls_env  # noqa: E402
 from ringlib import Ring  # noqa: E402
 sys.path.insert(0, HERE)
 import gnuplot  # noqa: E402
@@ -124,8 +129,8 @@ class Bench:
         row = {"transport": transport, "metric": metric, "value": value, "unit": unit, "ratio": ratio, **extra}
         self.rows.append(row)
         if not quiet:
-            print("  %-9s %-30s %12s %-5s %s" % (transport, metric, value, unit,
-                                               "" if ratio is None else "x%.2f of raw" % ratio), flush=True)
+            print("  %-9s %-30s %12s %-5s %s" % (transport, metric, value, unit, "" if ratio is None else "x%.2f of %s" %
+                                               (ratio, extra.get("ratio_of", "raw"))), flush=True)
 
     def transport(self, transport, nodes, plan):
         if transport == "inproc":
@@ -189,6 +194,51 @@ class Bench:
                 self.row(transport, "put 4KiB p50, W=R=2 of 3", put["p50_ms"], "ms")
                 self.row(transport, "get 4KiB p50, W=R=2 of 3", get["p50_ms"], "ms")
 
+    def security(self, transport, nodes, plan):
+        """Ping, lookup and 4 KiB / 1 MiB put on a ring with a cluster key and on one with TLS, each
+        against the open ring's row of this run (ratio: secured / open)."""
+        open_rows = {r["metric"]: r["value"] for r in self.rows if r["transport"] == transport}
+        d = tempfile.mkdtemp(prefix="chord-bench-sec-")
+        key = os.path.join(d, "cluster.key")
+        with open(os.open(key, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(os.urandom(32).hex())
+        ca = broker_ca() if transport == "amqp" else make_ca(d, "bench-ca")
+        variants = [("cluster key", {}, ["--cluster-key", key], False)]
+        if ca:
+            cert, cert_key = make_cert(d, "node", ca)
+            env = tls_env(cert, cert_key, ca[0], base={})
+            if transport == "amqp":
+                env.update(CHORD_AMQP_URL="amqps://guest:guest@127.0.0.1:5671/", CHORD_AMQP_BROKER="127.0.0.1:5671")
+            variants.append(("TLS", env, [], True))
+        else:
+            print("  %s: no TLS rows: the broker has no TLS listener (scripts/rabbitmq.sh start)" % transport)
+        label, size, count = plan["values"][0]
+        big_label, big_size, big_count = plan["values"][1]
+        for name, env, extra, tls in variants:
+            saved = {k: os.environ.get(k) for k in env}
+            os.environ.update(env)  # the ring's processes and bench-client read them
+            ring = Ring(self.binary, transport, stabilize_ms=500, extra=extra, tls=tls)
+            try:
+                uris = self.start(ring, nodes)
+                rows = [("ping p50", self.client(uris[1], "ping", plan["ping"])["p50_ms"], "ms"),
+                        ("lookup p50", self.client(uris[2], "lookup", plan["lookup"])["p50_ms"], "ms"),
+                        ("put 4KiB p50, W=R=2 of 3",
+                         self.client(uris[4], "put", count, size=label, prefix="s" + label)["p50_ms"], "ms"),
+                        ("put %s" % big_label,
+                         self.client(uris[4], "put", big_count, size=big_label, prefix="s" + big_label)["mb_per_s"],
+                         "MB/s")]
+                for metric, value, unit in rows:
+                    base = open_rows.get(metric)
+                    self.row(transport, "%s, %s" % (metric, name), value, unit, security=name,
+                             ratio=round(value / base, 2) if base else None, ratio_of="open ring")
+            finally:
+                ring.stop()
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+
     def weak_quorums(self, transport, nodes, plan):
         """4 KiB put and get latency on a ring of the same size with W = R = 1 of 3, for the cost of
         the default majority quorums (the rows above)."""
@@ -246,6 +296,8 @@ def main():
         bench.transport(t, args.nodes, plan)
         if t in FRAMEWORK and (not args.quick or t == "grpc"):
             bench.weak_quorums(t, args.nodes, plan)
+        if t in FRAMEWORK and (not args.quick or t == "rest"):
+            bench.security(t, args.nodes, plan)
         bench.sizes(t, plan, done={args.nodes})
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -256,7 +308,7 @@ def main():
                    "samples": bench.samples}, f, indent=1)
     with open(os.path.join(folder, "results.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["transport", "metric", "value", "unit", "ratio", "concurrency", "size", "nodes",
-                                          "p99", "hops"])
+                                          "p99", "hops", "security", "ratio_of"])
         w.writeheader()
         for r in rows:
             w.writerow(r)

@@ -17,7 +17,6 @@ another at grpcs://, https:// or amqps:// URIs, with both ends' certificates che
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,37 +27,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "examples"))
 from checks import Checks  # noqa: E402
+from certs import broker_ca, make_ca, make_cert, tls_env  # noqa: E402
 from ringlib import Ring, free_ports  # noqa: E402
-
-BROKER_TLS_DIR = os.environ.get("CHORD_RABBITMQ_TLS_DIR", "/tmp/chordnode-rabbitmq-tls")
-
-
-def openssl(*args):
-    subprocess.run(["openssl", *args], check=True, capture_output=True)
-
-
-def make_ca(d, name):
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-            "-keyout", os.path.join(d, name + ".key"), "-out", os.path.join(d, name + ".pem"), "-subj", "/CN=" + name)
-    return os.path.join(d, name + ".pem"), os.path.join(d, name + ".key")
-
-
-def make_cert(d, name, ca):
-    """A certificate for 127.0.0.1 signed by ca (pem, key): (cert, key) paths; the key mode 600."""
-    key, csr, cert = (os.path.join(d, name + ext) for ext in (".key", ".csr", ".pem"))
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
-            "-subj", "/CN=" + name)
-    ext = os.path.join(d, name + ".ext")
-    with open(ext, "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n")
-    openssl("x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-CAcreateserial", "-days", "2", "-out", cert,
-            "-extfile", ext)
-    os.chmod(key, 0o600)
-    return cert, key
-
-
-def tls_env(cert, key, ca):
-    return dict(os.environ, CHORD_TLS_CERT=cert, CHORD_TLS_KEY=key, CHORD_TLS_CA=ca)
 
 
 def port_of(uri):
@@ -67,10 +37,10 @@ def port_of(uri):
 
 def scenario(binary, transport, check, d):  # noqa: C901 (one ring, one story)
     if transport == "amqp":
-        if not os.path.exists(os.path.join(BROKER_TLS_DIR, "ca.key")):
-            check(False, "amqp: the test broker has no TLS CA in %s: start it with scripts/rabbitmq.sh" % BROKER_TLS_DIR)
+        ca = broker_ca()
+        if not ca:
+            check(False, "amqp: the test broker has no TLS listener and CA: start it with scripts/rabbitmq.sh")
             return
-        ca = (os.path.join(BROKER_TLS_DIR, "ca.pem"), os.path.join(BROKER_TLS_DIR, "ca.key"))
     else:
         ca = make_ca(d, "ring-ca")
     rogue_ca = make_ca(d, "rogue-ca")

@@ -11,6 +11,10 @@ namespace chord::rest {
 
 namespace ssl = asio::ssl;
 
+namespace {
+constexpr std::size_t kCoalesce = 16 << 10;  // one TLS record's worth
+}
+
 std::shared_ptr<ssl::context> make_tls_context(const TlsConfig& tls, bool server) {
   auto ctx = std::make_shared<ssl::context>(server ? ssl::context::tls_server : ssl::context::tls_client);
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
@@ -29,6 +33,7 @@ std::shared_ptr<ssl::context> make_tls_context(const TlsConfig& tls, bool server
 struct HttpStream::Tls {
   std::shared_ptr<ssl::context> context;  // outlives the stream that uses it
   ssl::stream<beast::tcp_stream&> stream;
+  std::vector<char> scratch;  // the pieces of one write gathered; one write is in flight at a time
   Tls(std::shared_ptr<ssl::context> c, beast::tcp_stream& tcp) : context(std::move(c)), stream(tcp, *context) {}
 };
 
@@ -64,16 +69,26 @@ asio::awaitable<error_code> HttpStream::handshake_server() {
 // The erased handler runs on the stream's executor, which is the caller's: Boost 1.81's
 // any_completion_executor cannot be required to be non-blocking, which Beast's stream asks of
 // a handler's executor.
-void HttpStream::read_some(asio::mutable_buffer buffer, Handler handler) {
-  auto bound = asio::bind_executor(tcp_.get_executor(), std::move(handler));
-  if (tls_) tls_->stream.async_read_some(buffer, std::move(bound));
-  else tcp_.async_read_some(buffer, std::move(bound));
+void HttpStream::read_tls(asio::mutable_buffer buffer, Handler handler) {
+  tls_->stream.async_read_some(buffer, asio::bind_executor(tcp_.get_executor(), std::move(handler)));
 }
 
-void HttpStream::write_some(const std::array<asio::const_buffer, kGather>& buffers, Handler handler) {
+void HttpStream::write_tls(const std::array<asio::const_buffer, kGather>& buffers, Handler handler) {
   auto bound = asio::bind_executor(tcp_.get_executor(), std::move(handler));
-  if (tls_) tls_->stream.async_write_some(buffers[0], std::move(bound));
-  else tcp_.async_write_some(buffers, std::move(bound));
+  // TLS writes one buffer per record: a header and a small body would go as two records and two
+  // segments. Small pieces are gathered into one record first (what Beast's flat_stream does).
+  if (buffers[1].size() == 0 || buffers[0].size() >= kCoalesce) {
+    tls_->stream.async_write_some(buffers[0], std::move(bound));
+    return;
+  }
+  auto& scratch = tls_->scratch;
+  scratch.clear();
+  for (const auto& b : buffers) {
+    const auto take = std::min(b.size(), kCoalesce - scratch.size());
+    scratch.insert(scratch.end(), static_cast<const char*>(b.data()), static_cast<const char*>(b.data()) + take);
+    if (scratch.size() == kCoalesce) break;
+  }
+  tls_->stream.async_write_some(asio::buffer(scratch), std::move(bound));
 }
 
 }  // namespace chord::rest

@@ -1,7 +1,7 @@
 #pragma once
 // The byte stream under HTTP: plain TCP, or TLS over TCP, chosen at run time (http:// or
 // https://). Beast's HTTP code is instantiated once, over this type, and the TLS engine once,
-// behind a type-erased handler, rather than both for every one of Beast's operations.
+// behind a type-erased handler, rather than for every one of Beast's operations.
 #include <array>
 #include <cstddef>
 #include <memory>
@@ -61,37 +61,45 @@ class HttpStream {
   asio::awaitable<error_code> handshake_client(const std::string& host);
   asio::awaitable<error_code> handshake_server();
 
-  // AsyncReadStream and AsyncWriteStream, for Beast. A read fills the first non-empty buffer;
-  // a write takes up to kGather buffers in one system call (TLS: the first, one record).
+  // AsyncReadStream and AsyncWriteStream, for Beast. Plain TCP goes straight to the TCP stream;
+  // TLS behind a type-erased handler, where a read fills the first non-empty buffer and a write
+  // gathers small pieces into one record.
   static constexpr std::size_t kGather = 8;
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
-    asio::mutable_buffer first;
-    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it) {
-      if (asio::mutable_buffer b(*it); b.size() != 0) {
-        first = b;
-        break;
-      }
-    }
     return asio::async_initiate<Token, void(error_code, std::size_t)>(
-        [this](auto handler, asio::mutable_buffer b) { read_some(b, std::move(handler)); }, token, first);
+        [this](auto handler, const MutableBuffers& b) {
+          if (!tls_) return tcp_.async_read_some(b, std::move(handler));
+          asio::mutable_buffer first;
+          for (auto it = asio::buffer_sequence_begin(b); it != asio::buffer_sequence_end(b); ++it) {
+            if (asio::mutable_buffer piece(*it); piece.size() != 0) {
+              first = piece;
+              break;
+            }
+          }
+          read_tls(first, std::move(handler));
+        },
+        token, buffers);
   }
   template <class ConstBuffers, class Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
-    std::array<asio::const_buffer, kGather> gather{};
-    std::size_t n = 0;
-    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers) && n < kGather; ++it) {
-      if (asio::const_buffer b(*it); b.size() != 0) gather[n++] = b;
-    }
     return asio::async_initiate<Token, void(error_code, std::size_t)>(
-        [this](auto handler, const std::array<asio::const_buffer, kGather>& g) { write_some(g, std::move(handler)); },
-        token, gather);
+        [this](auto handler, const ConstBuffers& b) {
+          if (!tls_) return tcp_.async_write_some(b, std::move(handler));
+          std::array<asio::const_buffer, kGather> gather{};
+          std::size_t n = 0;
+          for (auto it = asio::buffer_sequence_begin(b); it != asio::buffer_sequence_end(b) && n < kGather; ++it) {
+            if (asio::const_buffer piece(*it); piece.size() != 0) gather[n++] = piece;
+          }
+          write_tls(gather, std::move(handler));
+        },
+        token, buffers);
   }
 
  private:
   using Handler = asio::any_completion_handler<void(error_code, std::size_t)>;
-  void read_some(asio::mutable_buffer buffer, Handler handler);
-  void write_some(const std::array<asio::const_buffer, kGather>& buffers, Handler handler);
+  void read_tls(asio::mutable_buffer buffer, Handler handler);
+  void write_tls(const std::array<asio::const_buffer, kGather>& buffers, Handler handler);
   struct Tls;
   beast::tcp_stream tcp_;
   std::unique_ptr<Tls> tls_;
