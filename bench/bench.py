@@ -203,7 +203,8 @@ class Bench:
         with open(os.open(key, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
             f.write(os.urandom(32).hex())
         ca = broker_ca() if transport == "amqp" else make_ca(d, "bench-ca")
-        variants = [("cluster key", {}, ["--cluster-key", key], False)]
+        # The bench client proves no key: without --peer-rate 0 it would be held to the default rate.
+        variants = [("cluster key", {}, ["--cluster-key", key, "--peer-rate", "0"], False)]
         if ca:
             cert, cert_key = make_cert(d, "node", ca)
             env = tls_env(cert, cert_key, ca[0], base={})

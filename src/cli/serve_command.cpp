@@ -61,6 +61,7 @@ struct ServeOptions {
   std::string cluster_key;
   std::string client_token;
   TlsFiles tls;
+  double peer_rate = 1000;
   bool insecure = false;
 };
 
@@ -97,13 +98,15 @@ Result<std::unique_ptr<Served>> start_server(const std::string& transport, const
                                              asio::any_io_executor ex, std::shared_ptr<ChordService> node,
                                              const NodeConfig& cfg, const amqp::Broker& broker,
                                              std::shared_ptr<http_api::Metrics> metrics, const ServeOptions& o,
-                                             const Credentials& credentials) {
+                                             const Credentials& credentials, std::shared_ptr<PeerRate> peer_rate) {
   if (transport == "amqp") {
     amqp::Limits limits;
     limits.chunk_bytes = cfg.chunk_bytes;
     limits.max_transfers_per_peer = o.max_transfers_per_peer;
     if (metrics) limits.refused = [metrics](const std::string& reason) { metrics->refused("amqp", reason); };
     present(credentials, limits);
+    limits.peer_rate = peer_rate;
+    limits.peer_rate = peer_rate;
     auto s = amqp::Server::start(listen, broker, ex, node, limits, cfg.rpc_timeout);
     if (!s) return s.error();
     return std::unique_ptr<Served>(std::make_unique<ServedBy<amqp::Server>>(std::move(*s)));
@@ -115,6 +118,8 @@ Result<std::unique_ptr<Served>> start_server(const std::string& transport, const
     limits.max_transfers_per_peer = o.max_transfers_per_peer;
     if (metrics) limits.refused = [metrics](const std::string& reason) { metrics->refused("rest", reason); };
     present(credentials, limits);
+    limits.peer_rate = peer_rate;
+    limits.peer_rate = peer_rate;
     auto s = rest::Server::start(listen, ex, node, limits, cfg.rpc_timeout);
     if (!s) return s.error();
     if (metrics) metrics->watch_listener(fmt::format("rest {}", listen), (*s)->counter_source());
@@ -125,6 +130,7 @@ Result<std::unique_ptr<Served>> start_server(const std::string& transport, const
   limits.max_transfers_per_peer = o.max_transfers_per_peer;
   if (metrics) limits.refused = [metrics](const std::string& reason) { metrics->refused("grpc", reason); };
   present(credentials, limits);
+  limits.peer_rate = peer_rate;
   auto s = grpc_transport::Server::start(listen, ex, node, limits, cfg.rpc_timeout);
   if (!s) return s.error();
   return std::unique_ptr<Served>(std::make_unique<ServedBy<grpc_transport::Server>>(std::move(*s)));
@@ -255,6 +261,8 @@ int serve(const ServeOptions& o) {
   asio::io_context io;
   // A node's own calls carry the key; the client token is for clients, and members prove the key.
   const Credentials credentials{.key = cluster_key, .token = client_token, .tls = *tls};
+  // One bucket per caller for the whole process, whichever transport or virtual node it calls.
+  auto peer_rate = o.peer_rate > 0 ? std::make_shared<PeerRate>(o.peer_rate, 2 * o.peer_rate) : nullptr;
   auto registry = make_registry(io.get_executor(), Credentials{.key = cluster_key, .token = {}, .tls = *tls});
   // With --http the node's calls are metered: outgoing through the connector, incoming at the server.
   std::shared_ptr<http_api::Metrics> metrics;
@@ -318,7 +326,7 @@ int serve(const ServeOptions& o) {
     for (std::size_t i = 0; i < transports.size(); ++i) {
       auto served = metrics ? metrics->meter(h.node, "in", transports[i]) : std::shared_ptr<ChordService>(h.node);
       auto server = start_server(transports[i], h.listen[i], io.get_executor(), served, cfg,
-                                 broker ? *broker : amqp::Broker{}, metrics, o, credentials);
+                                 broker ? *broker : amqp::Broker{}, metrics, o, credentials, peer_rate);
       if (!server) {
         std::cerr << "chordnode serve: " << server.error().message << "\n";
         return Exit::unreachable;
@@ -557,6 +565,11 @@ void add_serve(CLI::App& app, int& exit_code) {
                   "--cluster-key; default $CHORD_CLIENT_TOKEN_FILE")
       ->envname("CHORD_CLIENT_TOKEN_FILE");
   tls_options(cmd, o->tls);
+  cmd->add_option("--peer-rate", o->peer_rate,
+                  "calls per second (bursts of twice that) one caller may make that does not prove --cluster-key; "
+                  "past it calls are refused (resource_exhausted). Members are never limited; 0: no limit")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--insecure", o->insecure,
                 "run without --cluster-key on an address other machines can reach (anyone there can join the ring)");
   cmd->add_option("--log-level", o->log_level, "trace, debug, info, warn, error")

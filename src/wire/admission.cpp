@@ -61,9 +61,16 @@ Result<void> admit(std::string_view method, const google::protobuf::Message& req
   return {};
 }
 
+Result<void> within_rate(PeerRate* rate, bool member, std::string_view peer) {
+  if (!rate || member || rate->allow(peer)) return {};
+  return make_error(Errc::resource_exhausted,
+                    fmt::format("{} is over the rate of {:g} calls/s per caller of this node; slow down", peer,
+                                rate->per_second()));
+}
+
 void note_refusal(std::string_view transport, std::string_view peer, const Error& why,
                   const std::function<void(const std::string&)>& count) {
-  if (count) count("unauthenticated");
+  if (count) count(why.code == Errc::resource_exhausted ? "rate" : "unauthenticated");
   using clock = std::chrono::steady_clock;
   constexpr auto quiet = std::chrono::minutes(1);
   constexpr std::size_t kPeers = 4096;  // remembered at once; past it, the stale ones are forgotten

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "chord/cluster_key.hpp"
+#include "chord/peer_rate.hpp"
 #include "chord/result.hpp"
 
 namespace google::protobuf {
@@ -36,9 +37,13 @@ bool client_write(std::string_view method, const google::protobuf::Message& requ
 // true when it did, or when the node requires none).
 Result<void> admit(std::string_view method, const google::protobuf::Message& request, bool member, bool client = true);
 
-// A refused call (unauthenticated), whichever check refused it: counted through count (the
-// transport's Limits::refused, for /metrics; may be empty) every time, and logged at most once a
-// minute per peer, so that an outsider who keeps trying fills neither the log nor the disk.
+// A caller that did not prove membership, past its rate (rate null: no limit): resource_exhausted.
+Result<void> within_rate(PeerRate* rate, bool member, std::string_view peer);
+
+// A refused call (unauthenticated, or over the rate: reason "rate"), whichever check refused it:
+// counted through count (the transport's Limits::refused, for /metrics; may be empty) every time,
+// and logged at most once a minute per peer, so that an outsider who keeps trying fills neither
+// the log nor the disk.
 void note_refusal(std::string_view transport, std::string_view peer, const Error& why,
                   const std::function<void(const std::string&)>& count);
 

@@ -19,6 +19,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples"))
 from checks import Checks  # noqa: E402
+from certs import make_ca, make_cert, tls_env  # noqa: E402
 from ringlib import Ring, free_port_blocks, free_ports  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
@@ -62,15 +63,19 @@ def main():
     token = os.path.join(work, "client.token")
     write(token, os.urandom(16).hex())
     os.chmod(token, 0o600)
+    ca = make_ca(work, "ca")
+    cert, cert_key = make_cert(work, "node", ca)
+    tls_lines = 'tls-cert = "%s"\ntls-key = "%s"\ntls-ca = "%s"\n' % (cert, cert_key, ca[0])
     every = {
-        "transport": '"grpc"', "listen": '"127.0.0.1:%d"' % a_port, "advertise": '"grpc://127.0.0.1:%d"' % a_port,
+        "transport": '"grpc"', "listen": '"127.0.0.1:%d"' % a_port, "advertise": '"grpcs://127.0.0.1:%d"' % a_port,
         "amqp-url": '"amqp://guest:guest@127.0.0.1:5672/"', "join": "[]", "join-timeout": "5", "bits": "32",
         "successors": "4", "replicas": "2", "write-quorum": "2", "read-quorum": "1",
         "tombstone-grace": "3600", "stabilize-ms": "100", "rpc-timeout-ms": "1000",
         "shutdown-timeout": "5", "vnodes": "2", "data-dir": '"%s"' % data_dir, "http": '"127.0.0.1:%d"' % http_port,
         "http-max-body": '"64KiB"', "log-level": '"debug"', "max-connections": "64", "max-transfers-per-peer": "8",
         "share": '"%s"' % share_dir, "share-ttl": "60", "cluster-key": '"%s"' % key, "insecure": "false",
-        "client-token": '"%s"' % token,
+        "client-token": '"%s"' % token, "tls-cert": '"%s"' % cert, "tls-key": '"%s"' % cert_key,
+        "tls-ca": '"%s"' % ca[0], "peer-rate": "500",
     }
     check(sorted(every) == options, "the test sets every option: %s" % sorted(set(options) ^ set(every)))
     a_conf = write(os.path.join(work, "a.toml"),
@@ -80,22 +85,23 @@ def main():
     b = None
     try:
         ready = dict(kv.split("=", 1) for kv in a.stdout.readline().split()[1:])
-        a_uri = "grpc://127.0.0.1:%d" % a_port
+        a_uri = "grpcs://127.0.0.1:%d" % a_port  # TLS from the file
         check(ready.get("uri") == a_uri, "listen/advertise from the file: %s" % ready)
         check(ready.get("http") == "http://127.0.0.1:%d" % http_port, "http from the file: %s" % ready)
-        check(ready.get("vnodes") == "grpc://127.0.0.1:%d" % (a_port + 1), "vnodes = 2 from the file: %s" % ready)
+        check(ready.get("vnodes") == "grpcs://127.0.0.1:%d" % (a_port + 1), "vnodes = 2 from the file: %s" % ready)
         check(len(ready.get("id", "")) == 8, "bits = 32: an id of 8 hex digits (%s)" % ready.get("id"))
 
         # The second node: seeds from a list in its file; --listen on the command line wins.
         b_conf = write(os.path.join(work, "b.toml"),
                        '[serve]\nlisten = "127.0.0.1:1"\njoin = ["grpc://127.0.0.1:1", "%s"]\nbits = 32\n'
-                       'stabilize-ms = 100\nreplicas = 2\ncluster-key = "%s"\n' % (a_uri, key))
+                       'stabilize-ms = 100\nreplicas = 2\ncluster-key = "%s"\n%s' % (a_uri, key, tls_lines))
         b = subprocess.Popen([args.binary, "serve", "--config", b_conf, "--listen", "127.0.0.1:%d" % b_port],
                              stdout=subprocess.PIPE, stderr=open(os.path.join(work, "b.log"), "w"), text=True)
         b_ready = b.stdout.readline()
-        check("uri=grpc://127.0.0.1:%d" % b_port in b_ready, "--listen overrides the file: %r" % b_ready)
-        ring.nodes = {a_uri: a, "grpc://127.0.0.1:%d" % b_port: b}
-        ring.ready = {a_uri: ready, "grpc://127.0.0.1:%d" % b_port: {}}
+        check("uri=grpcs://127.0.0.1:%d" % b_port in b_ready, "--listen overrides the file: %r" % b_ready)
+        ring.nodes = {a_uri: a, "grpcs://127.0.0.1:%d" % b_port: b}
+        ring.ready = {a_uri: ready, "grpcs://127.0.0.1:%d" % b_port: {}}
+        os.environ.update(tls_env(cert, cert_key, ca[0]))  # the CLI's certificate; the nodes read theirs from the files
         check(ring.wait_converged(), "the two processes (3 nodes) form one ring through the seed list")
 
         put = ring.cli_json("put", "config-key", "--dummy", "1000", "--via", a_uri, "--token-file", token)

@@ -17,6 +17,7 @@
 
 #include "chord/cluster_key.hpp"
 #include "chord/peer_cache.hpp"
+#include "chord/peer_rate.hpp"
 #include "chord/service.hpp"
 #include "inflight.hpp"
 #include "link.hpp"
@@ -40,6 +41,9 @@ struct Limits {
   std::string client_token;
   // This end's certificate and the CA, for brokers reached by amqps:// (TLS, both ends checked).
   std::shared_ptr<const TlsConfig> tls;
+  // Calls per second of one caller that does not prove the cluster key (serve --peer-rate);
+  // null: no limit. Shared by every server of a process.
+  std::shared_ptr<PeerRate> peer_rate;
 };
 
 class BrokerClient;

@@ -89,6 +89,10 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       wire::note_refusal("amqp", m.reply_to, member.error(), limits.refused);
       co_return member.error();
     }
+    if (auto rated = wire::within_rate(limits.peer_rate.get(), *member, m.reply_to); !rated) {
+      wire::note_refusal("amqp", m.reply_to, rated.error(), limits.refused);
+      co_return rated.error();
+    }
     if (!request->ParseFromString(m.body))
       co_return make_error(Errc::invalid_argument, fmt::format("{}: malformed protobuf request", m.type));
     Timeout t = m.expiration ? std::min(*m.expiration, timeout) : timeout;

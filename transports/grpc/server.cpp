@@ -73,8 +73,10 @@ Result<void> admitted(const Limits& limits, const grpc::CallbackServerContext* c
   const std::string_view proof = header(ClusterKey::kHeader);
   auto member = wire::prove_member(limits.cluster_key.get(), method, proof.empty() ? std::string() : request.SerializeAsString(), proof);
   const bool client = bearer_matches(limits.client_token, header("authorization"));
+  const auto address = PeerTransfers::address_of(ctx->peer());
   Result<void> out = member ? wire::admit(method, request, *member, client) : Result<void>(member.error());
-  if (!out) wire::note_refusal("grpc", PeerTransfers::address_of(ctx->peer()), out.error(), limits.refused);
+  if (out) out = wire::within_rate(limits.peer_rate.get(), *member, address);
+  if (!out) wire::note_refusal("grpc", address, out.error(), limits.refused);
   return out;
 }
 

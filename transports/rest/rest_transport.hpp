@@ -13,6 +13,7 @@
 
 #include "chord/cluster_key.hpp"
 #include "chord/peer_cache.hpp"
+#include "chord/peer_rate.hpp"
 #include "chord/service.hpp"
 #include "chord/tls.hpp"
 #include "http_client.hpp"
@@ -39,6 +40,9 @@ struct Limits {
   std::string client_token;
   // With it the server takes only mutual TLS, and the client reaches https:// URIs.
   std::shared_ptr<const TlsConfig> tls;
+  // Calls per second of one caller that does not prove the cluster key (serve --peer-rate);
+  // null: no limit. Shared by every server of a process.
+  std::shared_ptr<PeerRate> peer_rate;
 };
 
 class Connector final : public chord::Connector {

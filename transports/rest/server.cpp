@@ -66,6 +66,11 @@ struct Server::Impl {
       (void)co_await ex.respond_error(member.error());
       co_return;
     }
+    if (auto rated = wire::within_rate(limits.peer_rate.get(), *member, ex.remote_address()); !rated) {
+      wire::note_refusal("rest", ex.remote_address(), rated.error(), limits.refused);
+      (void)co_await ex.respond_error(rated.error());
+      co_return;
+    }
     const bool binary = req[http::field::content_type] == "application/x-protobuf";
     // Canonical proto3 JSON: either spelling of a field (keyId, key_id) is read; a field the
     // schema does not have is refused, naming it, rather than silently dropped.
