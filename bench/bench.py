@@ -22,7 +22,7 @@ Results go to a folder (JSON and CSV, with the machine, library versions and dat
 of bench/plot.py when gnuplot is installed, with the latency CDFs from every ping and lookup); the
 table is printed as rows complete. --quick is the CI mode (seconds per transport).
 
-  bench/bench.py [--quick] [--nodes 8] [--transports inproc,grpc,rest,amqp] [--out bench/results]
+  bench/bench.py [--quick [--security]] [--nodes 8] [--transports inproc,grpc,rest,amqp] [--out bench/results]
 
 AMQP needs a broker on 127.0.0.1 (scripts/rabbitmq.sh start).
 """
@@ -280,6 +280,8 @@ def main():
     ap.add_argument("--transports", default="inproc,grpc,rest,amqp",
                     help="inproc: the floor, the same engine in one process with no transport")
     ap.add_argument("--quick", action="store_true", help="small counts, small values: the CI mode")
+    ap.add_argument("--security", action="store_true",
+                    help="the security rows on every transport in quick mode too (full mode has them)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
     if args.nodes < 6:
@@ -297,7 +299,7 @@ def main():
         bench.transport(t, args.nodes, plan)
         if t in FRAMEWORK and (not args.quick or t == "grpc"):
             bench.weak_quorums(t, args.nodes, plan)
-        if t in FRAMEWORK and (not args.quick or t == "rest"):
+        if t in FRAMEWORK and (not args.quick or args.security or t == "rest"):
             bench.security(t, args.nodes, plan)
         bench.sizes(t, plan, done={args.nodes})
 

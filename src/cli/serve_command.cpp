@@ -214,20 +214,24 @@ int serve(const ServeOptions& o) {
     cluster_key = *key;
   } else if (!o.insecure) {
     // Protected mode: without a cluster key anyone who reaches the node can take part in the
-    // ring, which is acceptable only where nobody else can reach it.
+    // ring, which is acceptable only where nobody else can reach it. A TLS listener takes only
+    // holders of a certificate of the ring's CA; a broker, TLS or not, takes whoever its own
+    // users are.
     std::vector<std::string> exposed;
     for (std::size_t i = 0; i < transports.size(); ++i) {
       if (transports[i] == "amqp") {
         if (!loopback_host(broker->host)) exposed.push_back("the AMQP broker " + broker->host);
         continue;
       }
-      if (auto l = wire::parse_host_port(o.listen[i]); l && !loopback_host(l->host)) exposed.push_back(o.listen[i]);
+      if (auto l = wire::parse_host_port(o.listen[i]); l && !loopback_host(l->host) && !*tls)
+        exposed.push_back(o.listen[i]);
     }
     if (!exposed.empty()) {
       std::cerr << "chordnode serve: " << fmt::format("{}", fmt::join(exposed, ", "))
                 << " can be reached from other machines, and without --cluster-key anyone there could join the "
                    "ring, take over key ranges and rewrite replicas. Give every node the same --cluster-key FILE "
-                   "(openssl rand -hex 32 > FILE; chmod 600 FILE), or --insecure on a network you trust.\n";
+                   "(openssl rand -hex 32 > FILE; chmod 600 FILE), or TLS (--tls-cert, --tls-key, --tls-ca), or "
+                   "--insecure on a network you trust.\n";
       return Exit::usage;
     }
   }

@@ -198,6 +198,20 @@ def scenario(binary, transport, check, d):  # noqa: C901 (one ring, one story)
         p = subprocess.run(base, capture_output=True, text=True, timeout=30, env=env)
         check(p.returncode == 2 and says in p.stderr, "%s: serve refuses %s: rc %d %s" %
               (transport, how, p.returncode, p.stderr.strip()))
+    if transport != "amqp":
+        # Protected mode: a TLS listener takes only holders of the CA's certificates, so a node
+        # without a cluster key may listen on every address with TLS, and not without.
+        wide = [binary, "serve", "--transport", transport, "--listen", "0.0.0.0:%d" % port]
+        p = subprocess.Popen(wide, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=tls_env(node_cert, node_key, ca[0]))
+        line = p.stdout.readline()
+        p.terminate()
+        p.wait(timeout=30)
+        check(line.startswith("ready"), "%s: serve with TLS and no key listens on 0.0.0.0: %r" % (transport, line))
+        bare = {k: v for k, v in os.environ.items() if not k.startswith("CHORD_TLS_")}
+        p = subprocess.run(wide, capture_output=True, text=True, timeout=30, env=bare)
+        check(p.returncode == 2 and "--cluster-key" in p.stderr,
+              "%s: and without TLS it refuses to: rc %d %s" % (transport, p.returncode, p.stderr.strip()[:120]))
     bare = {k: v for k, v in os.environ.items() if not k.startswith("CHORD_TLS_")}
     p = subprocess.run(base + ["--tls-cert", node_cert], capture_output=True, text=True, timeout=30, env=bare)
     check(p.returncode == 2 and "all three" in p.stderr, "%s: serve refuses --tls-cert alone: rc %d %s" %

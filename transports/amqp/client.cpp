@@ -226,7 +226,7 @@ Result<std::shared_ptr<ChordService>> Connector::connect(const std::string& uri)
   broker.tls = ep->scheme == "amqps";
   if (broker.tls && !limits_.tls)
     return make_error(Errc::invalid_argument, fmt::format("'{}' takes TLS: give --tls-cert, --tls-key and --tls-ca", uri));
-  broker.tls_files = limits_.tls;
+  broker.tls_config = limits_.tls;
   auto& b = brokers_[broker.scheme() + "://" + broker.address()];
   if (!b) b = std::make_shared<BrokerClient>(broker);
   auto client = unary::make_client(

@@ -138,10 +138,10 @@ Result<void> Link::connect() {
   };
   amqp_socket_t* socket = nullptr;
   if (broker_.tls) {
-    if (!broker_.tls_files) return fail("amqps:// takes TLS: give --tls-cert, --tls-key and --tls-ca");
+    if (!broker_.tls_config) return fail("amqps:// takes TLS: give --tls-cert, --tls-key and --tls-ca");
     socket = amqp_ssl_socket_new(c->state);
     if (!socket) return fail("cannot create a TLS socket");
-    const auto& f = broker_.tls_files->files;
+    const auto& f = broker_.tls_config->files;
     if (amqp_ssl_socket_set_cacert(socket, f.ca.c_str()) != AMQP_STATUS_OK) return fail("cannot load the TLS CA " + f.ca);
     if (amqp_ssl_socket_set_key(socket, f.cert.c_str(), f.key.c_str()) != AMQP_STATUS_OK)
       return fail("cannot load the TLS certificate and key " + f.cert);

@@ -27,7 +27,7 @@ struct Broker {
   std::string password = "guest";
   std::string vhost = "/";
   bool tls = false;                      // amqps: TLS to the broker, its certificate checked
-  std::shared_ptr<const TlsConfig> tls_files;  // this end's certificate and the CA, for amqps
+  std::shared_ptr<const TlsConfig> tls_config;  // this end's certificate and the CA, for amqps
   std::string address() const;  // host:port
   std::string scheme() const { return tls ? "amqps" : "amqp"; }
 };

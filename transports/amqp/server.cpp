@@ -132,7 +132,7 @@ Result<std::unique_ptr<Server>> Server::start(const std::string& queue, const Br
   link_limits.max_body = limits.max_message_bytes;
   link_limits.prefetch = limits.prefetch;
   Broker with_tls = broker;
-  with_tls.tls_files = limits.tls;
+  with_tls.tls_config = limits.tls;
   auto link = Link::start(with_tls, queue, std::move(h), true, link_limits);
   if (!link) return link.error();
   impl->link = std::move(*link);
