@@ -1,10 +1,12 @@
 #!/usr/bin/python3
-"""Ids that cannot be chosen, on gRPC (stubs generated from proto/ alone) and REST (plain HTTP):
+"""Ids that cannot be chosen, on gRPC (stubs generated from proto/ alone), REST (plain HTTP) and
+AMQP (pika, messages from proto/ alone):
 a node's id must be the SHA-1 of its URI. A forged Notify naming an id that is not the hash of
 its URI is refused (INVALID_ARGUMENT / 400); one whose id is the hash of a URI where nothing
 answers is refused too (UNAVAILABLE / 502: the node asks the candidate at that URI before it
 hands it a key range); either way the node keeps its predecessor. A forged Leave naming such a
-node is refused. Real nodes still form a ring and move values."""
+node is refused. Real nodes still form a ring and move values. (AMQP: Status codes
+invalid_argument and unavailable.)"""
 import argparse
 import base64
 import hashlib
@@ -18,6 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "examples"))
 from checks import Checks  # noqa: E402
+from cluster_key_e2e import Outsider  # noqa: E402
 from grpc_client_from_proto import grpc_and_stubs  # noqa: E402
 from ringlib import Ring, free_ports  # noqa: E402
 
@@ -33,13 +36,16 @@ def main():
     grpc, pb, rpc = grpc_and_stubs()
     check = Checks()
 
-    for transport in ("grpc", "rest"):
+    for transport in ("grpc", "rest", "amqp"):
         ring = Ring(args.binary, transport)
         try:
             uris = ring.start(1)
             target = uris[0]
             scheme = target.split("://")[0]
             nowhere = "%s://127.0.0.1:1" % scheme  # nothing listens on port 1
+            if transport == "amqp":  # a queue nobody consumes: the broker returns what is sent to it
+                nowhere = "amqp://%s/nobody-%d" % (ring.broker, os.getpid())
+                outsider = Outsider("amqp", target, pb, ring.broker)
             forgeries = [("an id that is not the hash of its URI", bytes(19) + b"\x01", nowhere, "INVALID_ARGUMENT", 400),
                          ("the hash of a URI where nothing answers", sha1(nowhere), nowhere, "UNAVAILABLE", 502)]
 
@@ -48,7 +54,10 @@ def main():
 
             before = predecessor()
             for what, node_id, uri, code, status in forgeries:
-                if transport == "grpc":
+                if transport == "amqp":
+                    got, detail = outsider.call("Notify", pb.NotifyRequest(candidate=pb.Node(id=node_id, uri=uri)))
+                    check(got == code.lower(), "amqp: a forged Notify (%s): %s %s" % (what, got, detail))
+                elif transport == "grpc":
                     stub = rpc.ChordStub(grpc.insecure_channel(target[len("grpc://"):]))
                     try:
                         stub.Notify(pb.NotifyRequest(candidate=pb.Node(id=node_id, uri=uri)), timeout=10)
@@ -67,7 +76,10 @@ def main():
                 check(predecessor() == before, "%s: the node keeps its predecessor (%s)" % (transport, before))
 
             leave = {"leaving": {"id": base64.b64encode(bytes(19) + b"\x02").decode(), "uri": nowhere}}
-            if transport == "grpc":
+            if transport == "amqp":
+                got, detail = outsider.call("Leave", pb.LeaveRequest(leaving=pb.Node(id=bytes(19) + b"\x02", uri=nowhere)))
+                check(got == "invalid_argument", "amqp: a forged Leave: %s %s" % (got, detail))
+            elif transport == "grpc":
                 stub = rpc.ChordStub(grpc.insecure_channel(target[len("grpc://"):]))
                 try:
                     stub.Leave(pb.LeaveRequest(leaving=pb.Node(id=bytes(19) + b"\x02", uri=nowhere)), timeout=10)
