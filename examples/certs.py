@@ -39,6 +39,19 @@ def make_cert(d, name, ca):
     return cert, key
 
 
+def make_intermediate(d, name, ca):
+    """A CA signed by ca (pem, key): (pem, key) paths, for certificate chains."""
+    key, csr, pem = (os.path.join(d, name + ext) for ext in (".key", ".csr", ".pem"))
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
+            "-subj", "/CN=" + name)
+    ext = os.path.join(d, name + ".ext")
+    with open(ext, "w") as f:
+        f.write("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n")
+    openssl("x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-CAcreateserial", "-days", "2", "-out", pem,
+            "-extfile", ext)
+    return pem, key
+
+
 def tls_env(cert, key, ca_pem, base=None):
     """An environment in which chordnode finds these files ($CHORD_TLS_*)."""
     return dict(base if base is not None else os.environ, CHORD_TLS_CERT=cert, CHORD_TLS_KEY=key, CHORD_TLS_CA=ca_pem)

@@ -73,8 +73,16 @@ Result<std::shared_ptr<const TlsConfig>> TlsConfig::load(const TlsFiles& files) 
   }
   ERR_clear_error();  // the loop ends on "no start line"
   if (cas == 0) return make_error(Errc::invalid_argument, fmt::format("TLS CA {}: no PEM certificate in it", files.ca));
+  // A certificate file may carry intermediate CAs after the node's own: they complete the chain.
+  auto free_stack = [](STACK_OF(X509)* s) { sk_X509_pop_free(s, X509_free); };
+  std::unique_ptr<STACK_OF(X509), decltype(free_stack)> chain(sk_X509_new_null(), free_stack);
+  auto cert_bio = bio_of(config->cert_pem);
+  if (X509* leaf = PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr)) X509_free(leaf);
+  while (X509* c = PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr)) sk_X509_push(chain.get(), c);
+  ERR_clear_error();
   std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(), &X509_STORE_CTX_free);
-  X509_STORE_CTX_init(ctx.get(), store.get(), x509.get(), nullptr);
+  if (X509_STORE_CTX_init(ctx.get(), store.get(), x509.get(), chain.get()) != 1)
+    return make_error(Errc::internal, "TLS: cannot check the certificate's chain (out of memory?)");
   if (X509_verify_cert(ctx.get()) != 1)
     return make_error(Errc::invalid_argument,
                       fmt::format("TLS certificate {} does not chain to the CA {}: {}", files.cert, files.ca,

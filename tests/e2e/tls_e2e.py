@@ -27,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "examples"))
 from checks import Checks  # noqa: E402
-from certs import broker_ca, make_ca, make_cert, tls_env  # noqa: E402
+from certs import broker_ca, make_ca, make_cert, make_intermediate, tls_env  # noqa: E402
 from ringlib import Ring, free_ports  # noqa: E402
 
 
@@ -212,6 +212,23 @@ def scenario(binary, transport, check, d):  # noqa: C901 (one ring, one story)
         p = subprocess.run(wide, capture_output=True, text=True, timeout=30, env=bare)
         check(p.returncode == 2 and "--cluster-key" in p.stderr,
               "%s: and without TLS it refuses to: rc %d %s" % (transport, p.returncode, p.stderr.strip()[:120]))
+    # A certificate of an intermediate CA, with the intermediate after it in the file: the chain
+    # to the ring's CA is complete, and serve starts.
+    middle = make_intermediate(d, "intermediate", ca)
+    leaf, leaf_key = make_cert(d, "chained", middle)
+    chained = os.path.join(d, "chained-full.pem")
+    with open(chained, "w") as f:
+        f.write(open(leaf).read() + open(middle[0]).read())
+    p = subprocess.Popen(base, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=tls_env(chained, leaf_key, ca[0]))
+    line = p.stdout.readline()
+    p.terminate()
+    err = p.communicate(timeout=30)[1]
+    check(line.startswith("ready"), "%s: serve takes a certificate whose file carries its intermediate CA: %r %s" %
+          (transport, line, err.strip()[-200:]))
+    p = subprocess.run(base, capture_output=True, text=True, timeout=30, env=tls_env(leaf, leaf_key, ca[0]))
+    check(p.returncode == 2 and "does not chain" in p.stderr,
+          "%s: and refuses it without the intermediate: rc %d %s" % (transport, p.returncode, p.stderr.strip()[-160:]))
     bare = {k: v for k, v in os.environ.items() if not k.startswith("CHORD_TLS_")}
     p = subprocess.run(base + ["--tls-cert", node_cert], capture_output=True, text=True, timeout=30, env=bare)
     check(p.returncode == 2 and "all three" in p.stderr, "%s: serve refuses --tls-cert alone: rc %d %s" %
