@@ -25,31 +25,29 @@ def broker_ca():
     return (pem, key) if os.path.exists(key) else None
 
 
-def make_cert(d, name, ca):
-    """A certificate for 127.0.0.1 signed by ca (pem, key): (cert, key) paths; the key mode 600."""
+def signed(d, name, ca, extensions):
+    """A new key and a certificate for it signed by ca (pem, key) with these x509v3 extensions:
+    (cert, key) paths; the key mode 600."""
     key, csr, cert = (os.path.join(d, name + ext) for ext in (".key", ".csr", ".pem"))
     openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
             "-subj", "/CN=" + name)
     ext = os.path.join(d, name + ".ext")
     with open(ext, "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n")
+        f.write(extensions)
     openssl("x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-CAcreateserial", "-days", "2", "-out", cert,
             "-extfile", ext)
     os.chmod(key, 0o600)
     return cert, key
 
 
+def make_cert(d, name, ca):
+    """A certificate for 127.0.0.1, server and client, signed by ca (pem, key): (cert, key) paths."""
+    return signed(d, name, ca, "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n")
+
+
 def make_intermediate(d, name, ca):
     """A CA signed by ca (pem, key): (pem, key) paths, for certificate chains."""
-    key, csr, pem = (os.path.join(d, name + ext) for ext in (".key", ".csr", ".pem"))
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
-            "-subj", "/CN=" + name)
-    ext = os.path.join(d, name + ".ext")
-    with open(ext, "w") as f:
-        f.write("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n")
-    openssl("x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-CAcreateserial", "-days", "2", "-out", pem,
-            "-extfile", ext)
-    return pem, key
+    return signed(d, name, ca, "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n")
 
 
 def tls_env(cert, key, ca_pem, base=None):
