@@ -8,25 +8,38 @@
 
 namespace chord {
 
+// Entries first..last (1-based) of a finger table all point at node.
+struct FingerRun {
+  unsigned first = 0;
+  unsigned last = 0;
+  NodeRef node;
+};
+
 class FingerTable {
  public:
   FingerTable(const Ring& ring, const Id& self);
 
-  unsigned size() const { return static_cast<unsigned>(nodes_.size()); }
+  unsigned size() const { return m_; }
   Id start(unsigned i) const { return ring_.finger_start(self_, i); }
-  const NodeRef& node(unsigned i) const { return nodes_.at(i - 1); }
+  // Entry i, or an empty NodeRef when it is not known.
+  const NodeRef& node(unsigned i) const;
   bool known(unsigned i) const { return !node(i).uri.empty(); }
-  void set(unsigned i, const NodeRef& node) { nodes_.at(i - 1) = node; }
+  void set(unsigned i, const NodeRef& node);
   // Drops every entry that points at a failed node.
   void forget(const Id& id);
   // Entries that differ from the one before: the few distinct nodes worth showing.
   std::vector<FingerEntry> distinct() const;
-  const std::vector<NodeRef>& entries() const { return nodes_; }
+  // The known entries, in order of i, as runs of entries that name the same node. In a ring of
+  // N nodes the m entries hold about log2 N distinct nodes: keeping one copy per run makes a
+  // table about log2 N NodeRefs instead of m (a simulated ring of 10^5 nodes spent most of its
+  // memory on copies of the same URIs), and routing scans that many.
+  const std::vector<FingerRun>& runs() const { return runs_; }
 
  private:
   Ring ring_;
   Id self_;
-  std::vector<NodeRef> nodes_;
+  unsigned m_;
+  std::vector<FingerRun> runs_;
 };
 
 // The paper's successor list of length r: the first live entry is the successor.

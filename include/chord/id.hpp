@@ -2,9 +2,11 @@
 // Ring identifiers. An Id is an unsigned integer below 2^m (m <= 160) kept as 20 big-endian
 // bytes, so that byte order is numeric order and every interval test is a comparison.
 #include <array>
+#include <bit>
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <string>
@@ -28,10 +30,33 @@ class Id {
   // Value of the low 64 bits; ids of teaching rings fit in it.
   std::uint64_t low64() const;
 
-  friend auto operator<=>(const Id&, const Id&) = default;
-  friend bool operator==(const Id&, const Id&) = default;
+  // By words, most significant first: every interval test and every routing step compares ids,
+  // and the byte-wise default went through a call to memcmp each time (a fifth of a simulation's
+  // time).
+  friend std::strong_ordering operator<=>(const Id& a, const Id& b) noexcept {
+    if (auto c = a.word64(0) <=> b.word64(0); c != 0) return c;
+    if (auto c = a.word64(8) <=> b.word64(8); c != 0) return c;
+    return a.word32(16) <=> b.word32(16);
+  }
+  friend bool operator==(const Id& a, const Id& b) noexcept {
+    return a.word64(0) == b.word64(0) && a.word64(8) == b.word64(8) && a.word32(16) == b.word32(16);
+  }
 
  private:
+  // The big-endian number in bytes [at, at + 8) or [at, at + 4).
+  std::uint64_t word64(std::size_t at) const noexcept {
+    std::uint64_t v;
+    std::memcpy(&v, bytes_.data() + at, sizeof v);
+    if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap64(v);
+    return v;
+  }
+  std::uint32_t word32(std::size_t at) const noexcept {
+    std::uint32_t v;
+    std::memcpy(&v, bytes_.data() + at, sizeof v);
+    if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap32(v);
+    return v;
+  }
+
   std::array<std::uint8_t, kBytes> bytes_{};
 };
 

@@ -1,24 +1,66 @@
 #include "chord/finger_table.hpp"
 
 #include <algorithm>
+#include <iterator>
+#include <stdexcept>
 
 namespace chord {
 
-FingerTable::FingerTable(const Ring& ring, const Id& self)
-    : ring_(ring), self_(self), nodes_(ring.bits()) {}
+FingerTable::FingerTable(const Ring& ring, const Id& self) : ring_(ring), self_(self), m_(ring.bits()) {}
+
+const NodeRef& FingerTable::node(unsigned i) const {
+  static const NodeRef unknown{};
+  if (i < 1 || i > m_) throw std::out_of_range("finger index out of range");
+  auto it = std::upper_bound(runs_.begin(), runs_.end(), i, [](unsigned x, const FingerRun& r) { return x < r.first; });
+  if (it == runs_.begin() || std::prev(it)->last < i) return unknown;
+  return std::prev(it)->node;
+}
+
+void FingerTable::set(unsigned i, const NodeRef& node) {
+  if (i < 1 || i > m_) throw std::out_of_range("finger index out of range");
+  // The first run that ends at or after i: it holds i, or i falls before it.
+  auto it = std::lower_bound(runs_.begin(), runs_.end(), i, [](const FingerRun& r, unsigned x) { return r.last < x; });
+  if (it != runs_.end() && it->first <= i) {
+    if (it->node == node) return;
+    // Take i out of its run.
+    if (it->first == it->last) {
+      it = runs_.erase(it);
+    } else if (it->first == i) {
+      ++it->first;
+    } else if (it->last == i) {
+      --it->last;
+      ++it;
+    } else {
+      FingerRun tail{i + 1, it->last, it->node};
+      it->last = i - 1;
+      it = runs_.insert(std::next(it), std::move(tail));
+    }
+  }
+  if (node.uri.empty()) return;
+  // it is now the first run after i. Join a neighbour that names the same node and touches i.
+  const bool joins_before = it != runs_.begin() && std::prev(it)->last + 1 == i && std::prev(it)->node == node;
+  const bool joins_after = it != runs_.end() && it->first == i + 1 && it->node == node;
+  if (joins_before && joins_after) {
+    std::prev(it)->last = it->last;
+    runs_.erase(it);
+  } else if (joins_before) {
+    std::prev(it)->last = i;
+  } else if (joins_after) {
+    it->first = i;
+  } else {
+    runs_.insert(it, FingerRun{i, i, node});
+  }
+}
 
 void FingerTable::forget(const Id& id) {
-  for (auto& n : nodes_)
-    if (!n.uri.empty() && n.id == id) n = NodeRef{};
+  std::erase_if(runs_, [&](const FingerRun& r) { return r.node.id == id; });
 }
 
 std::vector<FingerEntry> FingerTable::distinct() const {
   std::vector<FingerEntry> out;
-  for (unsigned i = 1; i <= size(); ++i) {
-    const auto& n = node(i);
-    if (n.uri.empty()) continue;
-    if (!out.empty() && out.back().node == n) continue;
-    out.push_back(FingerEntry{i, start(i), n});
+  for (const auto& r : runs_) {
+    if (!out.empty() && out.back().node == r.node) continue;
+    out.push_back(FingerEntry{r.first, start(r.first), r.node});
   }
   return out;
 }

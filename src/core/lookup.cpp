@@ -28,13 +28,8 @@ std::vector<NodeRef> Node::closest_preceding_nodes(const Id& key_id, unsigned co
   };
   // The paper's closest_preceding_node scans the fingers from m down to 1; the closest fingers
   // come first, so that paths keep the paper's length (about 1/2 log2 N).
-  const auto& entries = fingers_.entries();
-  const NodeRef* previous = nullptr;
-  for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
-    if (previous && previous->id == it->id && !it->uri.empty()) continue;  // runs of one node
-    previous = &*it;
-    consider(*it);
-  }
+  const auto& runs = fingers_.runs();
+  for (auto it = runs.rbegin(); it != runs.rend(); ++it) consider(it->node);
   std::sort(found.begin(), found.end(),
             [&](const NodeRef* a, const NodeRef* b) { return in_open(a->id, b->id, key_id); });
   // Then the successor list, which routes on when the fingers are dead or not yet known.

@@ -80,9 +80,9 @@ asio::awaitable<void> Node::stabilize_once() {
       if (predecessor_ && predecessor_->id != self_.id && !suspected(predecessor_->id))
         successors_.assign({*predecessor_});
       else {
-        for (const auto& f : fingers_.entries())
-          if (!f.uri.empty() && f.id != self_.id && !suspected(f.id)) {
-            successors_.assign({f});
+        for (const auto& f : fingers_.runs())
+          if (f.node.id != self_.id && !suspected(f.node.id)) {
+            successors_.assign({f.node});
             break;
           }
       }
@@ -200,7 +200,7 @@ std::optional<NodeRef> Node::closest_after(const Id& id) const {
     if (h.at > fresh) consider(h.node);
   if (predecessor_) consider(*predecessor_);
   for (const auto& n : successors_.nodes()) consider(n);
-  for (const auto& n : fingers_.entries()) consider(n);
+  for (const auto& f : fingers_.runs()) consider(f.node);
   return best;
 }
 
@@ -284,10 +284,10 @@ asio::awaitable<void> Node::fix_fingers() {
 asio::awaitable<bool> Node::check_successor() {
   const NodeRef succ = successors_.first();
   std::vector<NodeRef> starts;
-  for (const auto& f : fingers_.entries())
-    if (!f.uri.empty() && f.id != self_.id && f.id != succ.id && !suspected(f.id) &&
-        (starts.empty() || starts.back().id != f.id))
-      starts.push_back(f);
+  for (const auto& f : fingers_.runs())
+    if (f.node.id != self_.id && f.node.id != succ.id && !suspected(f.node.id) &&
+        (starts.empty() || starts.back().id != f.node.id))
+      starts.push_back(f.node);
   if (starts.empty()) co_return false;
   const NodeRef from = starts[jitter_() % starts.size()];
   auto r = co_await route(fingers_.start(1), from);

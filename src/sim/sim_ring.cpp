@@ -200,13 +200,22 @@ bool SimRing::successors_correct() const {
 
 double SimRing::fingers_correct() const {
   auto sorted = sorted_live();
-  if (sorted.empty()) return 1.0;
+  const auto n = sorted.size();
+  if (n == 0) return 1.0;
+  std::unordered_map<Id, std::size_t, IdHash> index;
+  for (std::size_t i = 0; i < n; ++i) index[sorted[i].id] = i;
   std::uint64_t right = 0, total = 0;
   for (const auto& node : live()) {
     const auto& f = node->fingers();
-    for (unsigned i = 1; i <= f.size(); ++i) {
-      ++total;
-      if (f.known(i) && f.node(i).id == successor_in(sorted, f.start(i)).id) ++right;
+    total += f.size();
+    // Entry i is right when it names the live node whose arc (its predecessor, it] holds the
+    // entry's start: one search per run of the table rather than one per entry.
+    for (const auto& run : f.runs()) {
+      auto at = index.find(run.node.id);
+      if (at == index.end()) continue;
+      const Id& before = sorted[(at->second + n - 1) % n].id;
+      for (unsigned i = run.first; i <= run.last; ++i)
+        if (in_half_open(f.start(i), before, run.node.id)) ++right;
     }
   }
   return total ? static_cast<double>(right) / static_cast<double>(total) : 1.0;

@@ -8,6 +8,7 @@ import os
 import random
 import signal
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples"))
@@ -59,6 +60,21 @@ def main():
             owners = {ring.cli_json("lookup", key, "--via", u)["owner"]["uri"] for u in uris}
             check(len(owners) == 1, "owners of %s disagree: %s" % (key, owners))
         print("all nodes agree on every owner", flush=True)
+
+        # A node that stalls for a moment (a long GC-like pause, an overloaded machine) answers a
+        # client that connected during the stall once it resumes, within the call's deadline: the
+        # connection set-up must not give up sooner than the call would (gRPC once failed such a
+        # call after 100 ms with "timed out before receiving SETTINGS frame").
+        stalled = uris[4]
+        ring.signal(stalled, signal.SIGSTOP)
+        try:
+            threading.Timer(0.6, lambda: ring.signal(stalled, signal.SIGCONT)).start()
+            began = time.time()
+            r = ring.cli("lookup", "stall-key", "--via", stalled, check=False)
+            check(r.returncode == 0, "a node stalled for 0.6 s answers after it resumes: %s" % r.stderr.strip())
+            check(time.time() - began >= 0.5, "the answer came after the stall")
+        finally:
+            ring.signal(stalled, signal.SIGCONT)
 
         # Two graceful leaves, then a crash.
         for uri in uris[1:3]:

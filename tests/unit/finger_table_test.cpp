@@ -28,6 +28,49 @@ TEST_CASE("finger table keeps m entries and forgets failed nodes") {
   CHECK(f.known(3));
 }
 
+TEST_CASE("finger table keeps one run per stretch of entries that name one node") {
+  Ring ring(8);
+  FingerTable f(ring, Id::from_uint(0));
+  // Filled out of order, as fix_fingers and a build from the true ring do.
+  for (unsigned i : {8u, 1u, 2u, 5u, 3u, 4u, 6u, 7u}) f.set(i, node(i <= 4 ? 16 : 200));
+  REQUIRE(f.runs().size() == 2);
+  CHECK(f.runs()[0].first == 1);
+  CHECK(f.runs()[0].last == 4);
+  CHECK(f.runs()[1].first == 5);
+  CHECK(f.runs()[1].last == 8);
+  // A new node in the middle of a run splits it; setting it back merges the three again.
+  f.set(3, node(5));
+  REQUIRE(f.runs().size() == 4);
+  CHECK(f.node(2) == node(16));
+  CHECK(f.node(3) == node(5));
+  CHECK(f.node(4) == node(16));
+  f.set(3, node(16));
+  REQUIRE(f.runs().size() == 2);
+  CHECK(f.runs()[0].last == 4);
+  // Setting an entry to what it holds changes nothing; an empty node clears the entry.
+  f.set(6, node(200));
+  CHECK(f.runs().size() == 2);
+  f.set(8, NodeRef{});
+  CHECK_FALSE(f.known(8));
+  CHECK(f.node(7) == node(200));
+  f.set(1, NodeRef{});
+  CHECK_FALSE(f.known(1));
+  CHECK(f.node(2) == node(16));
+  // The ends of runs: a run shrinks from either end and grows back.
+  f.set(5, node(16));
+  CHECK(f.runs()[0].first == 2);
+  CHECK(f.runs()[0].last == 5);
+  CHECK(f.runs()[1].first == 6);
+  f.forget(Id::from_uint(16));
+  REQUIRE(f.runs().size() == 1);
+  for (unsigned i = 1; i <= 5; ++i) CHECK_FALSE(f.known(i));
+  CHECK_THROWS_AS(f.node(0), std::out_of_range);
+  CHECK_THROWS_AS(f.set(9, node(1)), std::out_of_range);
+  auto d = f.distinct();
+  REQUIRE(d.size() == 1);
+  CHECK(d[0].index == 6);
+}
+
 TEST_CASE("successor list drops self and duplicates and keeps r entries") {
   SuccessorList s(node(1), 3);
   CHECK(s.first() == node(1));  // alone: its own successor

@@ -22,6 +22,9 @@ namespace {
 
 namespace pb = ::chord::v1;
 
+// How long one connection attempt may take at least; see Connector::connect.
+constexpr int kMinConnectTimeoutMs = 5000;
+
 std::chrono::system_clock::time_point deadline_after(Timeout t) { return std::chrono::system_clock::now() + t; }
 
 // Streams write one chunk after another; each must make progress within the call's timeout.
@@ -261,8 +264,13 @@ Result<std::shared_ptr<ChordService>> Connector::connect(const std::string& uri)
   // A restarted peer should be reachable again within a second, not after gRPC's default
   // backoff of up to two minutes.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  // gRPC takes this "minimum backoff" as the least time it gives one connection attempt (TCP and
+  // the HTTP/2 SETTINGS exchange). At 100 ms a busy peer that answered the SYN but sent its
+  // SETTINGS late failed the attempt, and every call waiting on it with UNAVAILABLE, long before
+  // the call's own deadline. Calls keep their deadlines; this only stops a slow handshake from
+  // failing sooner than they would.
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, kMinConnectTimeoutMs);
   auto channel = grpc::CreateCustomChannel(ep->host_port(), credentials, args);
   auto client = std::make_shared<Client>(executor_, uri, channel, limits_, tracker_);
   clients_.add(uri, client);

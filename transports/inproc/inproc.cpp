@@ -11,11 +11,12 @@ namespace {
 
 class Client final : public ChordService {
  public:
-  Client(Network& net, std::string uri) : net_(net), uri_(std::move(uri)) {}
+  Client(Network& net, std::string uri, Network::Endpoint& endpoint)
+      : net_(net), uri_(std::move(uri)), endpoint_(endpoint) {}
 
 #define CHORD_INPROC_RPC(fn, Name, Req, Rep)                                    \
   asio::awaitable<Result<Rep>> fn(const Req& req, Timeout timeout) override {  \
-    auto target = co_await net_.reach(uri_, #Name, timeout);                     \
+    auto target = co_await net_.reach(uri_, endpoint_, #Name, timeout);                     \
     if (!target) co_return target.error();                                       \
     co_return co_await (*target)->fn(req, timeout);                              \
   }
@@ -24,12 +25,12 @@ class Client final : public ChordService {
 
   asio::awaitable<Result<StoreReply>> store(const StoreRequest& req, ChunkSource& chunks,
                                             Timeout timeout) override {
-    auto target = co_await net_.reach(uri_, "Store", timeout);
+    auto target = co_await net_.reach(uri_, endpoint_, "Store", timeout);
     if (!target) co_return target.error();
     co_return co_await (*target)->store(req, chunks, timeout);
   }
   asio::awaitable<Result<FetchReply>> fetch(const FetchRequest& req, ChunkSink& sink, Timeout timeout) override {
-    auto target = co_await net_.reach(uri_, "Fetch", timeout);
+    auto target = co_await net_.reach(uri_, endpoint_, "Fetch", timeout);
     if (!target) co_return target.error();
     co_return co_await (*target)->fetch(req, sink, timeout);
   }
@@ -37,6 +38,7 @@ class Client final : public ChordService {
  private:
   Network& net_;
   std::string uri_;
+  Network::Endpoint& endpoint_;  // endpoints are never erased, and map nodes do not move
 };
 
 }  // namespace
@@ -73,12 +75,12 @@ Result<std::shared_ptr<ChordService>> Network::connect(const std::string& uri) {
   if (!uri.starts_with("inproc://"))
     return make_error(Errc::invalid_argument, fmt::format("'{}' is not an inproc:// URI", uri));
   auto& e = endpoints_[uri];  // unknown URIs get an endpoint that never answers
-  if (!e.client) e.client = std::make_shared<Client>(*this, uri);
+  if (!e.client) e.client = std::make_shared<Client>(*this, uri, e);
   return e.client;
 }
 
-asio::awaitable<Result<std::shared_ptr<ChordService>>> Network::reach(const std::string& uri, const char* method,
-                                                                      Timeout timeout) {
+asio::awaitable<Result<std::shared_ptr<ChordService>>> Network::reach(const std::string& uri, const Endpoint& e,
+                                                                      const char* method, Timeout timeout) {
   ++calls_;
   if (options_.latency.count() > 0) {
     asio::steady_timer t(executor_, options_.latency);
@@ -86,9 +88,8 @@ asio::awaitable<Result<std::shared_ptr<ChordService>>> Network::reach(const std:
     co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
   if (options_.interleave) co_await asio::post(executor_, asio::use_awaitable);
-  auto it = endpoints_.find(uri);
   std::shared_ptr<ChordService> target;
-  if (it != endpoints_.end() && it->second.alive) target = it->second.service.lock();
+  if (e.alive) target = e.service.lock();
   if (target) co_return target;
   if (!options_.instant_deadlines) {
     asio::steady_timer t(executor_, timeout);

@@ -40,19 +40,21 @@ class Network final : public Connector {
 
   Result<std::shared_ptr<ChordService>> connect(const std::string& uri) override;
 
-  // Where a call to uri goes: the service, or the error the caller sees (after its deadline).
-  asio::awaitable<Result<std::shared_ptr<ChordService>>> reach(const std::string& uri, const char* method,
-                                                               Timeout timeout);
-
-  std::uint64_t calls() const { return calls_; }
-  Options& options() { return options_; }
-
- private:
   struct Endpoint {
     std::weak_ptr<ChordService> service;
     bool alive = true;
     std::shared_ptr<ChordService> client;  // the one client object handed out for this uri
   };
+
+  // Where a call to uri (whose endpoint is e) goes: the service, or the error the caller sees
+  // (after its deadline).
+  asio::awaitable<Result<std::shared_ptr<ChordService>>> reach(const std::string& uri, const Endpoint& e,
+                                                               const char* method, Timeout timeout);
+
+  std::uint64_t calls() const { return calls_; }
+  Options& options() { return options_; }
+
+ private:
   asio::any_io_executor executor_;
   Options options_;
   std::unordered_map<std::string, Endpoint> endpoints_;
