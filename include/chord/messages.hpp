@@ -8,12 +8,13 @@
 #include <vector>
 
 #include "chord/id.hpp"
+#include "chord/node_uri.hpp"
 
 namespace chord {
 
 struct NodeRef {
   Id id;
-  std::string uri;
+  NodeUri uri;
   friend bool operator==(const NodeRef&, const NodeRef&) = default;
 };
 

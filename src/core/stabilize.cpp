@@ -155,7 +155,7 @@ asio::awaitable<void> Node::adopt_closer(NodeRef hint) {
   successors_.push_front(hint);
 }
 
-bool Node::authentic(const NodeRef& n) const { return !config_.authentic_ids || ring_.hash(n.uri) == n.id; }
+bool Node::authentic(const NodeRef& n) const { return !config_.authentic_ids || ring_.hash(n.uri.str()) == n.id; }
 
 void Node::drop_unauthentic(std::vector<NodeRef>& nodes, const NodeRef& from) const {
   if (!config_.authentic_ids) return;

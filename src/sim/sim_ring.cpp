@@ -126,8 +126,9 @@ void SimRing::round() {
 }
 
 std::optional<unsigned> SimRing::stabilize(unsigned max_rounds, bool fingers) {
+  const Truth t = truth();  // nobody joins, leaves or fails while it runs
   for (unsigned r = 0; r <= max_rounds; ++r) {
-    if (successors_correct() && (!fingers || fingers_correct() == 1.0)) return r;
+    if (successors_correct(t) && (!fingers || fingers_correct(t) == 1.0)) return r;
     if (r < max_rounds) round();
   }
   return std::nullopt;
@@ -179,43 +180,58 @@ std::vector<NodeRef> SimRing::sorted_live() const {
 
 NodeRef SimRing::true_owner(const Id& key_id) const { return successor_in(sorted_live(), key_id); }
 
-bool SimRing::successors_correct() const {
-  auto sorted = sorted_live();
-  const auto n = sorted.size();
-  if (n == 0) return true;
-  std::unordered_map<Id, std::size_t, IdHash> index;
-  for (std::size_t i = 0; i < n; ++i) index[sorted[i].id] = i;
-  for (const auto& node : live()) {
-    std::size_t i = index.at(node->self().id);
-    if (node->successors().first().id != sorted[(i + 1) % n].id) return false;
-    const auto& pred = node->predecessor();
+SimRing::Truth SimRing::truth() const {
+  Truth t;
+  t.live = live();
+  std::vector<std::pair<Id, std::size_t>> order;
+  order.reserve(t.live.size());
+  for (std::size_t k = 0; k < t.live.size(); ++k) order.emplace_back(t.live[k]->self().id, k);
+  std::sort(order.begin(), order.end());
+  t.sorted.reserve(order.size());
+  t.position.resize(order.size());
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    t.sorted.push_back(order[i].first);
+    t.position[order[i].second] = i;
+  }
+  return t;
+}
+
+bool SimRing::successors_correct() const { return successors_correct(truth()); }
+
+bool SimRing::successors_correct(const Truth& t) const {
+  const auto n = t.sorted.size();
+  for (std::size_t k = 0; k < t.live.size(); ++k) {
+    const auto& node = *t.live[k];
+    const std::size_t i = t.position[k];
+    if (node.successors().first().id != t.sorted[(i + 1) % n]) return false;
+    const auto& pred = node.predecessor();
     if (n == 1) {
-      if (pred && pred->id != node->self().id) return false;
-    } else if (!pred || pred->id != sorted[(i + n - 1) % n].id) {
+      if (pred && pred->id != node.self().id) return false;
+    } else if (!pred || pred->id != t.sorted[(i + n - 1) % n]) {
       return false;
     }
   }
   return true;
 }
 
-double SimRing::fingers_correct() const {
-  auto sorted = sorted_live();
-  const auto n = sorted.size();
+double SimRing::fingers_correct() const { return fingers_correct(truth()); }
+
+double SimRing::fingers_correct(const Truth& t) const {
+  const auto n = t.sorted.size();
   if (n == 0) return 1.0;
-  std::unordered_map<Id, std::size_t, IdHash> index;
-  for (std::size_t i = 0; i < n; ++i) index[sorted[i].id] = i;
   std::uint64_t right = 0, total = 0;
-  for (const auto& node : live()) {
+  for (const auto& node : t.live) {
     const auto& f = node->fingers();
     total += f.size();
     // Entry i is right when it names the live node whose arc (its predecessor, it] holds the
     // entry's start: one search per run of the table rather than one per entry.
     for (const auto& run : f.runs()) {
-      auto at = index.find(run.node.id);
-      if (at == index.end()) continue;
-      const Id& before = sorted[(at->second + n - 1) % n].id;
-      for (unsigned i = run.first; i <= run.last; ++i)
-        if (in_half_open(f.start(i), before, run.node.id)) ++right;
+      auto at = std::lower_bound(t.sorted.begin(), t.sorted.end(), run.node.id);
+      if (at == t.sorted.end() || *at != run.node.id) continue;
+      const auto i = static_cast<std::size_t>(at - t.sorted.begin());
+      const Id& before = t.sorted[(i + n - 1) % n];
+      for (unsigned e = run.first; e <= run.last; ++e)
+        if (in_half_open(f.start(e), before, run.node.id)) ++right;
     }
   }
   return total ? static_cast<double>(right) / static_cast<double>(total) : 1.0;

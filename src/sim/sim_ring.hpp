@@ -87,6 +87,15 @@ class SimRing {
   T run(boost::asio::awaitable<T> task);
 
  private:
+  // The live nodes, their ids in ring order, and where each live node stands in that order.
+  struct Truth {
+    std::vector<std::shared_ptr<Node>> live;
+    std::vector<Id> sorted;
+    std::vector<std::size_t> position;  // of live[k] in sorted
+  };
+  Truth truth() const;
+  bool successors_correct(const Truth& t) const;
+  double fingers_correct(const Truth& t) const;
   void drain();
   std::shared_ptr<Node> attach(const std::string& uri, const Id& id, std::size_t host,
                                std::unique_ptr<Store> store = nullptr);

@@ -17,11 +17,11 @@ json::value node_or_null(const std::optional<NodeRef>& n, const Ring& ring) {
 }
 }  // namespace
 
-json::object node(const NodeRef& n, const Ring& ring) { return {{"id", ring.hex(n.id)}, {"uri", n.uri}}; }
+json::object node(const NodeRef& n, const Ring& ring) { return {{"id", ring.hex(n.id)}, {"uri", n.uri.str()}}; }
 
 json::object lookup(const std::string& key, const LookupReply& r, const Ring& ring) {
   json::array path;
-  for (const auto& n : r.path) path.emplace_back(n.uri);
+  for (const auto& n : r.path) path.emplace_back(n.uri.str());
   return {{"key", key}, {"key_id", ring.hex(r.key_id)}, {"owner", node(r.owner, ring)}, {"hops", r.hops}, {"path", path}};
 }
 
@@ -47,7 +47,7 @@ json::object node_info(const NodeInfo& n, const Ring& ring) {
   for (const auto& f : n.fingers)
     fingers.push_back(json::object{{"index", f.index}, {"start", ring.hex(f.start)}, {"node", node(f.node, ring)}});
   return {{"id", ring.hex(n.self.id)},
-          {"uri", n.self.uri},
+          {"uri", n.self.uri.str()},
           {"bits", n.bits},
           {"transport", n.transport},
           {"predecessor", node_or_null(n.predecessor, ring)},
@@ -91,9 +91,9 @@ asio::awaitable<RingWalk> walk_ring(ChordService& start, Connector& connector, s
 json::object ring(const RingWalk& walk, const Ring& r) {
   json::array arr;
   for (const auto& n : walk.nodes) {
-    json::object e{{"id", r.hex(n.self.id)}, {"uri", n.self.uri}, {"keys", n.keys}};
-    e["predecessor"] = n.predecessor ? json::value(n.predecessor->uri) : json::value(nullptr);
-    e["successor"] = n.successors.empty() ? json::value(nullptr) : json::value(n.successors.front().uri);
+    json::object e{{"id", r.hex(n.self.id)}, {"uri", n.self.uri.str()}, {"keys", n.keys}};
+    e["predecessor"] = n.predecessor ? json::value(n.predecessor->uri.str()) : json::value(nullptr);
+    e["successor"] = n.successors.empty() ? json::value(nullptr) : json::value(n.successors.front().uri.str());
     arr.push_back(std::move(e));
   }
   json::object out{{"nodes", arr}};

@@ -93,7 +93,7 @@ Result<Role> role_from(pb::Role r) {
 
 void to_proto(const NodeRef& in, pb::Node* out) {
   out->set_id(in.id.to_bytes());
-  out->set_uri(in.uri);
+  out->set_uri(in.uri.str());
 }
 void to_proto(const Empty&, pb::Empty*) {}
 void to_proto(const Neighbors& in, pb::Neighbors* out) {

@@ -31,7 +31,7 @@ TEST_CASE("hosts of 4 virtual nodes join by the protocol, and every lookup finds
   std::set<Id> ids;
   for (const auto& n : all) {
     ids.insert(n->self().id);
-    CHECK(n->self().id == ring.ring().hash(n->self().uri));
+    CHECK(n->self().id == ring.ring().hash(n->self().uri.str()));
   }
   CHECK(ids.size() == 64);
   CHECK(ring.host_of(*all[5]) == 1);

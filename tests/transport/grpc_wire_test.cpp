@@ -11,7 +11,7 @@ using namespace chord;
 TEST_CASE("gRPC: malformed and oversized messages get a clear status and change nothing") {
   auto h = test::make_grpc_harness();
   h->start(1);
-  auto uri = h->node(0).self().uri;
+  const std::string uri = h->node(0).self().uri;
   auto channel = grpc::CreateChannel(uri.substr(std::string("grpc://").size()), grpc::InsecureChannelCredentials());
   auto stub = chord::v1::Chord::NewStub(channel);
 

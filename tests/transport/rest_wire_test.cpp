@@ -77,7 +77,7 @@ std::string b64(const std::string& s) {
 TEST_CASE("REST: malformed, misaddressed and oversized requests get a clear status and change nothing") {
   auto h = test::make_rest_harness(true);
   h->start(1);
-  auto port = static_cast<std::uint16_t>(std::stoi(h->node(0).self().uri.substr(h->node(0).self().uri.rfind(':') + 1)));
+  auto port = static_cast<std::uint16_t>(std::stoi(h->node(0).self().uri.str().substr(h->node(0).self().uri.str().rfind(':') + 1)));
   RawClient c(port);
 
   SECTION("malformed JSON is a 400, and the connection stays usable") {
