@@ -63,6 +63,8 @@ class SuccessorList {
   bool contains(const Id& id) const;
 
  private:
+  // Appends n unless the list is full, n is this node, or n is listed already.
+  void take(const NodeRef& n);
   NodeRef self_;
   unsigned r_;
   std::vector<NodeRef> nodes_;

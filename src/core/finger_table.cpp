@@ -66,20 +66,20 @@ std::vector<FingerEntry> FingerTable::distinct() const {
 }
 
 void SuccessorList::assign(const NodeRef& successor, const std::vector<NodeRef>& its_list) {
-  std::vector<NodeRef> list;
-  list.reserve(its_list.size() + 1);
-  list.push_back(successor);
-  list.insert(list.end(), its_list.begin(), its_list.end());
-  assign(list);
+  // Straight into the list, without a joined copy first: this runs in every stabilize round.
+  nodes_.clear();
+  take(successor);
+  for (const auto& n : its_list) take(n);
 }
 
 void SuccessorList::assign(const std::vector<NodeRef>& list) {
   nodes_.clear();
-  for (const auto& n : list) {
-    if (nodes_.size() >= r_) break;
-    if (n.uri.empty() || n.id == self_.id || contains(n.id)) continue;
-    nodes_.push_back(n);
-  }
+  for (const auto& n : list) take(n);
+}
+
+void SuccessorList::take(const NodeRef& n) {
+  if (nodes_.size() >= r_ || n.uri.empty() || n.id == self_.id || contains(n.id)) return;
+  nodes_.push_back(n);
 }
 
 void SuccessorList::push_front(const NodeRef& node) {

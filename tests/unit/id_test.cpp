@@ -1,6 +1,13 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <compare>
+#include <random>
+
+#include <fmt/format.h>
+
 #include "chord/id.hpp"
+#include "chord/messages.hpp"
 #include "chord/utf8.hpp"
 
 using chord::Id;
@@ -105,4 +112,47 @@ TEST_CASE("keys must be well-formed UTF-8") {
   CHECK_FALSE(chord::is_utf8("\xed\xa0\x80"));      // a UTF-16 surrogate
   CHECK_FALSE(chord::is_utf8("\xf4\x90\x80\x80"));  // past U+10FFFF
   CHECK_FALSE(chord::is_utf8("a\x80" "b"));            // a lone continuation byte
+}
+
+TEST_CASE("ids order as their 20 big-endian bytes, whichever byte differs") {
+  std::mt19937_64 rng(7);
+  auto random_id = [&] {
+    std::array<std::uint8_t, Id::kBytes> b{};
+    for (auto& x : b) x = static_cast<std::uint8_t>(rng());
+    return Id(b);
+  };
+  for (int n = 0; n < 2000; ++n) {
+    Id a = random_id();
+    auto bytes = a.bytes();
+    // A second id that differs from the first in one byte only, at every position in turn (the
+    // word compare must get the boundaries of its 8-, 8- and 4-byte words right).
+    const auto at = static_cast<std::size_t>(n % Id::kBytes);
+    bytes[at] = static_cast<std::uint8_t>(rng());
+    Id b(bytes);
+    const auto want = std::lexicographical_compare_three_way(a.bytes().begin(), a.bytes().end(), b.bytes().begin(),
+                                                             b.bytes().end());
+    CHECK((a <=> b) == want);
+    CHECK((a == b) == (a.bytes() == b.bytes()));
+    Id c = random_id();
+    CHECK((a <=> c) == std::lexicographical_compare_three_way(a.bytes().begin(), a.bytes().end(), c.bytes().begin(),
+                                                              c.bytes().end()));
+  }
+}
+
+TEST_CASE("a NodeRef's URI is shared by its copies and reads as the string it was made from") {
+  chord::NodeRef a{id(1), std::string("inproc://a-node-with-a-long-name")};
+  chord::NodeRef b = a;
+  CHECK(&a.uri.str() == &b.uri.str());  // one string, not a copy
+  CHECK(b.uri == "inproc://a-node-with-a-long-name");
+  CHECK(b.uri == std::string("inproc://a-node-with-a-long-name"));
+  CHECK(b.uri == chord::NodeUri("inproc://a-node-with-a-long-name"));  // equal text, made apart
+  CHECK_FALSE(b.uri == "inproc://another");
+  CHECK(fmt::format("<{}>", b.uri) == "<inproc://a-node-with-a-long-name>");
+  chord::NodeRef empty;
+  CHECK(empty.uri.empty());
+  CHECK(empty.uri.str().empty());
+  CHECK(chord::NodeUri(std::string()).empty());
+  CHECK_FALSE(empty == a);
+  b.uri = "inproc://b";
+  CHECK(a.uri == "inproc://a-node-with-a-long-name");  // assigning one copy leaves the others
 }
