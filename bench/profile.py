@@ -38,7 +38,7 @@ def draw(data, out, name, title):
                           "--percent-limit", "0.5"], capture_output=True, text=True, check=True)
     rows = [line for line in top.stdout.splitlines() if line.strip() and not line.startswith("#")]
     with open(os.path.join(out, name + ".top.txt"), "w") as f:
-        f.write("\n".join(rows[:40]) + "\n")
+        f.write("\n".join(row[:160] for row in rows[:40]) + "\n")
 
 
 def profile_ring(args, out, ops, summary):
