@@ -140,7 +140,18 @@ def scenario(binary, transport, check, pb):  # noqa: C901 (one ring, one story)
         with open(value, "wb") as f:
             f.write(b"the acknowledged value")
         put = ring.cli_json("put", "kept", value, "--via", uris[1], "--token-file", token_file)
-        check(put["copies"] == 3, "%s: a client's put with --token-file is taken, 3 copies" % transport)
+        # Acknowledged at W = 2 of 3; the third copy may confirm after the owner's grace on a busy
+        # machine (CI once saw 2 under load), so all 3 are awaited in the ring, not in the reply.
+        check(put["copies"] >= 2, "%s: a client's put with --token-file is taken by a quorum: %s" % (transport, put))
+
+        def copies_held():
+            return sum(n["keys"] for n in ring.cli_json("ring", "--via", uris[0])["nodes"])
+
+        deadline = time.time() + 15
+        while copies_held() < 3 and time.time() < deadline:
+            time.sleep(0.5)
+        check(copies_held() == 3, "%s: the put's value is held in 3 copies (the members sign replica traffic)"
+              % transport)
         other_value = os.path.join(ring.workdir, "other-value")
         with open(other_value, "wb") as f:
             f.write(b"a write without the token")
