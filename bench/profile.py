@@ -6,7 +6,7 @@
 - put: the same ring, while bench-client puts values (k = 3 copies);
 - sim: `chordnode simulate` (the real node code, in-process transport).
 
-    bench/profile.py --binary build/chordnode --out docs/bench/profile-after [--transport grpc]
+    bench/profile.py --binary build/chordnode --out docs/bench/profiles/after [--transport grpc]
                      [--only lookup,put,sim] [--nodes 8] [--sim-nodes 10000]
 
 For each profile, OUT gets NAME.svg (the flame graph), NAME.folded (folded stacks) and
@@ -17,6 +17,7 @@ Needs perf (linux-perf) and, for the ring profiles, the transport's dependencies
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,7 @@ def draw(data, out, name, title):
                        input=script.stdout, stdout=svg, check=True)
     top = subprocess.run(["perf", "report", "-i", data, "--no-children", "--stdio", "-g", "none",
                           "--percent-limit", "0.5"], capture_output=True, text=True, check=True)
+    shutil.rmtree(os.path.dirname(data))  # perf.data with dwarf stacks runs to tens of MB
     rows = [line for line in top.stdout.splitlines() if line.strip() and not line.startswith("#")]
     with open(os.path.join(out, name + ".top.txt"), "w") as f:
         f.write("\n".join(row[:160] for row in rows[:40]) + "\n")
