@@ -158,6 +158,22 @@ class Ring:
             time.sleep(0.2)
         return False
 
+    def copies_held(self, via):
+        """Copies of values held in the whole ring (owners' and replicas'), as `ring` counts them."""
+        ring = self.cli_json("ring", "--via", via, check=False)
+        return sum(n.get("keys", 0) for n in ring.get("nodes", []))
+
+    def wait_copies(self, via, expected, timeout=15):
+        """Waits until the ring holds `expected` copies; returns the last count. A put is
+        acknowledged at W of k copies, so on a busy machine the last copy may land after the
+        reply: a test that needs all k waits for them here rather than in the reply."""
+        end = time.time() + timeout
+        held = self.copies_held(via)
+        while held < expected and time.time() < end:
+            time.sleep(0.3)
+            held = self.copies_held(via)
+        return held
+
     def signal(self, uri, sig):
         self.nodes[uri].send_signal(sig)
 

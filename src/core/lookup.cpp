@@ -20,22 +20,33 @@ std::vector<NodeRef> Node::closest_preceding_nodes(const Id& key_id, unsigned co
                                                    const std::vector<Id>& exclude) const {
   // Pointers while choosing, copies of the chosen few: this runs on every hop of every lookup.
   std::vector<const NodeRef*> found;
+  bool with_suspected = false;
   auto consider = [&](const NodeRef& n) {
-    if (n.uri.empty() || !in_open(n.id, self_.id, key_id) || suspected(n.id) || listed(exclude, n.id)) return;
+    if (n.uri.empty() || !in_open(n.id, self_.id, key_id) || listed(exclude, n.id)) return;
+    if (!with_suspected && suspected(n.id)) return;
     for (const auto* f : found)
       if (f->id == n.id) return;
     found.push_back(&n);
   };
-  // The paper's closest_preceding_node scans the fingers from m down to 1; the closest fingers
-  // come first, so that paths keep the paper's length (about 1/2 log2 N).
-  const auto& runs = fingers_.runs();
-  for (auto it = runs.rbegin(); it != runs.rend(); ++it) consider(it->node);
-  std::sort(found.begin(), found.end(),
-            [&](const NodeRef* a, const NodeRef* b) { return in_open(a->id, b->id, key_id); });
-  // Then the successor list, which routes on when the fingers are dead or not yet known.
-  for (const auto& s : successors_.nodes()) {
-    if (found.size() >= count) break;
-    consider(s);
+  auto choose = [&] {
+    // The paper's closest_preceding_node scans the fingers from m down to 1; the closest fingers
+    // come first, so that paths keep the paper's length (about 1/2 log2 N).
+    const auto& runs = fingers_.runs();
+    for (auto it = runs.rbegin(); it != runs.rend(); ++it) consider(it->node);
+    std::sort(found.begin(), found.end(),
+              [&](const NodeRef* a, const NodeRef* b) { return in_open(a->id, b->id, key_id); });
+    // Then the successor list, which routes on when the fingers are dead or not yet known.
+    for (const auto& s : successors_.nodes()) {
+      if (found.size() >= count) break;
+      consider(s);
+    }
+  };
+  choose();
+  // Suspicion comes from one missed deadline: with nothing else to offer, the suspected are
+  // still better than no step at all (the caller names the ones it finds dead in `exclude`).
+  if (found.empty()) {
+    with_suspected = true;
+    choose();
   }
   std::vector<NodeRef> out;
   for (std::size_t i = 0; i < found.size() && i < count; ++i) out.push_back(*found[i]);
@@ -83,10 +94,12 @@ asio::awaitable<Result<LookupReply>> Node::route(Id key_id, std::optional<NodeRe
   if (around_from) dead.push_back(self_.id);
   std::unordered_set<Id, IdHash> asked{self_.id};
   unsigned failures = 0;
+  unsigned calls = 0;  // every step asked, this node's own and repeated ones too: the bound on the loop
   const unsigned max_calls = 2 * ring_.bits() + 2 * successors_.capacity() + 8;
 
   // Asks node (or this node, locally) for its next step.
   auto ask = [&](const NodeRef& node) -> asio::awaitable<Result<LookupStepReply>> {
+    ++calls;
     if (node.id == self_.id) co_return step(key_id, dead);
     auto client = peer(node);
     if (!client) co_return client.error();
@@ -105,7 +118,7 @@ asio::awaitable<Result<LookupReply>> Node::route(Id key_id, std::optional<NodeRe
   // path holds the nodes that answered, the access node first: the stack to back up along.
   LookupStepReply current = around_from ? LookupStepReply{false, {*around_from}} : step(key_id, dead);
   for (;;) {
-    if (out.hops + failures >= max_calls)
+    if (calls >= max_calls)
       co_return make_error(Errc::deadline_exceeded,
                            fmt::format("lookup of {} gave up after {} calls ({} failed)", ring_.short_hex(key_id),
                                        max_calls, failures));

@@ -33,6 +33,13 @@ namespace {
 // moment of slowness (a disk flush, a busy core) is absorbed instead of dropping it from the
 // write. Costs up to this many chunks of memory per replica per put in flight.
 constexpr std::size_t kReplicaLookahead = 3;
+
+// Why a write missed its quorum, for the caller: each missing copy's reason, or that the ring
+// offered no other holder at all.
+std::string no_holders_or(const std::vector<std::string>& lost) {
+  if (lost.empty()) return "this node knows no other holder: its successor list is empty";
+  return fmt::format("{}", fmt::join(lost, "; "));
+}
 }  // namespace
 
 Storage::Storage(RingView& ring, const NodeConfig& config, std::unique_ptr<Store> store)
@@ -94,11 +101,20 @@ asio::awaitable<Result<bool>> Storage::put_tombstone(const std::string& key, con
   co_return co_await run_blocking(store_->io_pool(), write);
 }
 
-std::vector<NodeRef> Storage::replica_targets() const {
-  std::vector<NodeRef> out;
+std::vector<NodeRef> Storage::replica_targets(unsigned quorum) const {
+  std::vector<NodeRef> out, suspected;
   for (const auto& n : ring_.successors().nodes()) {
+    if (n.id == ring_.self().id) continue;
     if (out.size() + 1 >= config_.replicas) break;
     if (!ring_.suspected(n.id)) out.push_back(n);
+    else suspected.push_back(n);
+  }
+  // Suspicion is a routing hint from one missed deadline (a peer busy for a moment looks the same
+  // as a dead one): when it leaves too few holders for a quorum, the suspected are asked too, in
+  // ring order, rather than refusing a write that a live ring could take.
+  for (const auto& n : suspected) {
+    if (out.size() + 1 >= quorum || out.size() + 1 >= config_.replicas) break;
+    out.push_back(n);
   }
   return out;
 }
@@ -113,7 +129,7 @@ asio::awaitable<Result<std::optional<ValueMeta>>> Storage::checked_condition(con
   unsigned answers = 1;
   const unsigned needed = quorum(config_.read_quorum);
   const Timeout each = std::max(Timeout(1), config_.rpc_timeout / 3);
-  for (const auto& target : replica_targets()) {
+  for (const auto& target : replica_targets(needed)) {
     if (answers >= std::max(needed, 1u) && newest && newest->version == expected) break;
     auto client = ring_.peer(target);
     if (!client) continue;
@@ -186,9 +202,13 @@ asio::awaitable<Result<StoreReply>> Storage::store_as_owner(const ValueMeta& met
   // comes only once W copies exist, so an acknowledged put survives W-1 failures.
   std::vector<std::shared_ptr<ReplicaLeg>> legs;
   auto any_done = std::make_shared<asio::steady_timer>(ring_.executor(), asio::steady_timer::time_point::max());
-  for (const auto& target : replica_targets()) {
+  std::vector<std::string> lost;  // why each missing copy is missing, for the caller
+  for (const auto& target : replica_targets(quorum(config_.write_quorum))) {
     auto client = ring_.peer(target);
-    if (!client) continue;
+    if (!client) {
+      lost.push_back(fmt::format("{}: {}", target.uri, client.error().message));
+      continue;
+    }
     auto leg = std::make_shared<ReplicaLeg>(ring_.executor(), target, config_.rpc_timeout, kReplicaLookahead);
     leg->any_done = any_done;
     asio::co_spawn(ring_.executor(), run_leg(*client, leg, StoreRequest{meta, Role::replica}, config_.rpc_timeout),
@@ -239,7 +259,6 @@ asio::awaitable<Result<StoreReply>> Storage::store_as_owner(const ValueMeta& met
     co_await (any_done->async_wait(asio::as_tuple(asio::use_awaitable)) ||
               limit.async_wait(asio::as_tuple(asio::use_awaitable)));
   }
-  std::vector<std::string> lost;  // why each missing copy is missing, for the caller
   for (auto& leg : legs) {
     if (leg->result && *leg->result && leg->fed) {
       ++reply.copies;
@@ -261,7 +280,7 @@ asio::awaitable<Result<StoreReply>> Storage::store_as_owner(const ValueMeta& met
     co_return make_error(Errc::unavailable,
                          fmt::format("'{}' was written to {} of {} copies and the write quorum is {}: not acknowledged "
                                      "({})",
-                                     meta.key, reply.copies, config_.replicas, w, fmt::join(lost, "; ")));
+                                     meta.key, reply.copies, config_.replicas, w, no_holders_or(lost)));
   co_return reply;
 }
 
@@ -421,23 +440,29 @@ asio::awaitable<Result<DeleteReply>> Storage::remove(const DeleteRequest& req, T
     const DeleteRequest copy{req.key, *id, Role::replica, version};
     // A replica that does not answer soon is left to anti-entropy (see store_as_owner).
     const Timeout each = std::min(timeout, std::max(Timeout(1), config_.rpc_timeout / 2));
-    for (const auto& target : replica_targets()) {
+    const unsigned w = quorum(config_.write_quorum);
+    std::vector<std::string> lost;
+    for (const auto& target : replica_targets(w)) {
       auto client = ring_.peer(target);
-      if (!client) continue;
+      if (!client) {
+        lost.push_back(fmt::format("{}: {}", target.uri, client.error().message));
+        continue;
+      }
       auto r = co_await (*client)->remove(copy, each);
       if (r) {
         ring_.peer_answered(target);
         reply.existed = reply.existed || r->existed;
         ++reply.copies;
-      } else if (is_peer_failure(r.error().code)) {
-        ring_.peer_failed(target, r.error());
+      } else {
+        if (is_peer_failure(r.error().code)) ring_.peer_failed(target, r.error());
+        lost.push_back(fmt::format("{}: {}", target.uri, r.error().message));
       }
     }
-    if (const unsigned w = quorum(config_.write_quorum); reply.copies < w)
+    if (reply.copies < w)
       co_return make_error(Errc::unavailable,
                            fmt::format("the delete of '{}' reached {} of {} copies and the write quorum is {}: not "
-                                       "acknowledged",
-                                       req.key, reply.copies, config_.replicas, w));
+                                       "acknowledged ({})",
+                                       req.key, reply.copies, config_.replicas, w, no_holders_or(lost)));
     co_return reply;
   }
   auto found = co_await ring_.find_successor(*id);

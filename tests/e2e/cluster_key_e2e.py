@@ -144,14 +144,9 @@ def scenario(binary, transport, check, pb):  # noqa: C901 (one ring, one story)
         # machine (CI once saw 2 under load), so all 3 are awaited in the ring, not in the reply.
         check(put["copies"] >= 2, "%s: a client's put with --token-file is taken by a quorum: %s" % (transport, put))
 
-        def copies_held():
-            return sum(n["keys"] for n in ring.cli_json("ring", "--via", uris[0])["nodes"])
-
-        deadline = time.time() + 15
-        while copies_held() < 3 and time.time() < deadline:
-            time.sleep(0.5)
-        check(copies_held() == 3, "%s: the put's value is held in 3 copies (the members sign replica traffic)"
-              % transport)
+        held = ring.wait_copies(uris[0], 3)
+        check(held == 3, "%s: the put's value is held in 3 copies (the members sign replica traffic): %d"
+              % (transport, held))
         other_value = os.path.join(ring.workdir, "other-value")
         with open(other_value, "wb") as f:
             f.write(b"a write without the token")

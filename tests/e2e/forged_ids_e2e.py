@@ -100,7 +100,9 @@ def main():
                 uris.append(ring.start_node(port, join=target))
             check(ring.wait_converged(), "%s: a ring of 4 forms with every id checked" % transport)
             put = ring.cli_json("put", "forged-ids", "--dummy", "10000", "--via", uris[1])
-            check(put["copies"] == 3, "%s: a put lands on 3 copies" % transport)
+            check(put["copies"] >= 2, "%s: a put is taken by a quorum: %s" % (transport, put))
+            held = ring.wait_copies(uris[1], 3)
+            check(held == 3, "%s: the put lands on 3 copies (%d)" % (transport, held))
             check(all(n["id"] == hashlib.sha1(n["uri"].encode()).hexdigest() for n in ring.cli_json("ring", "--via", uris[2])["nodes"]),
                   "%s: every node's id is the SHA-1 of its URI" % transport)
         finally:

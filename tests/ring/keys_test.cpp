@@ -247,3 +247,25 @@ TEST_CASE("copies beyond the k holders, left by a crash and a return, are droppe
   CHECK(copies() == 3u * kKeys);
   k.check_no_key_lost();  // and each of them on the owner and its k-1 successors
 }
+
+TEST_CASE("an owner that suspects every successor after one missed deadline still writes to them") {
+  // Suspicion is a hint from a single timeout (a peer busy for a moment): with too few
+  // unsuspected holders left for a quorum, a write asks the suspected ones rather than fail.
+  KeyedRing k(3);
+  const std::string key = "key-7";
+  Node& owner = k.by_id(k.ring.true_owner(k.ring.ring().hash(key)).id);
+  for (const auto& s : owner.successors().nodes())
+    owner.peer_failed(s, make_error(Errc::deadline_exceeded, "a missed deadline"));
+  for (const auto& s : k.ring.live())
+    if (s->self().id != owner.self().id) REQUIRE(owner.suspected(s->self().id));
+  auto r = test::put(k.ring, owner, key, "written while suspected");
+  INFO((r ? std::string() : r.error().message));
+  REQUIRE(r);
+  CHECK(r->copies >= 2);
+  for (const auto& s : owner.successors().nodes())
+    owner.peer_failed(s, make_error(Errc::deadline_exceeded, "a missed deadline"));
+  auto d = k.ring.run(owner.remove(DeleteRequest{key, {}, Role::primary, {}, {}}, std::chrono::milliseconds(1000)));
+  INFO((d ? std::string() : d.error().message));
+  REQUIRE(d);
+  CHECK(d->copies >= 2);
+}
