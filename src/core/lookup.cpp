@@ -141,7 +141,9 @@ asio::awaitable<Result<LookupReply>> Node::route(Id key_id, std::optional<NodeRe
           }
           peer_answered(n);
         }
-        if (live.empty() || !suspected(n.id)) live.push_back(n);
+        // Suspected successors stay in the answer: they are the key's other holders, and a
+        // read or write that left them out would count a smaller quorum than the ring has.
+        live.push_back(n);
       }
       if (live.empty())
         co_return make_error(Errc::unavailable,

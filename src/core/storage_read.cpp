@@ -145,6 +145,9 @@ asio::awaitable<Result<FetchReply>> Storage::fetch(const FetchRequest& req, Chun
     if (holders.size() >= std::max(1u, config_.replicas)) break;
     if (s.id != found->owner.id) holders.push_back(s);
   }
+  // Holders this node suspects are asked last: a read stops at R answers, and a live holder
+  // then spares it a dead one's deadline, while a busy one is still asked when it is needed.
+  std::stable_partition(holders.begin() + 1, holders.end(), [&](const NodeRef& h) { return !ring_.suspected(h.id); });
   // Ask holders what they hold until R of them hold a version (a tombstone counts: a read never
   // falls back to a copy older than a delete). "Nothing here" is no vote, since a node that
   // restarted empty or just took over the range knows nothing of the key, so the read asks on;
