@@ -40,6 +40,8 @@ std::string no_holders_or(const std::vector<std::string>& lost) {
   if (lost.empty()) return "this node knows no other holder: its successor list is empty";
   return fmt::format("{}", fmt::join(lost, "; "));
 }
+
+std::string missing_copy(const NodeRef& target, const std::string& why) { return fmt::format("{}: {}", target.uri, why); }
 }  // namespace
 
 Storage::Storage(RingView& ring, const NodeConfig& config, std::unique_ptr<Store> store)
@@ -104,7 +106,6 @@ asio::awaitable<Result<bool>> Storage::put_tombstone(const std::string& key, con
 std::vector<NodeRef> Storage::replica_targets(unsigned quorum) const {
   std::vector<NodeRef> out, suspected;
   for (const auto& n : ring_.successors().nodes()) {
-    if (n.id == ring_.self().id) continue;
     if (out.size() + 1 >= config_.replicas) break;
     if (!ring_.suspected(n.id)) out.push_back(n);
     else suspected.push_back(n);
@@ -202,11 +203,12 @@ asio::awaitable<Result<StoreReply>> Storage::store_as_owner(const ValueMeta& met
   // comes only once W copies exist, so an acknowledged put survives W-1 failures.
   std::vector<std::shared_ptr<ReplicaLeg>> legs;
   auto any_done = std::make_shared<asio::steady_timer>(ring_.executor(), asio::steady_timer::time_point::max());
+  const unsigned w = quorum(config_.write_quorum);
   std::vector<std::string> lost;  // why each missing copy is missing, for the caller
-  for (const auto& target : replica_targets(quorum(config_.write_quorum))) {
+  for (const auto& target : replica_targets(w)) {
     auto client = ring_.peer(target);
     if (!client) {
-      lost.push_back(fmt::format("{}: {}", target.uri, client.error().message));
+      lost.push_back(missing_copy(target, client.error().message));
       continue;
     }
     auto leg = std::make_shared<ReplicaLeg>(ring_.executor(), target, config_.rpc_timeout, kReplicaLookahead);
@@ -243,7 +245,6 @@ asio::awaitable<Result<StoreReply>> Storage::store_as_owner(const ValueMeta& met
   // The replicas commit at the same time. Once W copies exist the write is acknowledged after a
   // short grace for the rest (so that a healthy ring reports all k): a paused replica then costs
   // the caller the grace, not the whole deadline.
-  const unsigned w = quorum(config_.write_quorum);
   const Timeout grace = std::max(Timeout(1), config_.rpc_timeout / 4);
   for (;;) {
     unsigned committed = 1, pending = 0;
@@ -274,7 +275,7 @@ asio::awaitable<Result<StoreReply>> Storage::store_as_owner(const ValueMeta& met
     // Slower than the grace is not failed: suspecting it would route around a live replica.
     if (is_peer_failure(why.code) && (leg->result || !leg->fed)) ring_.peer_failed(leg->target, why);
     spdlog::warn("[{}] replica of '{}' on {}: {}", tag_, meta.key, leg->target.uri, why.message);
-    lost.push_back(fmt::format("{}: {}", leg->target.uri, why.message));
+    lost.push_back(missing_copy(leg->target, why.message));
   }
   if (reply.copies < w)
     co_return make_error(Errc::unavailable,
@@ -445,7 +446,7 @@ asio::awaitable<Result<DeleteReply>> Storage::remove(const DeleteRequest& req, T
     for (const auto& target : replica_targets(w)) {
       auto client = ring_.peer(target);
       if (!client) {
-        lost.push_back(fmt::format("{}: {}", target.uri, client.error().message));
+        lost.push_back(missing_copy(target, client.error().message));
         continue;
       }
       auto r = co_await (*client)->remove(copy, each);
@@ -455,7 +456,7 @@ asio::awaitable<Result<DeleteReply>> Storage::remove(const DeleteRequest& req, T
         ++reply.copies;
       } else {
         if (is_peer_failure(r.error().code)) ring_.peer_failed(target, r.error());
-        lost.push_back(fmt::format("{}: {}", target.uri, r.error().message));
+        lost.push_back(missing_copy(target, r.error().message));
       }
     }
     if (reply.copies < w)
