@@ -64,7 +64,12 @@ LookupStepReply Node::step(const Id& key_id, const std::vector<Id>& exclude) con
   std::vector<NodeRef> succ;
   for (auto it = first; it != nodes.end(); ++it)
     if (!listed(exclude, it->id)) succ.push_back(*it);
-  if (succ.empty()) succ.push_back(self_);
+  // A list shorter than its capacity names every other node of a small ring, and this node
+  // follows its last entry: it is one of the key's holders too (in a ring of 3 and k = 3, the
+  // third copy). Left out, a read would count its quorum among the other two alone, one of which
+  // may be dead.
+  const bool wraps = nodes.size() < successors_.capacity();
+  if (succ.empty() || (wraps && !listed(exclude, self_.id))) succ.push_back(self_);
   return LookupStepReply{true, std::move(succ)};
 }
 

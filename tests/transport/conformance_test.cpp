@@ -222,6 +222,7 @@ TEST_CASE("transport conformance") {
     REQUIRE(h->converged());
     for (int k = 0; k < 10; ++k) {
       auto g = h->run(get(c1, "d" + std::to_string(k)));
+      INFO("get d" << k << ": " << (g ? std::string("ok") : std::string(to_string(g.error().code)) + ": " + g.error().message));
       REQUIRE(g);
       CHECK(*g == "value-" + std::to_string(k));
     }
