@@ -10,6 +10,8 @@ processes on 127.0.0.1, waits for convergence, and measures with `chordnode benc
             (W = R = 2 of 3) and on a second ring with W = R = 1
   idle      RSS and threads per node; CPU time of the ring per lookup
   sizes     lookup latency against N (full mode: rings of 4 to 32 processes, in process up to 1024)
+  opendht   4 KiB put and get p50 of OpenDHT (Debian's dhtnode, as many local nodes, one client
+            through python3-opendht) against each transport's (bench/opendht_rows.py)
   security  the same ping, lookup and put rows on a ring with a cluster key (every node-to-node
             call signed and checked) and on one with TLS (grpcs, https, amqps), as ratios of the
             open ring's rows (full mode; quick mode on one transport)
@@ -43,6 +45,7 @@ from certs import broker_ca, make_ca, make_cert, tls_env  # noqa: E402
 from ringlib import Ring  # noqa: E402
 sys.path.insert(0, HERE)
 import gnuplot  # noqa: E402
+import opendht_rows  # noqa: E402
 
 FRAMEWORK = {"grpc": "grpc", "rest": "http", "amqp": "amqp"}
 FULL = {"raw_stream": "256MiB", "ping": 2000, "lookup": 2000, "throughput": 2000, "concurrency": [1, 4, 16],
@@ -254,6 +257,28 @@ class Bench:
         finally:
             ring.stop()
 
+    def opendht(self, nodes, plan):
+        """OpenDHT's 4 KiB put and get p50 on as many local nodes, and each transport's rows of this
+        run against them (ratio: chordnode / OpenDHT, below 1 is ahead)."""
+        why_not = opendht_rows.missing()
+        if why_not:
+            print("  no OpenDHT rows: %s to measure it side by side" % why_not, flush=True)
+            return
+        label, size, count = plan["values"][0]
+        r = opendht_rows.measure(nodes, count, size)
+        if r["put_ok"] < count or r["get_ok"] < count:
+            print("  OpenDHT: %d of %d puts and %d gets found their value" % (r["put_ok"], count, r["get_ok"]))
+        self.row("opendht", "put 4KiB p50", r["put_p50_ms"], "ms", p99=r["put_p99_ms"])
+        self.row("opendht", "get 4KiB p50", r["get_p50_ms"], "ms", p99=r["get_p99_ms"])
+        self.row("opendht", "idle RSS per node (max)", r["idle_rss_mib"], "MiB")
+        mine = {(row["transport"], row["metric"]): row["value"] for row in self.rows}
+        for t in sorted({row["transport"] for row in self.rows} - {"opendht"}):
+            for op in ("put", "get"):
+                value = mine.get((t, "%s 4KiB p50, W=R=2 of 3" % op))
+                if value is not None:
+                    self.row(t, "%s 4KiB p50 against OpenDHT" % op, value, "ms", ratio_of="OpenDHT",
+                             ratio=round(value / r["%s_p50_ms" % op], 2))
+
     def sizes(self, transport, plan, done):
         """Lookup latency against the ring's size N (sizes already measured are in done)."""
         sizes = plan["inproc_sizes"] if transport == "inproc" else plan["sizes"]
@@ -282,6 +307,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="small counts, small values: the CI mode")
     ap.add_argument("--security", action="store_true",
                     help="the security rows on every transport in quick mode too (full mode has them)")
+    ap.add_argument("--no-opendht", action="store_true",
+                    help="leave out the OpenDHT rows (measured when dhtnode and python3-opendht are installed)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
     if args.nodes < 6:
@@ -302,6 +329,9 @@ def main():
         if t in FRAMEWORK and (not args.quick or args.security or t == "rest"):
             bench.security(t, args.nodes, plan)
         bench.sizes(t, plan, done={args.nodes})
+    if not args.no_opendht:
+        print("opendht (%d dhtnode processes, one client):" % args.nodes, flush=True)
+        bench.opendht(args.nodes, plan)
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = os.path.join(args.out, "%s-%s" % (stamp, "quick" if args.quick else "full"))

@@ -20,6 +20,19 @@ def free_ports(n):
     return ports
 
 
+def stop_processes(procs, timeout=30):
+    """SIGTERM to each that runs (a node leaves gracefully), then SIGKILL for one that outlives timeout."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 def free_port_blocks(n, size):
     """n starting ports p, each with p..p+size-1 free (a node with --vnodes size uses them all)."""
     found, held = [], []
@@ -181,11 +194,4 @@ class Ring:
         return self.nodes[uri].wait(timeout=timeout)
 
     def stop(self):
-        for p in self.nodes.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.nodes.values():
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(list(self.nodes.values()))

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages chordnode builds with; --tests adds what only the tests use
-# (headless Chromium for the ring page, gnuplot for the benchmark plots, Python's gRPC for a
-# client generated from proto/ alone, clang's libFuzzer for scripts/fuzz.sh, and what --package
-# needs). Safe to run again: it does nothing when every package
-# is already present.
+# (headless Chromium for the ring page, gnuplot for the benchmark plots, OpenDHT for the bench's
+# side-by-side rows, Python's gRPC for a client generated from proto/ alone, clang's libFuzzer for
+# scripts/fuzz.sh, and what --package needs). Safe to run again: it does nothing when every
+# package is already present.
 set -euo pipefail
 
 packages=(
@@ -15,7 +15,8 @@ packages=(
   curl procps python3 rabbitmq-server
 )
 if [ "${1:-}" = "--tests" ]; then
-  packages+=(chromium gnuplot-nox python3-grpcio python3-protobuf python3-pika python3-yaml clang-14 libclang-rt-14-dev)
+  packages+=(chromium gnuplot-nox python3-grpcio python3-protobuf python3-pika python3-yaml clang-14 libclang-rt-14-dev
+            dhtnode python3-opendht)
 fi
 if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--package" ]; then
   packages+=(help2man dpkg-dev)  # the man page; dpkg-shlibdeps for the package's Depends

@@ -20,6 +20,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples"))
+from ringlib import stop_processes  # noqa: E402
+
 SKIP = 77
 SUBNET = "10.213.0"
 failures = []
@@ -97,14 +100,7 @@ class Hosts:
 
 
 def stop_all(procs, logs):
-    """SIGTERM (a graceful leave), then SIGKILL for one that outlives 30 s."""
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
+    stop_processes(procs)
     for log in logs:
         log.close()
 
