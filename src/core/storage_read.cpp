@@ -126,7 +126,55 @@ asio::awaitable<void> repair_copy(asio::any_io_executor ex, std::shared_ptr<Chor
   else if (!*leg->result) spdlog::debug("read repair of {}: {}", what, leg->result->error().message);
 }
 
+// What a read learned from one holder: the version it holds (none: nothing there), and which
+// probe asked it, for the bytes that came with the answer.
+struct Answer {
+  NodeRef holder;
+  std::optional<ValueMeta> meta;
+  std::size_t probe;
+};
+
+// Values up to this size come back with the answer of the first holder a read asks.
+constexpr std::uint64_t kInlineReadBytes = 64 * 1024;
+
 }  // namespace
+
+struct Storage::ProbeRound {
+  explicit ProbeRound(asio::any_io_executor ex) : wake(ex, asio::steady_timer::time_point::max()) {}
+  struct Probe {
+    NodeRef holder;
+    Result<FetchReply> reply;
+    StringSink sink;
+  };
+  std::vector<Probe> probes;  // reserved for every holder: running probes write into their sinks
+  std::size_t pending = 0;
+  asio::steady_timer wake;  // cancelled by each probe that ends: the read counts what is pending
+};
+
+asio::awaitable<void> Storage::probe(std::shared_ptr<ProbeRound> round, std::size_t index, std::string key, Id key_id,
+                                     std::uint64_t bytes, Timeout timeout, std::shared_ptr<const void> /*keep*/) {
+  const FetchRequest ask{key, key_id, Role::primary, 0, bytes};
+  const NodeRef holder = round->probes[index].holder;
+  // Plain statements: g++ 12 mishandles a variable declared in an if's condition across co_await.
+  Result<FetchReply> r = make_error(Errc::internal, "unreached");
+  ChunkSink& sink = round->probes[index].sink;
+  std::shared_ptr<ChordService> client;
+  if (holder.id != ring_.self().id) {
+    auto connected = ring_.peer(holder);
+    if (connected) client = *connected;
+    else r = connected.error();
+  }
+  if (holder.id == ring_.self().id) {
+    r = co_await fetch_local(ask, key_id, sink);
+  } else if (client) {
+    r = co_await client->fetch(ask, sink, timeout);
+    if (r || !is_peer_failure(r.error().code)) ring_.peer_answered(holder);
+    else ring_.peer_failed(holder, r.error());
+  }
+  round->probes[index].reply = std::move(r);
+  --round->pending;
+  round->wake.cancel();
+}
 
 asio::awaitable<Result<FetchReply>> Storage::fetch(const FetchRequest& req, ChunkSink& sink, Timeout timeout) {
   auto id = key_id_of(req.key, req.key_id);
@@ -153,37 +201,44 @@ asio::awaitable<Result<FetchReply>> Storage::fetch(const FetchRequest& req, Chun
   // restarted empty or just took over the range knows nothing of the key, so the read asks on;
   // it needs R answers of any kind, and the newest version among them wins.
   const unsigned r_needed = std::min<unsigned>(quorum(config_.read_quorum), static_cast<unsigned>(holders.size()));
-  struct Answer {
-    NodeRef holder;
-    std::optional<ValueMeta> meta;
-  };
+  // The holders are asked at once, R at a time, and the first of them (the owner, unless it is
+  // suspected) for the value itself when the value is small: a read of a small value then costs
+  // the lookup and one round of parallel calls, not R calls in a row and a fetch after them.
+  // (A range from the start qualifies too: the REST and AMQP clients ask for a chunk at a time, and
+  // a value shorter than the range is all of it.)
+  const std::uint64_t inline_bytes =
+      req.offset == 0 ? std::min({kInlineReadBytes, std::uint64_t{config_.chunk_bytes}, req.length.value_or(UINT64_MAX)})
+                      : 0;
+  auto round = std::make_shared<ProbeRound>(ring_.executor());
+  round->probes.reserve(holders.size());  // a probe may start inside co_spawn: its sink must not move
   std::vector<Answer> answers;
   Error last = make_error(Errc::unavailable, fmt::format("no holder of '{}' answered", req.key));
-  FetchRequest probe{req.key, *id, Role::primary, 0, 0};
-  std::size_t votes = 0;
-  for (const auto& holder : holders) {
-    if (votes >= r_needed) break;
-    StringSink header_only(0);
-    Result<FetchReply> r = make_error(Errc::internal, "unreached");
-    if (holder.id == ring_.self().id) {
-      r = co_await fetch_local(probe, *id, header_only);
-    } else {
-      auto client = ring_.peer(holder);
-      if (!client) co_return client.error();
-      r = co_await (*client)->fetch(probe, header_only, timeout);
-      if (r || !is_peer_failure(r.error().code)) ring_.peer_answered(holder);
-      else ring_.peer_failed(holder, r.error());
+  std::size_t next = 0, votes = 0;
+  while (votes < r_needed && next < holders.size()) {
+    const std::size_t first = round->probes.size();
+    const std::size_t batch = std::min<std::size_t>(r_needed - votes, holders.size() - next);
+    for (std::size_t i = 0; i < batch; ++i, ++next) {
+      round->probes.push_back(ProbeRound::Probe{holders[next], make_error(Errc::internal, "unreached"), StringSink(0)});
+      const std::uint64_t wanted = next == 0 ? inline_bytes : 0;
+      if (wanted) round->probes.back().sink = StringSink(wanted);
+      ++round->pending;
+      asio::co_spawn(ring_.executor(), probe(round, round->probes.size() - 1, req.key, *id, wanted, timeout, keep),
+                     asio::detached);
     }
-    if (r) {
-      observe(r->meta.version);
-      answers.push_back(Answer{holder, r->meta});
-      ++votes;
-    } else if (r.error().code == Errc::not_found) {
-      answers.push_back(Answer{holder, std::nullopt});
-    } else if (is_peer_failure(r.error().code)) {
-      last = r.error();
-    } else {
-      co_return r.error();
+    while (round->pending > 0) co_await round->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    for (std::size_t i = first; i < round->probes.size(); ++i) {
+      auto& p = round->probes[i];
+      if (p.reply) {
+        observe(p.reply->meta.version);
+        answers.push_back(Answer{p.holder, p.reply->meta, i});
+        ++votes;
+      } else if (p.reply.error().code == Errc::not_found) {
+        answers.push_back(Answer{p.holder, std::nullopt, i});
+      } else if (is_peer_failure(p.reply.error().code)) {
+        last = p.reply.error();
+      } else {
+        co_return p.reply.error();
+      }
     }
   }
   if (answers.size() < r_needed)
@@ -208,6 +263,15 @@ asio::awaitable<Result<FetchReply>> Storage::fetch(const FetchRequest& req, Chun
   if (!newest || newest->meta->deleted)
     co_return make_error(Errc::not_found, fmt::format("key '{}' not found", req.key));
   const Version chosen = newest->meta->version;
+  // The whole value came with a holder's answer: hand it on, with the header that holder sent.
+  for (const auto& a : answers) {
+    auto& p = round->probes[a.probe];
+    if (!a.meta || a.meta->version != chosen || !p.sink.header() || p.sink.data().size() != a.meta->size) continue;
+    if (auto r = co_await sink.begin(*p.reply); !r) co_return r.error();
+    if (!p.sink.data().empty())
+      if (auto r = co_await sink.write(std::move(p.sink.data())); !r) co_return r.error();
+    co_return *p.reply;
+  }
   CountingSink counted(sink);
   VersionSink checked(counted, chosen);
   FetchRequest direct = req;

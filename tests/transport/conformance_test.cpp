@@ -115,6 +115,21 @@ TEST_CASE("transport conformance") {
     }
   }
 
+  SECTION("values around the size a read takes with the holders' answers come back whole") {
+    // Up to 64 KiB a value comes with the first holder's answer; past it, from a second fetch.
+    for (std::size_t size : {std::size_t{1}, std::size_t{4096}, std::size_t{65535}, std::size_t{65536},
+                             std::size_t{65537}, std::size_t{200000}}) {
+      std::string value(size, '\0');
+      for (std::size_t i = 0; i < size; ++i) value[i] = static_cast<char>((i * 7 + size) % 253);
+      const std::string key = "around-" + std::to_string(size);
+      REQUIRE(h->run(put(c0, meta_of(ring, key, value), value, 1 << 16)));
+      auto got = h->run(get(c1, key));
+      INFO(key << ": " << (got ? std::string("ok") : got.error().message));
+      REQUIRE(got);
+      CHECK(*got == value);
+    }
+  }
+
   SECTION("a value of several chunks goes in through one node and out through another") {
     std::string value(3 * (1 << 20) + 12345, '\0');
     for (std::size_t i = 0; i < value.size(); ++i) value[i] = static_cast<char>(i * 131 % 251);
