@@ -66,22 +66,20 @@ def measure(nodes, count, size=4096, settle_s=3.0):
             if p.poll() is not None:
                 raise RuntimeError("dhtnode exited with %s" % p.returncode)
             rss.append(next(int(l.split()[1]) for l in open("/proc/%d/status" % p.pid) if l.startswith("VmRSS")))
-        values = {}
+        keys = [dht.InfoHash.get("bench-opendht-%d" % i) for i in range(count)]
+        values = [os.urandom(size) for _ in range(count)]
         put_ms, get_ms = [], []
         put_ok = get_ok = 0
-        for i in range(count):
-            key = dht.InfoHash.get("bench-opendht-%d" % i)
-            values[i] = os.urandom(size)
+        for key, value in zip(keys, values):
             t0 = time.perf_counter()
-            ok = client.put(key, dht.Value(values[i]))
+            ok = client.put(key, dht.Value(value))
             put_ms.append((time.perf_counter() - t0) * 1e3)
             put_ok += 1 if ok else 0
-        for i in range(count):
-            key = dht.InfoHash.get("bench-opendht-%d" % i)
+        for key, value in zip(keys, values):
             t0 = time.perf_counter()
             got = client.get(key)
             get_ms.append((time.perf_counter() - t0) * 1e3)
-            get_ok += 1 if any(v.data == values[i] for v in got) else 0
+            get_ok += 1 if any(v.data == value for v in got) else 0
         return {"put_p50_ms": round(statistics.median(put_ms), 3), "put_p99_ms": round(percentile(put_ms, 0.99), 3),
                 "get_p50_ms": round(statistics.median(get_ms), 3), "get_p99_ms": round(percentile(get_ms, 0.99), 3),
                 "put_ok": put_ok, "get_ok": get_ok, "count": count, "idle_rss_mib": round(max(rss) / 1024, 1)}

@@ -155,21 +155,19 @@ asio::awaitable<void> Storage::probe(std::shared_ptr<ProbeRound> round, std::siz
                                      std::uint64_t bytes, Timeout timeout, std::shared_ptr<const void> /*keep*/) {
   const FetchRequest ask{key, key_id, Role::primary, 0, bytes};
   const NodeRef holder = round->probes[index].holder;
-  // Plain statements: g++ 12 mishandles a variable declared in an if's condition across co_await.
-  Result<FetchReply> r = make_error(Errc::internal, "unreached");
   ChunkSink& sink = round->probes[index].sink;
-  std::shared_ptr<ChordService> client;
-  if (holder.id != ring_.self().id) {
-    auto connected = ring_.peer(holder);
-    if (connected) client = *connected;
-    else r = connected.error();
-  }
+  Result<FetchReply> r = make_error(Errc::internal, "unreached");
   if (holder.id == ring_.self().id) {
     r = co_await fetch_local(ask, key_id, sink);
-  } else if (client) {
-    r = co_await client->fetch(ask, sink, timeout);
-    if (r || !is_peer_failure(r.error().code)) ring_.peer_answered(holder);
-    else ring_.peer_failed(holder, r.error());
+  } else {
+    auto client = ring_.peer(holder);
+    if (!client) {
+      r = client.error();
+    } else {
+      r = co_await (*client)->fetch(ask, sink, timeout);
+      if (r || !is_peer_failure(r.error().code)) ring_.peer_answered(holder);
+      else ring_.peer_failed(holder, r.error());
+    }
   }
   round->probes[index].reply = std::move(r);
   --round->pending;
