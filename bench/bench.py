@@ -8,7 +8,8 @@ processes on 127.0.0.1, waits for convergence, and measures with `chordnode benc
   lookup/s  throughput with C = 1, 4, 16 concurrent callers
   put, get  MB/s for values of 4 KiB, 1 MiB and 64 MiB; 4 KiB p50 with the default quorums
             (W = R = 2 of 3) and on a second ring with W = R = 1
-  idle      RSS and threads per node; CPU time of the ring per lookup
+  idle      RSS and threads per node; CPU time of the ring per lookup; CPU of each node of an
+            idle ring of 64 processes (full mode, --idle-nodes)
   sizes     lookup latency against N (full mode: rings of 4 to 32 processes, in process up to 1024)
   opendht   4 KiB put and get p50 of OpenDHT (Debian's dhtnode, as many local nodes, one client
             through python3-opendht) against each transport's (bench/opendht_rows.py)
@@ -279,6 +280,25 @@ class Bench:
                     self.row(t, "%s 4KiB p50 against OpenDHT" % op, value, "ms", ratio_of="OpenDHT",
                              ratio=round(value / r["%s_p50_ms" % op], 2))
 
+    def idle(self, transport, nodes, seconds=30):
+        """CPU of each node of a settled ring of `nodes` processes at the default periods, over
+        `seconds` with no client: what maintenance alone costs (issue: < 1 % each at 64)."""
+        ring = Ring(self.binary, transport, stabilize_ms=500)
+        try:
+            self.start(ring, nodes)
+            time.sleep(5)  # past the first sweeps at full pace
+            pids = [p.pid for p in ring.nodes.values()]
+            before = {pid: cpu_seconds([pid]) for pid in pids}
+            t0 = time.time()
+            time.sleep(seconds)
+            wall = time.time() - t0
+            share = sorted(100 * (cpu_seconds([pid]) - before[pid]) / wall for pid in pids)
+        finally:
+            ring.stop()
+        self.row(transport, "idle CPU per node, %d nodes (mean)" % nodes, round(sum(share) / len(share), 3), "%",
+                 nodes=nodes)
+        self.row(transport, "idle CPU per node, %d nodes (max)" % nodes, round(share[-1], 3), "%", nodes=nodes)
+
     def sizes(self, transport, plan, done):
         """Lookup latency against the ring's size N (sizes already measured are in done)."""
         sizes = plan["inproc_sizes"] if transport == "inproc" else plan["sizes"]
@@ -309,11 +329,15 @@ def main():
                     help="the security rows on every transport in quick mode too (full mode has them)")
     ap.add_argument("--no-opendht", action="store_true",
                     help="leave out the OpenDHT rows (measured when dhtnode and python3-opendht are installed)")
+    ap.add_argument("--idle-nodes", type=int, default=None,
+                    help="CPU of each node of an idle ring of this many processes, over 30 s (full mode: 64; 0: none)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
     if args.nodes < 6:
         ap.error("--nodes must be at least 6 (the measurements use different access nodes)")
     plan = QUICK if args.quick else FULL
+    if args.idle_nodes is None:
+        args.idle_nodes = 0 if args.quick else 64
     rows = []
     bench = Bench(os.path.abspath(args.binary), rows)
     info = machine()
@@ -329,6 +353,8 @@ def main():
         if t in FRAMEWORK and (not args.quick or args.security or t == "rest"):
             bench.security(t, args.nodes, plan)
         bench.sizes(t, plan, done={args.nodes})
+        if t in FRAMEWORK and args.idle_nodes:
+            bench.idle(t, args.idle_nodes)
     if not args.no_opendht:
         print("opendht (%d dhtnode processes, one client):" % args.nodes, flush=True)
         bench.opendht(args.nodes, plan)

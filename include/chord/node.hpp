@@ -113,6 +113,10 @@ class Node final : public ChordService, public RingView, public std::enable_shar
   asio::awaitable<void> stabilize();
   asio::awaitable<void> fix_fingers();
   asio::awaitable<void> check_predecessor();
+  // fix_fingers as the timer runs it: every tick while the ring around this node changes, at
+  // doubling gaps of up to kFingerGapMax ticks while whole sweeps find nothing new.
+  asio::awaitable<void> fix_fingers_paced();
+  static constexpr unsigned kFingerGapMax = 8;
 
   // Iterative lookup from this node: owner of key_id, hops and path.
   asio::awaitable<Result<LookupReply>> find_successor(Id key_id) override;
@@ -201,6 +205,10 @@ class Node final : public ChordService, public RingView, public std::enable_shar
   SuccessorList successors_;
   FingerTable fingers_;
   unsigned next_finger_ = 1;
+  // fix_fingers on its timer (fix_fingers_paced): ticks between runs, and what the last sweep saw.
+  unsigned finger_gap_ = 1, finger_wait_ = 1;
+  bool sweep_changed_ = false;  // a finger of the sweep under way named a different node
+  Id paced_successor_, paced_predecessor_;  // neighbours at the last paced run
   unsigned predecessor_missed_ = 0;  // pings in a row the predecessor did not answer
   unsigned successor_check_gap_ = 1, successor_check_wait_ = 1;  // stabilize rounds between check_successor
   std::unordered_map<Id, std::chrono::steady_clock::time_point, IdHash> suspected_;

@@ -518,7 +518,7 @@ void add_serve(CLI::App& app, int& exit_code) {
                   "seconds a delete's tombstone is kept; a copy away for longer may bring the key back")
       ->capture_default_str()
       ->check(CLI::Range(1u, 1u << 30));
-  cmd->add_option("--stabilize-ms", o->stabilize_ms, "stabilize period; fix_fingers runs twice as often, check_predecessor half")
+  cmd->add_option("--stabilize-ms", o->stabilize_ms, "stabilize period; fix_fingers runs twice as often (every 4th period once the fingers settle), check_predecessor half")
       ->capture_default_str()
       ->check(CLI::Range(10u, 600000u));
   cmd->add_option("--rpc-timeout-ms", o->rpc_timeout_ms, "deadline of every call to a peer")

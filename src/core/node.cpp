@@ -53,7 +53,7 @@ void Node::start() {
   if (running_) return;
   running_ = true;
   spawn(periodic(config_.stabilize_interval, &Node::stabilize));
-  spawn(periodic(config_.fix_fingers_interval, &Node::fix_fingers));
+  spawn(periodic(config_.fix_fingers_interval, &Node::fix_fingers_paced));
   spawn(periodic(config_.check_predecessor_interval, &Node::check_predecessor));
   storage_->ring_started();
 }
