@@ -8,7 +8,7 @@ processes on 127.0.0.1, waits for convergence, and measures with `chordnode benc
   lookup/s  throughput with C = 1, 4, 16 concurrent callers
   put, get  MB/s for values of 4 KiB, 1 MiB and 64 MiB; 4 KiB p50 with the default quorums
             (W = R = 2 of 3) and on a second ring with W = R = 1
-  idle      RSS and threads per node; CPU time of the ring per lookup; CPU of each node of an
+  idle      RSS, PSS, private memory and threads per node; CPU time of the ring per lookup; CPU of each node of an
             idle ring of 64 processes (full mode, --idle-nodes)
   sizes     lookup latency against N (full mode: rings of 4 to 32 processes, in process up to 1024)
   opendht   4 KiB put and get p50 of OpenDHT (Debian's dhtnode, as many local nodes, one client
@@ -21,7 +21,8 @@ and, in the same run, the frameworks with no Chord on top (`chordnode bench-raw`
 Beast HTTP echo, a gRPC unary ping and 1 MiB-chunk stream, an AMQP request/reply through the same
 broker), so that the ping, lookup and value rows show chordnode / raw framework.
 
-Results go to a folder (JSON and CSV, with the machine, library versions and date, and the plots
+Results go to a folder (JSON and CSV, with the machine, library versions and date, goals.md: each
+performance goal as the ratio this run measured (bench/goals.py), and the plots
 of bench/plot.py when gnuplot is installed, with the latency CDFs from every ping and lookup); the
 table is printed as rows complete. --quick is the CI mode (seconds per transport).
 
@@ -46,32 +47,18 @@ from certs import broker_ca, make_ca, make_cert, tls_env  # noqa: E402
 from ringlib import Ring  # noqa: E402
 sys.path.insert(0, HERE)
 import gnuplot  # noqa: E402
+import goals  # noqa: E402
 import opendht_rows  # noqa: E402
+from procstat import cpu_seconds, memory  # noqa: E402
 
 FRAMEWORK = {"grpc": "grpc", "rest": "http", "amqp": "amqp"}
+MEMORY = {"rss": "RSS", "pss": "PSS", "private": "private memory"}
 FULL = {"raw_stream": "256MiB", "ping": 2000, "lookup": 2000, "throughput": 2000, "concurrency": [1, 4, 16],
         "values": [("4KiB", 4096, 500), ("1MiB", 1 << 20, 50), ("64MiB", 64 << 20, 3)],
         "sizes": [4, 8, 16, 32], "inproc_sizes": [4, 8, 16, 32, 64, 128, 256, 512, 1024], "size_lookups": 1000}
 QUICK = {"raw_stream": "16MiB", "ping": 200, "lookup": 200, "throughput": 200, "concurrency": [1, 4],
          "values": [("4KiB", 4096, 20), ("1MiB", 1 << 20, 4)],
          "sizes": [], "inproc_sizes": [4, 16, 64], "size_lookups": 200}
-
-
-def proc_status(pid):
-    fields = {}
-    for line in open("/proc/%d/status" % pid):
-        k, _, v = line.partition(":")
-        fields[k] = v.strip()
-    return int(fields["VmRSS"].split()[0]), int(fields["Threads"])
-
-
-def cpu_seconds(pids):
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        parts = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
-        total += int(parts[11]) + int(parts[12])  # utime, stime
-    return total / tick
 
 
 def machine():
@@ -144,9 +131,11 @@ class Bench:
         try:
             uris = self.start(ring, nodes)
             pids = [p.pid for p in ring.nodes.values()]
-            stats = [proc_status(pid) for pid in pids]
-            self.row(transport, "idle RSS per node (max)", round(max(s[0] for s in stats) / 1024, 1), "MiB")
-            self.row(transport, "threads per node (max)", max(s[1] for s in stats), "")
+            stats = [memory(pid) for pid in pids]
+            for kind in ("rss", "pss", "private"):
+                self.row(transport, "idle %s per node (max)" % MEMORY[kind], round(max(s[kind] for s in stats) / 1024, 1),
+                         "MiB")
+            self.row(transport, "threads per node (max)", max(s["threads"] for s in stats), "")
             self.measure(transport, nodes, uris, plan, cpu=lambda: cpu_seconds(pids))
         finally:
             ring.stop()
@@ -271,7 +260,8 @@ class Bench:
             print("  OpenDHT: %d of %d puts and %d gets found their value" % (r["put_ok"], count, r["get_ok"]))
         self.row("opendht", "put 4KiB p50", r["put_p50_ms"], "ms", p99=r["put_p99_ms"])
         self.row("opendht", "get 4KiB p50", r["get_p50_ms"], "ms", p99=r["get_p99_ms"])
-        self.row("opendht", "idle RSS per node (max)", r["idle_rss_mib"], "MiB")
+        for kind in ("rss", "pss", "private"):
+            self.row("opendht", "idle %s per node (max)" % MEMORY[kind], r["idle_%s_mib" % kind], "MiB")
         mine = {(row["transport"], row["metric"]): row["value"] for row in self.rows}
         for t in sorted({row["transport"] for row in self.rows} - {"opendht"}):
             for op in ("put", "get"):
@@ -372,6 +362,10 @@ def main():
         for r in rows:
             w.writerow(r)
     print("results: %s" % folder)
+    goal_table = goals.table(folder)
+    with open(os.path.join(folder, "goals.md"), "w") as f:
+        f.write(goal_table)
+    print("goals (also in goals.md):\n" + goal_table, end="")
     if not gnuplot.available():
         print("no plots: gnuplot is not installed (apt-get install gnuplot-nox)")
         return

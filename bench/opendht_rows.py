@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import time
 
+from procstat import memory  # noqa: E402 (bench/, beside this file)
 from ringlib import stop_processes  # examples/, on the path bench.py sets
 
 
@@ -42,7 +43,7 @@ def percentile(samples, q):
 
 def measure(nodes, count, size=4096, settle_s=3.0):
     """Starts `nodes` dhtnode processes, puts then gets `count` values of `size` bytes through one
-    client; returns p50/p99 in ms of each and how many succeeded, and the nodes' idle RSS."""
+    client; returns p50/p99 in ms of each and how many succeeded, and the nodes' idle RSS, PSS and private memory."""
     import opendht as dht
     network = int.from_bytes(os.urandom(3), "big") + 1  # apart from any other OpenDHT network
     ports = [free_udp_port() for _ in range(nodes)]
@@ -61,11 +62,11 @@ def measure(nodes, count, size=4096, settle_s=3.0):
         client.run(port=free_udp_port(), config=config)
         client.bootstrap("127.0.0.1", str(ports[0]))
         time.sleep(settle_s)  # the routing tables fill, as chordnode's ring converges before its rows
-        rss = []
+        mem = []
         for p in procs:
             if p.poll() is not None:
                 raise RuntimeError("dhtnode exited with %s" % p.returncode)
-            rss.append(next(int(l.split()[1]) for l in open("/proc/%d/status" % p.pid) if l.startswith("VmRSS")))
+            mem.append(memory(p.pid))
         keys = [dht.InfoHash.get("bench-opendht-%d" % i) for i in range(count)]
         values = [os.urandom(size) for _ in range(count)]
         put_ms, get_ms = [], []
@@ -82,7 +83,7 @@ def measure(nodes, count, size=4096, settle_s=3.0):
             get_ok += 1 if any(v.data == value for v in got) else 0
         return {"put_p50_ms": round(statistics.median(put_ms), 3), "put_p99_ms": round(percentile(put_ms, 0.99), 3),
                 "get_p50_ms": round(statistics.median(get_ms), 3), "get_p99_ms": round(percentile(get_ms, 0.99), 3),
-                "put_ok": put_ok, "get_ok": get_ok, "count": count, "idle_rss_mib": round(max(rss) / 1024, 1)}
+                "put_ok": put_ok, "get_ok": get_ok, "count": count, **{"idle_%s_mib" % k: round(max(m[k] for m in mem) / 1024, 1) for k in ("rss", "pss", "private")}}
     finally:
         if client is not None:
             client.join()

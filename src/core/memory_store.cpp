@@ -10,20 +10,52 @@
 namespace chord {
 namespace {
 
+// A value as the chunks it arrived in: appending never moves what came before (a contiguous
+// string of 64 MiB grown by doubling copied each byte about twice more and faulted in every new
+// mapping), and a read, chunk-aligned as Fetch asks, copies out of one piece.
+class Pieces {
+ public:
+  void add(std::string_view chunk) {
+    if (chunk.empty()) return;
+    starts_.push_back(size_);
+    pieces_.emplace_back(chunk);
+    size_ += chunk.size();
+  }
+  std::uint64_t size() const { return size_; }
+  std::string read(std::uint64_t offset, std::size_t length) const {
+    std::string out;
+    if (offset >= size_ || length == 0) return out;
+    length = static_cast<std::size_t>(std::min<std::uint64_t>(length, size_ - offset));
+    out.reserve(length);
+    // The piece that holds offset: the last one that starts at or before it.
+    auto i = static_cast<std::size_t>(std::upper_bound(starts_.begin(), starts_.end(), offset) - starts_.begin()) - 1;
+    for (; i < pieces_.size() && out.size() < length; ++i) {
+      const auto from = static_cast<std::size_t>(offset + out.size() - starts_[i]);
+      out.append(pieces_[i], from, length - out.size());
+    }
+    return out;
+  }
+
+ private:
+  std::vector<std::string> pieces_;
+  std::vector<std::uint64_t> starts_;  // offset of each piece in the value
+  std::uint64_t size_ = 0;
+};
+
 class MemoryBlob final : public Blob {
  public:
-  MemoryBlob(ValueMeta meta, std::string data) : meta_(std::move(meta)), data_(std::move(data)) {}
+  MemoryBlob(ValueMeta meta, Pieces data) : meta_(std::move(meta)), data_(std::move(data)) {}
   const ValueMeta& meta() const override { return meta_; }
   Result<std::string> read(std::uint64_t offset, std::size_t length) const override {
     if (offset > data_.size())
       return make_error(Errc::invalid_argument,
                         fmt::format("offset {} is past the value's {} bytes", offset, data_.size()));
-    return data_.substr(offset, length);
+    return data_.read(offset, length);
   }
 
  private:
   ValueMeta meta_;
-  std::string data_;
+  Pieces data_;
 };
 
 class MemoryStore;
@@ -31,13 +63,11 @@ class MemoryStore;
 class MemoryWriter final : public ValueWriter {
  public:
   // Memory follows the bytes that came, not the size a header claims (a stuck transfer that
-  // announced 4 GiB would otherwise hold 4 GiB): reserve up to one chunk, grow as they arrive.
-  MemoryWriter(MemoryStore& store, const ValueMeta& meta) : store_(store), check_(meta) {
-    data_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(meta.size, 1 << 20)));
-  }
+  // announced 4 GiB would otherwise hold 4 GiB).
+  MemoryWriter(MemoryStore& store, const ValueMeta& meta) : store_(store), check_(meta) {}
   Result<void> append(std::string_view chunk) override {
     if (auto r = check_.admit(chunk); !r) return r;
-    data_.append(chunk);
+    data_.add(chunk);
     return {};
   }
   Result<void> commit() override;
@@ -45,7 +75,7 @@ class MemoryWriter final : public ValueWriter {
  private:
   MemoryStore& store_;
   ValueCheck check_;
-  std::string data_;
+  Pieces data_;
 };
 
 class MemoryStore final : public Store {
@@ -88,7 +118,7 @@ class MemoryStore final : public Store {
   std::uint64_t bytes() const override { return bytes_; }
   std::uint64_t version() const override { return version_; }
 
-  Result<void> install(ValueMeta meta, std::string data) {
+  Result<void> install(ValueMeta meta, Pieces data) {
     // A newer version may have landed while this one streamed in.
     if (auto r = check_newer(meta, held(meta.key_id)); !r) return r;
     erase(meta.key_id);

@@ -63,6 +63,31 @@ TEST_CASE("a value becomes visible only when committed whole") {
   CHECK(store->bytes() == 11);
 }
 
+TEST_CASE("a value written in uneven chunks reads back the same from any offset and length") {
+  auto kind = GENERATE(as<std::string>{}, "memory", "disk");
+  INFO(kind);
+  TempDir dir;
+  auto store = store_of(kind, dir);
+  std::string value;
+  for (int i = 0; i < 300; ++i) value += static_cast<char>('a' + i * 7 % 26);
+  auto m = meta_of("uneven", value);
+  auto w = store->begin(m);
+  REQUIRE(w);
+  for (std::size_t at = 0, n = 1; at < value.size(); at += n, n = n * 3 % 61 + 1)
+    REQUIRE((*w)->append(std::string_view(value).substr(at, n)));
+  REQUIRE((*w)->commit());
+  auto blob = store->open(m.key_id);
+  REQUIRE(blob);
+  for (std::size_t offset = 0; offset <= value.size(); offset += 7)
+    for (std::size_t length : {0, 1, 5, 60, 61, 62, 200, 1000}) {
+      INFO("offset " << offset << ", length " << length);
+      auto r = blob->read(offset, length);
+      REQUIRE(r);
+      CHECK(*r == value.substr(offset, length));
+    }
+  CHECK_FALSE(blob->read(value.size() + 1, 1));
+}
+
 TEST_CASE("a value with the wrong digest or size is refused and changes nothing") {
   auto kind = GENERATE(as<std::string>{}, "memory", "disk");
   INFO(kind);
