@@ -8,8 +8,8 @@ processes on 127.0.0.1, waits for convergence, and measures with `chordnode benc
   lookup/s  throughput with C = 1, 4, 16 concurrent callers
   put, get  MB/s for values of 4 KiB, 1 MiB and 64 MiB; 4 KiB p50 with the default quorums
             (W = R = 2 of 3) and on a second ring with W = R = 1
-  idle      RSS, PSS, private memory and threads per node; CPU time of the ring per lookup; CPU of each node of an
-            idle ring of 64 processes (full mode, --idle-nodes)
+  idle      RSS, PSS, private memory and threads per node; CPU time of the ring per lookup; CPU
+            of each node of an idle ring of 64 processes (full mode, --idle-nodes)
   sizes     lookup latency against N (full mode: rings of 4 to 32 processes, in process up to 1024)
   opendht   4 KiB put and get p50 of OpenDHT (Debian's dhtnode, as many local nodes, one client
             through python3-opendht) against each transport's (bench/opendht_rows.py)

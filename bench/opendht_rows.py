@@ -14,7 +14,7 @@ import statistics
 import subprocess
 import time
 
-from procstat import memory  # noqa: E402 (bench/, beside this file)
+from procstat import memory  # bench/, beside this file
 from ringlib import stop_processes  # examples/, on the path bench.py sets
 
 
@@ -43,7 +43,8 @@ def percentile(samples, q):
 
 def measure(nodes, count, size=4096, settle_s=3.0):
     """Starts `nodes` dhtnode processes, puts then gets `count` values of `size` bytes through one
-    client; returns p50/p99 in ms of each and how many succeeded, and the nodes' idle RSS, PSS and private memory."""
+    client; returns p50/p99 in ms of each and how many succeeded, and the nodes' idle RSS, PSS and
+    private memory."""
     import opendht as dht
     network = int.from_bytes(os.urandom(3), "big") + 1  # apart from any other OpenDHT network
     ports = [free_udp_port() for _ in range(nodes)]
@@ -83,7 +84,8 @@ def measure(nodes, count, size=4096, settle_s=3.0):
             get_ok += 1 if any(v.data == value for v in got) else 0
         return {"put_p50_ms": round(statistics.median(put_ms), 3), "put_p99_ms": round(percentile(put_ms, 0.99), 3),
                 "get_p50_ms": round(statistics.median(get_ms), 3), "get_p99_ms": round(percentile(get_ms, 0.99), 3),
-                "put_ok": put_ok, "get_ok": get_ok, "count": count, **{"idle_%s_mib" % k: round(max(m[k] for m in mem) / 1024, 1) for k in ("rss", "pss", "private")}}
+                "put_ok": put_ok, "get_ok": get_ok, "count": count,
+                **{"idle_%s_mib" % k: round(max(m[k] for m in mem) / 1024, 1) for k in ("rss", "pss", "private")}}
     finally:
         if client is not None:
             client.join()
