@@ -68,18 +68,22 @@ TEST_CASE("a value written in uneven chunks reads back the same from any offset 
   INFO(kind);
   TempDir dir;
   auto store = store_of(kind, dir);
+  // Runs of small chunks (which a memory store joins into one piece) between large ones.
   std::string value;
-  for (int i = 0; i < 300; ++i) value += static_cast<char>('a' + i * 7 % 26);
+  for (int i = 0; i < 600000; ++i) value += static_cast<char>('a' + i * 7 % 26);
   auto m = meta_of("uneven", value);
   auto w = store->begin(m);
   REQUIRE(w);
-  for (std::size_t at = 0, n = 1; at < value.size(); at += n, n = n * 3 % 61 + 1)
+  for (std::size_t at = 0, i = 0; at < value.size(); ++i) {
+    const std::size_t n = i % 40 == 39 ? 150000 : i * 37 % 3001 + 1;
     REQUIRE((*w)->append(std::string_view(value).substr(at, n)));
+    at += n;
+  }
   REQUIRE((*w)->commit());
   auto blob = store->open(m.key_id);
   REQUIRE(blob);
-  for (std::size_t offset = 0; offset <= value.size(); offset += 7)
-    for (std::size_t length : {0, 1, 5, 60, 61, 62, 200, 1000}) {
+  for (std::size_t offset = 0; offset <= value.size(); offset += 997)
+    for (std::size_t length : {0, 1, 5, 60, 1000, 70000, 200000, 700000}) {
       INFO("offset " << offset << ", length " << length);
       auto r = blob->read(offset, length);
       REQUIRE(r);
