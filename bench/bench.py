@@ -48,10 +48,10 @@ from ringlib import Ring  # noqa: E402
 sys.path.insert(0, HERE)
 import gnuplot  # noqa: E402
 import goals  # noqa: E402
+from goals import FRAMEWORK  # noqa: E402
 import opendht_rows  # noqa: E402
 from procstat import cpu_seconds, memory  # noqa: E402
 
-FRAMEWORK = {"grpc": "grpc", "rest": "http", "amqp": "amqp"}
 MEMORY = {"rss": "RSS", "pss": "PSS", "private": "private memory"}
 FULL = {"raw_stream": "256MiB", "ping": 2000, "lookup": 2000, "throughput": 2000, "concurrency": [1, 4, 16],
         "values": [("4KiB", 4096, 500), ("1MiB", 1 << 20, 50), ("64MiB", 64 << 20, 3)],

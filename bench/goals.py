@@ -16,25 +16,27 @@ import json
 import os
 import sys
 
-FRAMEWORK = {"grpc": "raw grpc", "rest": "raw http", "amqp": "raw amqp"}
+FRAMEWORK = {"grpc": "grpc", "rest": "http", "amqp": "amqp"}  # transport -> the raw framework under it
 NAMES = {"grpc": "gRPC", "rest": "REST", "amqp": "AMQP", "inproc": "in process"}
 
 
 def load(folder):
     with open(os.path.join(folder, "results.json")) as f:
         data = json.load(f)
-    return {(r["transport"], r["metric"]): r["value"] for r in data["rows"]}, data["machine"]
+    return data["rows"], data["machine"]
 
 
-def goals(v):
+def goals(rows):
     """(goal, transport, measured text, met or None when not measured)"""
+    v = {(r["transport"], r["metric"]): r["value"] for r in rows}
     out = []
 
     def get(t, metric):
         return v.get((t, metric))
 
     for t in ("grpc", "rest", "amqp"):
-        ping, raw = get(t, "ping p50"), get(FRAMEWORK[t], "ping p50")
+        raw_rows = "raw " + FRAMEWORK[t]
+        ping, raw = get(t, "ping p50"), get(raw_rows, "ping p50")
         if ping and raw:
             out.append(("ping p50 <= 1.15 x raw", t, "%.3f / %.3f ms = x%.2f" % (ping, raw, ping / raw), ping / raw <= 1.15))
         look, hops = get(t, "lookup p50"), get(t, "lookup hops (mean)")
@@ -42,7 +44,7 @@ def goals(v):
             bound = (hops + 1) * ping
             out.append(("lookup p50 <= 1.2 x (hops + 1) x ping", t, "%.3f ms / (%.2f x %.3f ms) = x%.2f" % (look, hops + 1, ping, look / bound),
                         look / bound <= 1.2))
-        stream = get(FRAMEWORK[t], "stream of 1 MiB pieces")
+        stream = get(raw_rows, "stream of 1 MiB pieces")
         for op, size, floor in (("put", "64MiB", 0.8), ("get", "64MiB", 0.8), ("put", "1MiB", 0.5)):
             mb = get(t, "%s %s" % (op, size))
             if mb and stream:
@@ -67,11 +69,11 @@ def goals(v):
                 text += " (PSS %.1f MiB, private %.1f MiB)" % (pss, private)
             out.append(("idle RSS <= %d MiB%s" % (limit, ", <= 4 threads" if t == "grpc" else ""), t, text,
                         rss <= limit and (t != "grpc" or threads <= 4)))
-        cpu = [m for (tt, m) in v if tt == t and m.startswith("idle CPU per node") and m.endswith("(max)")]
-        for m in cpu:
-            mean = get(t, m.replace("(max)", "(mean)"))
-            out.append(("< 1 %% CPU per idle node, %s" % m.split(", ")[1].split(" (")[0], t,
-                        "mean %.2f %%, max %.2f %%" % (mean, get(t, m)), get(t, m) < 1.0))
+        for r in rows:
+            if r["transport"] == t and r["metric"].startswith("idle CPU per node") and r["metric"].endswith("(max)"):
+                mean = get(t, r["metric"].replace("(max)", "(mean)"))
+                out.append(("< 1 %% CPU per idle node, %d nodes" % r["nodes"], t,
+                            "mean %.2f %%, max %.2f %%" % (mean, r["value"]), r["value"] < 1.0))
     for op in ("put", "get"):
         mb = get("inproc", "%s 64MiB" % op)
         if mb:
@@ -80,10 +82,10 @@ def goals(v):
 
 
 def table(folder):
-    values, machine = load(folder)
+    rows, machine = load(folder)
     lines = ["%s, %s, %s cores" % (machine["date"], machine["cpu"], machine["cores"]), "",
              "| goal | transport | measured | met |", "| --- | --- | --- | :---: |"]
-    for goal, t, text, met in goals(values):
+    for goal, t, text, met in goals(rows):
         lines.append("| %s | %s | %s | %s |" % (goal, NAMES.get(t, t), text, "-" if met is None else "yes" if met else "**no**"))
     return "\n".join(lines) + "\n"
 

@@ -297,12 +297,10 @@ asio::awaitable<void> Node::fix_fingers_paced() {
     finger_gap_ = finger_wait_ = 1;
   }
   if (--finger_wait_ > 0) co_return;
-  const bool sweep_began = next_finger_ <= 1;
-  if (sweep_began) sweep_changed_ = false;
+  if (next_finger_ <= 1) sweep_changed_ = false;  // a sweep begins
   co_await fix_fingers();
-  const bool sweep_ended = next_finger_ <= 1;
   if (sweep_changed_) finger_gap_ = 1;
-  else if (sweep_ended) finger_gap_ = std::min(finger_gap_ * 2, kFingerGapMax);
+  else if (next_finger_ <= 1) finger_gap_ = std::min(finger_gap_ * 2, kFingerGapMax);  // it ended
   finger_wait_ = finger_gap_;
 }
 
