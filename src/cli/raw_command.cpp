@@ -9,7 +9,6 @@
 // ping prints latency percentiles; stream prints MB/s for --bytes in 1 MiB pieces.
 #include <grpcpp/grpcpp.h>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -38,6 +37,7 @@
 #include "library.hpp"
 #include "latency.hpp"
 #include "values.hpp"
+#include "chord/tuple_awaitable.hpp"
 
 namespace chord::cli {
 namespace {
@@ -45,7 +45,6 @@ namespace {
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 using tcp = asio::ip::tcp;
-constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t piece = 1 << 20;
 
 struct RawOptions {

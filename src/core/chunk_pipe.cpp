@@ -2,16 +2,15 @@
 
 #include <algorithm>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
+#include "chord/tuple_awaitable.hpp"
 
 namespace chord {
 
 namespace {
-constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 }
 
 ChunkPipe::ChunkPipe(asio::any_io_executor executor, std::size_t buffered, Timeout timeout, std::string name)

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <chrono>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -25,6 +24,7 @@
 #include "chord/sha256.hpp"
 #include "chord/version_text.hpp"
 #include "replica_leg.hpp"
+#include "chord/tuple_awaitable.hpp"
 
 namespace chord {
 
@@ -257,8 +257,8 @@ asio::awaitable<Result<StoreReply>> Storage::store_as_owner(const ValueMeta& met
     if (pending == 0 || clock::now() >= end_by) break;
     asio::steady_timer limit(ring_.executor(), end_by);
     using namespace asio::experimental::awaitable_operators;
-    co_await (any_done->async_wait(asio::as_tuple(asio::use_awaitable)) ||
-              limit.async_wait(asio::as_tuple(asio::use_awaitable)));
+    co_await (any_done->async_wait(tuple_awaitable) ||
+              limit.async_wait(tuple_awaitable));
   }
   for (auto& leg : legs) {
     if (leg->result && *leg->result && leg->fed) {

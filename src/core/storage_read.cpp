@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <chrono>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -18,6 +17,7 @@
 #include "chord/node.hpp"
 #include "chord/storage.hpp"
 #include "replica_leg.hpp"
+#include "chord/tuple_awaitable.hpp"
 
 namespace chord {
 
@@ -117,8 +117,8 @@ asio::awaitable<void> repair_copy(asio::any_io_executor ex, std::shared_ptr<Chor
   if (!leg->result) {
     asio::steady_timer limit(ex, timeout);
     using namespace asio::experimental::awaitable_operators;
-    co_await (leg->done.async_wait(asio::as_tuple(asio::use_awaitable)) ||
-              limit.async_wait(asio::as_tuple(asio::use_awaitable)));
+    co_await (leg->done.async_wait(tuple_awaitable) ||
+              limit.async_wait(tuple_awaitable));
   }
   // The stale holder may refuse it (conflict: it took a newer write meanwhile) or be gone; the
   // next read or anti-entropy round tries again.
@@ -223,7 +223,7 @@ asio::awaitable<Result<FetchReply>> Storage::fetch(const FetchRequest& req, Chun
       asio::co_spawn(ring_.executor(), probe(round, round->probes.size() - 1, req.key, *id, wanted, timeout, keep),
                      asio::detached);
     }
-    while (round->pending > 0) co_await round->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    while (round->pending > 0) co_await round->wake.async_wait(tuple_awaitable);
     for (std::size_t i = first; i < round->probes.size(); ++i) {
       auto& p = round->probes[i];
       if (p.reply) {

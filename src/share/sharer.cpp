@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -15,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "chord/blocking.hpp"
+#include "chord/tuple_awaitable.hpp"
 
 namespace chord::share {
 namespace fs = std::filesystem;
@@ -75,7 +75,7 @@ void Sharer::start() {
 asio::awaitable<void> Sharer::watch() {
   std::array<char, 8192> buf;
   for (;;) {
-    auto [ec, n] = co_await events_.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
+    auto [ec, n] = co_await events_.async_read_some(asio::buffer(buf), tuple_awaitable);
     if (ec) {
       if (ec != asio::error::operation_aborted && ec != asio::error::bad_descriptor)
         spdlog::warn("share: watching {} stopped: {}", options_.dir.string(), ec.message());
@@ -117,7 +117,7 @@ asio::awaitable<void> Sharer::run() {
   for (auto give_up = clock::now() + std::chrono::seconds(3); clock::now() < give_up && !stopped_;) {
     if (node_->predecessor() || node_->successors().first().id == node_->self().id) break;
     asio::steady_timer pause(node_->executor(), std::chrono::milliseconds(50));
-    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_await pause.async_wait(tuple_awaitable);
   }
   auto next_refresh = clock::now();
   while (!stopped_) {
@@ -126,7 +126,7 @@ asio::awaitable<void> Sharer::run() {
     if (!refresh && changed_) {
       // Let a copy into the folder finish before hashing it.
       asio::steady_timer settle(node_->executor(), options_.settle);
-      co_await settle.async_wait(asio::as_tuple(asio::use_awaitable));
+      co_await settle.async_wait(tuple_awaitable);
     }
     changed_ = false;
     co_await rescan();
@@ -140,7 +140,7 @@ asio::awaitable<void> Sharer::run() {
     if (stopped_ || changed_) continue;
     // Keys that failed are tried again soon, not a whole refresh period later.
     wake_.expires_at(failed ? std::min(next_refresh, clock::now() + std::chrono::seconds(2)) : next_refresh);
-    co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_await wake_.async_wait(tuple_awaitable);
   }
   running_ = false;
 }
@@ -154,7 +154,7 @@ asio::awaitable<void> Sharer::withdraw(std::chrono::steady_clock::time_point dea
   // The loop may be inside a publish: one publisher writes at a time.
   while (running_ && std::chrono::steady_clock::now() < deadline) {
     asio::steady_timer pause(node_->executor(), std::chrono::milliseconds(20));
-    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_await pause.async_wait(tuple_awaitable);
   }
   if (running_) co_return;
   const auto failed = co_await publisher_.withdraw(deadline);

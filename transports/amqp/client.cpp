@@ -2,7 +2,6 @@
 // (connection) per broker shared by every peer behind it.
 #include <atomic>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/io_context.hpp>
@@ -17,11 +16,11 @@
 #include "chord/v1/chord.pb.h"
 #include "unary.hpp"
 #include "uri.hpp"
+#include "chord/tuple_awaitable.hpp"
 
 namespace chord::amqp {
 
 namespace {
-constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 using Outcome = Result<Message>;
 }  // namespace
 

@@ -5,7 +5,6 @@
 
 #include <sys/socket.h>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -18,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "chord/cluster_key.hpp"
+#include "chord/tuple_awaitable.hpp"
 
 namespace chord::rest {
 
@@ -26,7 +26,6 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 namespace {
-constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
 struct Connection {
   Connection(asio::any_io_executor ex, std::shared_ptr<asio::ssl::context> tls) : stream(ex, std::move(tls)) {

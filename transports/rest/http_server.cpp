@@ -6,7 +6,6 @@
 #include <mutex>
 #include <set>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -23,12 +22,12 @@
 
 #include "http_status.hpp"
 #include "uri.hpp"
+#include "chord/tuple_awaitable.hpp"
 
 namespace chord::rest {
 
 using tcp = asio::ip::tcp;
 namespace {
-constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
 Error io_error(const boost::system::error_code& ec, std::string_view what) {
   Errc code = ec == beast::error::timeout ? Errc::deadline_exceeded : Errc::unavailable;

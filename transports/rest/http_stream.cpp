@@ -1,11 +1,11 @@
 #include "http_stream.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include "chord/tuple_awaitable.hpp"
 
 namespace chord::rest {
 
@@ -56,13 +56,13 @@ asio::awaitable<error_code> HttpStream::handshake_client(const std::string& host
   if (not_address && !SSL_set_tlsext_host_name(tls_->stream.native_handle(), host.c_str()))
     co_return error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
   tls_->stream.set_verify_callback(ssl::host_name_verification(host));
-  auto [ec] = co_await tls_->stream.async_handshake(ssl::stream_base::client, asio::as_tuple(asio::use_awaitable));
+  auto [ec] = co_await tls_->stream.async_handshake(ssl::stream_base::client, tuple_awaitable);
   co_return ec;
 }
 
 asio::awaitable<error_code> HttpStream::handshake_server() {
   if (!tls_) co_return error_code{};
-  auto [ec] = co_await tls_->stream.async_handshake(ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
+  auto [ec] = co_await tls_->stream.async_handshake(ssl::stream_base::server, tuple_awaitable);
   co_return ec;
 }
 

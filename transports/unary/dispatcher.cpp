@@ -2,7 +2,6 @@
 #include <future>
 #include <map>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -17,12 +16,12 @@
 #include "admission.hpp"
 #include "convert.hpp"
 #include "unary.hpp"
+#include "chord/tuple_awaitable.hpp"
 
 namespace chord::unary {
 namespace {
 
 using Reply = Result<std::unique_ptr<gpb::Message>>;
-constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
 template <class Req, class Rep>
 asio::awaitable<Reply> answer(ChordService& node, asio::awaitable<Result<Rep>> (ChordService::*method)(const Req&, Timeout),
