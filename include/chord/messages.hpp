@@ -56,6 +56,8 @@ struct LookupStepRequest {
   // Nodes the caller found dead during this lookup: the asked node routes around them even if
   // it has not noticed yet (bounded by the node's configuration).
   std::vector<Id> exclude;
+  // The last step names at most this many nodes of its successor list (0: all of them).
+  unsigned max_nodes = 0;
 };
 struct LookupStepReply {
   // done: key_id is in (asked node, its successor]; nodes is the asked node's successor list,

@@ -120,6 +120,12 @@ class Node final : public ChordService, public RingView, public std::enable_shar
 
   // Iterative lookup from this node: owner of key_id, hops and path.
   asio::awaitable<Result<LookupReply>> find_successor(Id key_id) override;
+  // The same, naming at most count nodes (owner first; 0: as many as the last hop knows).
+  asio::awaitable<Result<LookupReply>> find_successor(Id key_id, unsigned count);
+  // What a lookup asks for when only the owner matters (fix_fingers, check_successor): the owner,
+  // and the node after it for when the owner has died, where the last step would otherwise send
+  // its whole successor list (16 nodes by default) to be dropped.
+  static constexpr unsigned kOwnerLookupNodes = 2;
 
   // --- state ---
   const NodeRef& self() const override { return self_; }
@@ -166,7 +172,9 @@ class Node final : public ChordService, public RingView, public std::enable_shar
   // around_from: route as if this node were not in the ring, starting at that node. The answer
   // for this node's own id + 1 is then the ring's view of its successor: a way to find nodes
   // that its successor pointer skips, which stabilize alone never learns of.
-  asio::awaitable<Result<LookupReply>> route(Id key_id, std::optional<NodeRef> around_from = std::nullopt);
+  // count: the most nodes the answer names (0: all the last hop knows).
+  asio::awaitable<Result<LookupReply>> route(Id key_id, std::optional<NodeRef> around_from = std::nullopt,
+                                             unsigned count = 0);
   // Whether it found (and adopted) a node between this one and its successor.
   asio::awaitable<bool> check_successor();
   asio::awaitable<void> stabilize_once();
@@ -182,7 +190,7 @@ class Node final : public ChordService, public RingView, public std::enable_shar
   // The node this node knows that comes first after id, before this node itself.
   std::optional<NodeRef> closest_after(const Id& id) const;
   void remember_lost(const std::vector<NodeRef>& before);
-  LookupStepReply step(const Id& key_id, const std::vector<Id>& exclude) const;
+  LookupStepReply step(const Id& key_id, const std::vector<Id>& exclude, unsigned max_nodes) const;
   std::vector<NodeRef> closest_preceding_nodes(const Id& key_id, unsigned count,
                                                const std::vector<Id>& exclude) const;
   Clock::time_point now() const { return config_.clock->now(); }

@@ -3,6 +3,7 @@
 // the hop's other candidates, then asks the hop again naming the dead nodes, and backs up the
 // path if the hop itself has died.
 #include <algorithm>
+#include <iterator>
 #include <unordered_set>
 
 #include <spdlog/spdlog.h>
@@ -49,11 +50,12 @@ std::vector<NodeRef> Node::closest_preceding_nodes(const Id& key_id, unsigned co
     choose();
   }
   std::vector<NodeRef> out;
+  out.reserve(std::min<std::size_t>(found.size(), count));
   for (std::size_t i = 0; i < found.size() && i < count; ++i) out.push_back(*found[i]);
   return out;
 }
 
-LookupStepReply Node::step(const Id& key_id, const std::vector<Id>& exclude) const {
+LookupStepReply Node::step(const Id& key_id, const std::vector<Id>& exclude, unsigned max_nodes) const {
   // The first successor not known dead: key in (n, successor] makes this the last hop. The
   // list is copied only then: this runs on every hop of every lookup.
   const auto& nodes = successors_.nodes();
@@ -61,15 +63,17 @@ LookupStepReply Node::step(const Id& key_id, const std::vector<Id>& exclude) con
   const Id& next = first == nodes.end() ? self_.id : first->id;
   if (!in_half_open(key_id, self_.id, next))
     return LookupStepReply{false, closest_preceding_nodes(key_id, config_.lookup_candidates, exclude)};
+  const std::size_t limit = max_nodes ? max_nodes : nodes.size() + 1;
   std::vector<NodeRef> succ;
-  for (auto it = first; it != nodes.end(); ++it)
+  succ.reserve(std::min<std::size_t>(limit, nodes.end() - first + 1));
+  for (auto it = first; it != nodes.end() && succ.size() < limit; ++it)
     if (!listed(exclude, it->id)) succ.push_back(*it);
   // A list shorter than its capacity names every other node of a small ring, and this node
   // follows its last entry: it is one of the key's holders too (in a ring of 3 and k = 3, the
   // third copy). Left out, a read would count its quorum among the other two alone, one of which
   // may be dead.
   const bool wraps = nodes.size() < successors_.capacity();
-  if (succ.empty() || (wraps && !listed(exclude, self_.id))) succ.push_back(self_);
+  if (succ.empty() || (wraps && succ.size() < limit && !listed(exclude, self_.id))) succ.push_back(self_);
   return LookupStepReply{true, std::move(succ)};
 }
 
@@ -80,16 +84,18 @@ asio::awaitable<Result<LookupStepReply>> Node::lookup_step(const LookupStepReque
                          fmt::format("key id is outside this {}-bit ring", ring_.bits()));
   if (req.exclude.size() > config_.max_exclude)
     co_return make_error(Errc::too_large, fmt::format("a lookup step may exclude at most {} nodes", config_.max_exclude));
-  co_return step(req.key_id, req.exclude);
+  co_return step(req.key_id, req.exclude, req.max_nodes);
 }
 
-asio::awaitable<Result<LookupReply>> Node::find_successor(Id key_id) {
-  auto r = co_await route(key_id);
+asio::awaitable<Result<LookupReply>> Node::find_successor(Id key_id) { return find_successor(key_id, 0); }
+
+asio::awaitable<Result<LookupReply>> Node::find_successor(Id key_id, unsigned count) {
+  auto r = co_await route(key_id, std::nullopt, count);
   if (observer_) observer_->lookup_done(r ? r->hops : 0, r.ok());
   co_return r;
 }
 
-asio::awaitable<Result<LookupReply>> Node::route(Id key_id, std::optional<NodeRef> around_from) {
+asio::awaitable<Result<LookupReply>> Node::route(Id key_id, std::optional<NodeRef> around_from, unsigned count) {
   if (!joined_) co_return make_error(Errc::not_ready, fmt::format("{} is not part of a ring", self_.uri));
   auto keep = shared_from_this();
   LookupReply out;
@@ -105,10 +111,10 @@ asio::awaitable<Result<LookupReply>> Node::route(Id key_id, std::optional<NodeRe
   // Asks node (or this node, locally) for its next step.
   auto ask = [&](const NodeRef& node) -> asio::awaitable<Result<LookupStepReply>> {
     ++calls;
-    if (node.id == self_.id) co_return step(key_id, dead);
+    if (node.id == self_.id) co_return step(key_id, dead, count);
     auto client = peer(node);
     if (!client) co_return client.error();
-    LookupStepRequest req{key_id, dead};
+    LookupStepRequest req{key_id, dead, count};
     if (req.exclude.size() > config_.max_exclude) req.exclude.resize(config_.max_exclude);
     auto r = co_await (*client)->lookup_step(req, config_.rpc_timeout);
     if (r) drop_unauthentic(r->nodes, node);
@@ -121,15 +127,18 @@ asio::awaitable<Result<LookupReply>> Node::route(Id key_id, std::optional<NodeRe
   };
 
   // path holds the nodes that answered, the access node first: the stack to back up along.
-  LookupStepReply current = around_from ? LookupStepReply{false, {*around_from}} : step(key_id, dead);
+  LookupStepReply current = around_from ? LookupStepReply{false, {*around_from}} : step(key_id, dead, count);
   for (;;) {
     if (calls >= max_calls)
       co_return make_error(Errc::deadline_exceeded,
                            fmt::format("lookup of {} gave up after {} calls ({} failed)", ring_.short_hex(key_id),
                                        max_calls, failures));
     if (current.done) {
+      // Moved, not copied, from the step's answer into the reply: each copy of a NodeRef counts
+      // a reference to its URI, and every lookup of a fix_fingers round ends here.
       std::vector<NodeRef> live;
-      for (const auto& n : current.nodes) {
+      live.reserve(current.nodes.size());
+      for (auto& n : current.nodes) {
         if (listed(dead, n.id)) continue;
         // A suspected owner failed a call a while ago; it may have restarted since. Passing it by
         // would name its successor as the owner of its keys, so it is asked first.
@@ -148,13 +157,13 @@ asio::awaitable<Result<LookupReply>> Node::route(Id key_id, std::optional<NodeRe
         }
         // Suspected successors stay in the answer: they are the key's other holders, and a
         // read or write that left them out would count a smaller quorum than the ring has.
-        live.push_back(n);
+        live.push_back(std::move(n));
       }
       if (live.empty())
         co_return make_error(Errc::unavailable,
                              fmt::format("every successor of key {} is unreachable", ring_.short_hex(key_id)));
-      out.owner = live.front();
-      out.successors.assign(live.begin() + 1, live.end());
+      out.owner = std::move(live.front());
+      out.successors.assign(std::make_move_iterator(live.begin() + 1), std::make_move_iterator(live.end()));
       co_return out;
     }
     bool moved = false;

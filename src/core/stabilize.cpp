@@ -264,7 +264,7 @@ asio::awaitable<void> Node::fix_fingers() {
   if (in_half_open(start, self_.id, succ.id)) {
     found = succ;
   } else {
-    auto r = co_await find_successor(start);
+    auto r = co_await find_successor(start, kOwnerLookupNodes);
     if (!r) {
       next_finger_ = i % m + 1;
       co_return;
@@ -318,7 +318,7 @@ asio::awaitable<bool> Node::check_successor() {
       starts.push_back(f.node);
   if (starts.empty()) co_return false;
   const NodeRef from = starts[jitter_() % starts.size()];
-  auto r = co_await route(fingers_.start(1), from);
+  auto r = co_await route(fingers_.start(1), from, kOwnerLookupNodes);
   if (!r || r->owner.id == succ.id) co_return false;
   co_await adopt_closer(r->owner);
   co_return successors_.first().id != succ.id;

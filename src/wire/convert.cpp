@@ -107,6 +107,7 @@ void to_proto(const NotifyReply& in, pb::NotifyReply* out) {
 void to_proto(const LookupStepRequest& in, pb::LookupStepRequest* out) {
   out->set_key_id(in.key_id.to_bytes());
   for (const auto& id : in.exclude) out->add_exclude(id.to_bytes());
+  out->set_max_nodes(in.max_nodes);
 }
 void to_proto(const LookupStepReply& in, pb::LookupStepReply* out) {
   out->set_done(in.done);
@@ -240,7 +241,7 @@ Result<NotifyReply> from_proto(const pb::NotifyReply& in) {
 Result<LookupStepRequest> from_proto(const pb::LookupStepRequest& in) {
   auto key = id_from(in.key_id(), "key_id");
   if (!key) return key.error();
-  LookupStepRequest out{*key, {}};
+  LookupStepRequest out{*key, {}, in.max_nodes()};
   for (const auto& e : in.exclude()) {
     auto id = id_from(e, "exclude");
     if (!id) return id.error();

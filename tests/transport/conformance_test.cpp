@@ -2,6 +2,7 @@
 // chunks, oversized and malformed input.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 
 #include "chord/chunks.hpp"
@@ -100,6 +101,15 @@ TEST_CASE("transport conformance") {
     REQUIRE(step);
     CHECK(step->done);
     CHECK(step->nodes.front() == nb->successors.front());
+    CHECK(step->nodes.size() == 3);  // a ring of 3: both others, then the node itself
+    // Asked for fewer, it names the first of the same nodes, and only those.
+    for (unsigned max_nodes : {1u, 2u}) {
+      auto few = h->run(c0->lookup_step(LookupStepRequest{nb->successors.front().id, {}, max_nodes}, 500ms));
+      REQUIRE(few);
+      CHECK(few->done);
+      REQUIRE(few->nodes.size() == max_nodes);
+      CHECK(std::equal(few->nodes.begin(), few->nodes.end(), step->nodes.begin()));
+    }
   }
 
   SECTION("Lookup through any node finds the same owner") {
