@@ -12,16 +12,16 @@ namespace {
 
 // A value as the chunks it arrived in: appending never moves what came before (a contiguous
 // string of 64 MiB grown by doubling copied each byte about twice more and faulted in every new
-// mapping), and a read, chunk-aligned as Fetch asks, copies out of one piece. Small chunks join
-// the piece before them until it holds kMinPiece bytes: the sender picks the chunk sizes, and a
-// value sent a byte at a time would otherwise cost a string and an offset (about 70 bytes) per
-// byte it holds.
+// mapping). Small chunks join a small piece before them until it holds kMinPiece bytes: the
+// sender picks the chunk sizes, and a value sent a byte at a time would otherwise cost a string
+// and an offset (about 70 bytes) per byte it holds. A large chunk is a piece of its own, never
+// copied into another.
 class Pieces {
  public:
   static constexpr std::size_t kMinPiece = 64 * 1024;
   void add(std::string_view chunk) {
     if (chunk.empty()) return;
-    if (!pieces_.empty() && pieces_.back().size() < kMinPiece) {
+    if (chunk.size() < kMinPiece && !pieces_.empty() && pieces_.back().size() < kMinPiece) {
       pieces_.back().append(chunk);
     } else {
       starts_.push_back(size_);
