@@ -143,6 +143,21 @@ class Ring:
     def cli_json(self, *args, **kw):
         return json.loads(self.cli(*args, "--json", **kw).stdout)
 
+    def cli_json_lines(self, *args, **kw):
+        """A command that prints one JSON object per line (lookup of several keys)."""
+        return [json.loads(line) for line in self.cli(*args, "--json", **kw).stdout.splitlines()]
+
+    def owners(self, keys, via_nodes):
+        """{key: set of owner URIs that via_nodes name}, one lookup command per node."""
+        keys = list(keys)
+        named = {k: set() for k in keys}
+        for via in via_nodes:
+            answers = self.cli_json_lines("lookup", *keys, "--via", via)
+            assert [a["key"] for a in answers] == keys, "lookup via %s answered %s" % (via, answers)
+            for a in answers:
+                named[a["key"]].add(a["owner"]["uri"])
+        return named
+
     def live(self):
         return [u for u, p in self.nodes.items() if p.poll() is None]
 

@@ -121,36 +121,43 @@ asio::awaitable<int> lookup_latency(ChordService& via, const std::string& key, u
 }  // namespace
 
 void add_client_commands(CLI::App& app, int& exit_code) {
-  // lookup KEY
+  // lookup KEY...
   {
-    auto* cmd = app.add_subcommand("lookup", "Find the node that owns KEY, with the hops and path");
+    auto* cmd = app.add_subcommand("lookup", "Find the node that owns each KEY, with the hops and path");
     auto o = std::make_shared<ClientOptions>();
-    auto key = std::make_shared<std::string>();
+    auto keys = std::make_shared<std::vector<std::string>>();
     auto repeat = std::make_shared<unsigned>(0);
-    cmd->add_option("KEY", *key, "the key (any text)")->required();
+    cmd->add_option("KEY", *keys, "the keys (any text), looked up one after another")->required();
     cmd->add_option("--repeat", *repeat,
                     "look up KEY-1 .. KEY-N one after another and print latency percentiles instead");
     common(cmd, *o);
-    cmd->callback([o, key, repeat, &exit_code] {
+    cmd->callback([o, keys, repeat, &exit_code] {
       if (*repeat > 0) {
+        if (keys->size() != 1) throw CLI::ValidationError("--repeat", "takes one KEY");
         exit_code = run(*o, "lookup", [&](ChordService& via, Ring) -> asio::awaitable<int> {
-          co_return co_await lookup_latency(via, *key, *repeat, *o);
+          co_return co_await lookup_latency(via, keys->front(), *repeat, *o);
         });
         return;
       }
+      // One connection for every key: --json prints one object per line, in the keys' order; the
+      // first key that fails ends the command with its error.
       exit_code = run(*o, "lookup", [&](ChordService& via, Ring ring) -> asio::awaitable<int> {
-        const LookupRequest req{*key, std::nullopt};
-        auto r = co_await via.lookup(req, o->timeout());
-        if (!r) co_return fail(r.error(), "lookup");
-        if (o->json) {
-          std::cout << json::serialize(views::lookup(*key, *r, ring)) << "\n";
-        } else {
-          std::cout << "key    " << *key << " (id " << ring.hex(r->key_id) << ")\n"
-                    << "owner  " << r->owner.uri << " (id " << ring.hex(r->owner.id) << ")\n"
-                    << "hops   " << r->hops << "\npath  ";
-          for (const auto& n : r->path) std::cout << " " << n.uri;
-          std::cout << "\n";
+        for (const auto& key : *keys) {
+          const LookupRequest req{key, std::nullopt};
+          auto r = co_await via.lookup(req, o->timeout());
+          if (!r) co_return fail(r.error(), "lookup " + key);
+          if (o->json) {
+            std::cout << json::serialize(views::lookup(key, *r, ring)) << "\n";
+          } else {
+            if (&key != &keys->front()) std::cout << "\n";
+            std::cout << "key    " << key << " (id " << ring.hex(r->key_id) << ")\n"
+                      << "owner  " << r->owner.uri << " (id " << ring.hex(r->owner.id) << ")\n"
+                      << "hops   " << r->hops << "\npath  ";
+            for (const auto& n : r->path) std::cout << " " << n.uri;
+            std::cout << "\n";
+          }
         }
+        std::cout.flush();
         co_return Exit::ok;
       });
     });

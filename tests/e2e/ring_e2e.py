@@ -55,10 +55,17 @@ def main():
 
         verify_all(uris, "stable ring")
 
-        # Every node names the same owner for every key.
-        for key in digests:
-            owners = {ring.cli_json("lookup", key, "--via", u)["owner"]["uri"] for u in uris}
+        # Every node names the same owner for every key (one lookup of all the keys per node),
+        # and the same one a lookup of that key alone names.
+        for key, owners in ring.owners(digests, uris).items():
             check(len(owners) == 1, "owners of %s disagree: %s" % (key, owners))
+        alone = ring.cli_json("lookup", "e2e-key-7", "--via", uris[5])
+        check({alone["owner"]["uri"]} == ring.owners(["e2e-key-7"], uris[:1])["e2e-key-7"],
+              "a lookup of one key names the owner that a lookup of several does: %s" % alone)
+        text = ring.cli("lookup", "e2e-key-1", "e2e-key-2", "--via", uris[0]).stdout
+        check(text.count("owner  ") == 2 and "key    e2e-key-2 " in text, "lookup of two keys prints two blocks: %r" % text)
+        r = ring.cli("lookup", "a", "b", "--repeat", "3", "--via", uris[0], check=False)
+        check(r.returncode == 2 and "--repeat" in r.stderr, "--repeat with two keys is refused: %s" % r.stderr.strip())
         print("all nodes agree on every owner", flush=True)
 
         # A node that stalls for a moment (a long GC-like pause, an overloaded machine) answers a

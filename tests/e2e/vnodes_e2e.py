@@ -48,8 +48,7 @@ def main():
                 check(ok, "%s: get %s: %s" % (label, key, r.stderr.strip()))
 
         verify(every[::-1], "stable")
-        for key in digests:
-            owners = {ring.cli_json("lookup", key, "--via", u)["owner"]["uri"] for u in every}
+        for key, owners in ring.owners(digests, every).items():
             check(len(owners) == 1, "owners of %s disagree: %s" % (key, owners))
 
         ring.signal(hosts[1], signal.SIGTERM)
