@@ -29,8 +29,8 @@ echo "== build build"
 BUILD_DIR="$root/build" "$root/scripts/build.sh"
 
 if [ $quick -eq 0 ]; then
-  # The normal tests leave about a third of the CPU idle (they wait on rings, deadlines and the
-  # broker): the sanitizer tree builds meanwhile at the lowest priority, so that it takes only
+  # The normal tests leave a quarter to a half of the CPU idle (they wait on rings, deadlines and
+  # the broker): the sanitizer tree builds meanwhile at the lowest priority, so that it takes only
   # what they leave. Its own process group, so that an early exit stops the whole build.
   echo "== build build-asan (in the background, at nice 19, while the normal tests run)"
   set -m
