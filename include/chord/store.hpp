@@ -26,6 +26,9 @@ class ValueWriter {
  public:
   virtual ~ValueWriter() = default;
   virtual Result<void> append(std::string_view chunk) = 0;
+  // The same, for a chunk the caller gives up: a store that keeps values in memory keeps the
+  // chunk itself instead of a copy of it.
+  virtual Result<void> append_owned(std::string&& chunk) { return append(std::string_view(chunk)); }
   // Checks size and digest against the metadata; on success the value replaces the version
   // held, which must be older (else conflict, and nothing changes).
   virtual Result<void> commit() = 0;

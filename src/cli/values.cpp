@@ -109,13 +109,25 @@ DummySource::DummySource(const std::string& key, std::uint64_t size, std::size_t
 
 std::string DummySource::block(std::uint64_t offset, std::size_t n) const {
   // Cheap, reproducible, not compressible: 64-bit words of a counter run through splitmix64.
-  std::string out(n, '\0');
-  for (std::size_t i = 0; i < n; i += 8) {
-    std::uint64_t z = seed_ + (offset + i) / 8 * 0x9E3779B97F4A7C15ull;
+  // Whole words as fixed-size stores, the tail apart: a bench put generates its value inside the
+  // timed part, where a variable-length copy per word was a tenth of an in-process put's time.
+  auto word = [&](std::uint64_t index) {
+    std::uint64_t z = seed_ + index * 0x9E3779B97F4A7C15ull;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    std::memcpy(out.data() + i, &z, std::min<std::size_t>(8, n - i));
+    return z ^ (z >> 31);
+  };
+  std::string out(n, '\0');
+  const std::uint64_t first = offset / 8;  // offsets are whole words: chunks are multiples of 8
+  const std::size_t whole = n / 8;
+  char* p = out.data();
+  for (std::size_t i = 0; i < whole; ++i) {
+    const std::uint64_t z = word(first + i);
+    std::memcpy(p + i * 8, &z, 8);
+  }
+  if (const std::size_t tail = n % 8) {
+    const std::uint64_t z = word(first + whole);
+    std::memcpy(p + whole * 8, &z, tail);
   }
   return out;
 }

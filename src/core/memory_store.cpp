@@ -21,13 +21,20 @@ class Pieces {
   static constexpr std::size_t kMinPiece = 64 * 1024;
   void add(std::string_view chunk) {
     if (chunk.empty()) return;
-    if (chunk.size() < kMinPiece && !pieces_.empty() && pieces_.back().size() < kMinPiece) {
+    if (joins(chunk.size())) {
       pieces_.back().append(chunk);
     } else {
       starts_.push_back(size_);
       pieces_.emplace_back(chunk);
     }
     size_ += chunk.size();
+  }
+  // A chunk given up by its owner: a piece of its own is the chunk itself, not a copy.
+  void add(std::string&& chunk) {
+    if (chunk.empty() || joins(chunk.size())) return add(std::string_view(chunk));
+    starts_.push_back(size_);
+    size_ += chunk.size();
+    pieces_.push_back(std::move(chunk));
   }
   std::uint64_t size() const { return size_; }
   std::string read(std::uint64_t offset, std::size_t length) const {
@@ -45,6 +52,9 @@ class Pieces {
   }
 
  private:
+  bool joins(std::size_t chunk) const {
+    return chunk < kMinPiece && !pieces_.empty() && pieces_.back().size() < kMinPiece;
+  }
   std::vector<std::string> pieces_;
   std::vector<std::uint64_t> starts_;  // offset of each piece in the value
   std::uint64_t size_ = 0;
@@ -76,6 +86,11 @@ class MemoryWriter final : public ValueWriter {
   Result<void> append(std::string_view chunk) override {
     if (auto r = check_.admit(chunk); !r) return r;
     data_.add(chunk);
+    return {};
+  }
+  Result<void> append_owned(std::string&& chunk) override {
+    if (auto r = check_.admit(chunk); !r) return r;
+    data_.add(std::move(chunk));
     return {};
   }
   Result<void> commit() override;

@@ -181,10 +181,12 @@ asio::awaitable<Result<void>> Storage::store_local(const ValueMeta& meta, ChunkS
     if ((*chunk)->size() > config_.chunk_bytes)
       co_return make_error(Errc::too_large, fmt::format("a chunk of {} bytes is over the {} byte limit",
                                                         (*chunk)->size(), config_.chunk_bytes));
-    const std::string& bytes = **chunk;
-    auto appended = co_await run_blocking(io, [&] { return (*writer)->append(bytes); });
-    if (!appended) co_return appended;
+    // The replicas' copies are taken first, so that the store keeps the chunk itself: one copy
+    // per replica, and none for this node (a memory store held a copy of its own).
     if (tap) co_await tap(**chunk);
+    std::string bytes = std::move(**chunk);
+    auto appended = co_await run_blocking(io, [&] { return (*writer)->append_owned(std::move(bytes)); });
+    if (!appended) co_return appended;
   }
   if (already) co_return Result<void>{};
   auto committed = co_await run_blocking(io, [&] { return (*writer)->commit(); });
@@ -315,7 +317,7 @@ class StoreSink final : public ChunkSink {
     co_return Result<void>{};
   }
   asio::awaitable<Result<void>> write(std::string chunk) override {
-    co_return co_await run_blocking(store_.io_pool(), [&] { return writer_->append(chunk); });
+    co_return co_await run_blocking(store_.io_pool(), [&] { return writer_->append_owned(std::move(chunk)); });
   }
   asio::awaitable<Result<void>> commit() {
     if (!writer_) co_return make_error(Errc::internal, "nothing was fetched");

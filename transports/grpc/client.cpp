@@ -32,7 +32,6 @@ class StoreCall final : public grpc::ClientWriteReactor<pb::StoreChunk> {
  public:
   StoreCall(asio::any_io_executor ex, std::shared_ptr<CallTracker> t) : ops(ex), done(ex), tracker(std::move(t)) {}
   void OnWriteDone(bool ok) override { ops.post(ok); }
-  void OnWritesDoneDone(bool ok) override { ops.post(ok); }
   void OnDone(const grpc::Status& s) override {
     status = s;
     auto t = tracker;
@@ -139,40 +138,51 @@ class Client final : public ChordService {
 };
 
 asio::awaitable<Result<StoreReply>> Client::store(const StoreRequest& req, ChunkSource& chunks, Timeout timeout) {
+  // One chunk of look-ahead: the last message goes out marked last, with the half-close in the
+  // same frame, and a small first chunk rides in the header's message. A small value is then one
+  // message and one write completion, where header, data and WritesDone were three round trips
+  // through gRPC's threads. The look-ahead is read before the call starts, so that a source that
+  // fails leaves no call behind.
+  pb::StoreChunk first;
+  wire::to_proto(req, first.mutable_header());
+  auto ahead = co_await chunks.next();
+  if (!ahead) co_return ahead.error();
+  if (*ahead && (*ahead)->size() <= kInlineBytes) {
+    first.set_data(std::move(**ahead));
+    ahead = co_await chunks.next();
+    if (!ahead) co_return ahead.error();
+  }
+  std::optional<std::string> pending = std::move(*ahead);  // the chunk after the message; nullopt: the end
   auto call = std::make_shared<StoreCall>(executor_, tracker_);
   if (!tracker_->add(call.get(), &call->ctx, call)) co_return closing("Store");
-  wire::to_proto(req, call->message.mutable_header());
+  call->message = std::move(first);
   sign(call->ctx, "Store", call->message);
   stub_->async()->Store(&call->ctx, &call->reply, call.get());
   auto cancel = [c = call.get()] { c->ctx.TryCancel(); };
+  auto write = [c = call.get()](bool last) {
+    if (last) c->StartWriteLast(&c->message, grpc::WriteOptions());
+    else c->StartWrite(&c->message);
+  };
   call->AddHold();  // as in fetch: no OnDone until this coroutine stops starting operations
-  call->StartWrite(&call->message);
+  bool last = !pending;
+  write(last);
   call->StartCall();
   std::optional<Error> failure;
-  bool stream_ok = true;
   for (;;) {
     auto w = co_await call->ops.wait_or_abandon(timeout, cancel);
     if (w.timed_out) failure = stalled("Store", timeout);
-    if (!w.ok || w.timed_out) {
-      stream_ok = false;  // the server ended the call early; its status says why
-      break;
-    }
-    auto chunk = co_await chunks.next();
-    if (!chunk) {
-      failure = chunk.error();
-      cancel();
-      stream_ok = false;
-      break;
-    }
-    if (!*chunk) break;
+    if (!w.ok || w.timed_out || last) break;  // not ok: the server ended the call early; its status says why
     call->message.Clear();
-    call->message.set_data(std::move(**chunk));
-    call->StartWrite(&call->message);
-  }
-  if (stream_ok) {
-    call->StartWritesDone();
-    auto w = co_await call->ops.wait_or_abandon(timeout, cancel);
-    if (w.timed_out) failure = stalled("Store", timeout);
+    call->message.set_data(std::move(*pending));
+    auto next = co_await chunks.next();
+    if (!next) {
+      failure = next.error();
+      cancel();
+      break;
+    }
+    pending = std::move(*next);
+    last = !pending;
+    write(last);
   }
   call->RemoveHold();
   // The reply comes when the server has committed (and replicated) the value.

@@ -23,6 +23,11 @@ class Server;
 
 namespace chord::grpc_transport {
 
+// A value's first chunk up to this size shares a message with the stream's header, both ways (a
+// Store's first message, a Fetch's first reply): a small value is one message, not two. In a
+// Store it is then under the header's proof of the cluster key, which hashes it.
+constexpr std::size_t kInlineBytes = 64 * 1024;
+
 struct Limits {
   std::size_t chunk_bytes = 1 << 20;          // data per streamed message
   std::size_t max_message_bytes = 8 << 20;    // any one message, either direction

@@ -202,21 +202,34 @@ class FetchWriter final : public grpc::ServerWriteReactor<pb::FetchChunk>, publi
   void OnWriteDone(bool ok) override { ops_.post(ok); }
   void OnDone() override { delete this; }
 
+  // Each message is held until the next one (or the end) is known: a small first chunk joins the
+  // header's message, and the last message goes out with the call's status. A small value is one
+  // write with the status, where header, data and Finish were three.
   asio::awaitable<Result<void>> begin(const FetchReply& header) override {
-    message_.Clear();
+    if (auto r = co_await flush(); !r) co_return r;
     wire::to_proto(header, message_.mutable_header());
-    co_return co_await send();
+    held_ = true;
+    co_return Result<void>{};
   }
   asio::awaitable<Result<void>> write(std::string chunk) override {
-    message_.Clear();
+    if (held_ && message_.has_header() && message_.data().empty() && chunk.size() <= kInlineBytes) {
+      message_.set_data(std::move(chunk));
+      co_return Result<void>{};
+    }
+    if (auto r = co_await flush(); !r) co_return r;
     message_.set_data(std::move(chunk));
-    co_return co_await send();
+    held_ = true;
+    co_return Result<void>{};
   }
 
  private:
-  asio::awaitable<Result<void>> send() {
+  // Sends the held message and waits until it is out; message_ is empty again after it.
+  asio::awaitable<Result<void>> flush() {
+    if (!held_) co_return Result<void>{};
+    held_ = false;
     StartWrite(&message_);
     auto r = co_await ops_.wait(patience_, [this] { ctx_->TryCancel(); });
+    message_.Clear();
     if (r.timed_out)
       co_return make_error(Errc::deadline_exceeded, fmt::format("Fetch: client took no chunk within {} ms", patience_.count()));
     if (!r.ok) co_return make_error(Errc::cancelled, "Fetch: the client went away");
@@ -225,9 +238,11 @@ class FetchWriter final : public grpc::ServerWriteReactor<pb::FetchChunk>, publi
 
   asio::awaitable<void> run(FetchRequest req) {
     auto out = co_await node_->fetch(req, *this, timeout_);
-    Finish(out ? grpc::Status::OK : to_status(out.error()));
+    if (out && held_) StartWriteAndFinish(&message_, grpc::WriteOptions(), grpc::Status::OK);
+    else Finish(out ? grpc::Status::OK : to_status(out.error()));
   }
 
+  bool held_ = false;  // message_ holds a message not yet written
   Events ops_;
   std::shared_ptr<ChordService> node_;
   grpc::CallbackServerContext* ctx_;
