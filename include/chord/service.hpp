@@ -69,6 +69,8 @@ class Connector {
  public:
   virtual ~Connector() = default;
   virtual Result<std::shared_ptr<ChordService>> connect(const std::string& uri) = 0;
+  // The same for a NodeRef's URI, which a connector may use to remember where it leads.
+  virtual Result<std::shared_ptr<ChordService>> connect_to(const NodeUri& uri) { return connect(uri.str()); }
   // Cancels the calls in flight, waits until their completions have been delivered, and refuses
   // new calls. Call it from another thread while the executor that runs the callers still runs,
   // so that they can see their calls fail and finish.

@@ -38,7 +38,7 @@ asio::awaitable<Result<void>> Node::join(std::optional<std::string> known_uri) {
   for (const auto& n : list) {
     if (n.id != self_.id || n.uri == self_.uri) continue;
     // Another URI with this id: a conflict if it is alive, a stale entry of a departed node if not.
-    auto twin = connector_.connect(n.uri);
+    auto twin = connector_.connect_to(n.uri);
     if (!twin) continue;
     auto pong = co_await (*twin)->ping(Empty{}, config_.rpc_timeout);
     if (pong && pong->id == self_.id)
@@ -53,7 +53,7 @@ asio::awaitable<Result<void>> Node::join(std::optional<std::string> known_uri) {
   // Lookups are open to clients; ring maintenance is not, where the ring has a cluster key. A
   // node that lacks the key (or has another) learns it here, not from notifies refused forever.
   if (const NodeRef& next = successors_.first(); next.id != self_.id) {
-    if (auto client = connector_.connect(next.uri)) {
+    if (auto client = connector_.connect_to(next.uri)) {
       auto probe = co_await (*client)->get_predecessor(Empty{}, config_.rpc_timeout);
       if (!probe && probe.error().code == Errc::unauthenticated)
         co_return make_error(Errc::unauthenticated,

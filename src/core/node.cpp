@@ -77,7 +77,7 @@ void Node::install_routing(std::optional<NodeRef> predecessor,
 Result<std::shared_ptr<ChordService>> Node::peer(const NodeRef& node) {
   if (node.id == self_.id && node.uri == self_.uri)
     return std::shared_ptr<ChordService>(shared_from_this());
-  return connector_.connect(node.uri);
+  return connector_.connect_to(node.uri);
 }
 
 void Node::peer_failed(const NodeRef& node, const Error& error) {

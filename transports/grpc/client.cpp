@@ -32,6 +32,7 @@ class StoreCall final : public grpc::ClientWriteReactor<pb::StoreChunk> {
  public:
   StoreCall(asio::any_io_executor ex, std::shared_ptr<CallTracker> t) : ops(ex), done(ex), tracker(std::move(t)) {}
   void OnWriteDone(bool ok) override { ops.post(ok); }
+  void OnWritesDoneDone(bool ok) override { ops.post(ok); }
   void OnDone(const grpc::Status& s) override {
     status = s;
     auto t = tracker;
@@ -138,21 +139,25 @@ class Client final : public ChordService {
 };
 
 asio::awaitable<Result<StoreReply>> Client::store(const StoreRequest& req, ChunkSource& chunks, Timeout timeout) {
-  // One chunk of look-ahead: the last message goes out marked last, with the half-close in the
-  // same frame, and a small first chunk rides in the header's message. A small value is then one
-  // message and one write completion, where header, data and WritesDone were three round trips
-  // through gRPC's threads. The look-ahead is read before the call starts, so that a source that
-  // fails leaves no call behind.
+  // The message that completes the value's announced size goes out marked last, with the
+  // half-close in the same frame, and a small first chunk rides in the header's message: a small
+  // value is one message and one write completion, where header, data and WritesDone were three
+  // round trips through gRPC's threads. No chunk waits for the one after it, so an owner's copy
+  // to a replica travels while the owner itself still takes the end of its stream. The first
+  // chunk is read before the call starts, so that a source that fails leaves no call behind.
+  const std::uint64_t size = req.meta.size;
   pb::StoreChunk first;
   wire::to_proto(req, first.mutable_header());
-  auto ahead = co_await chunks.next();
-  if (!ahead) co_return ahead.error();
-  if (*ahead && (*ahead)->size() <= kInlineBytes) {
-    first.set_data(std::move(**ahead));
-    ahead = co_await chunks.next();
-    if (!ahead) co_return ahead.error();
+  std::optional<std::string> pending;  // read, not yet in a message
+  bool ended = false;                  // the source has said its end
+  if (size > 0) {
+    auto chunk = co_await chunks.next();
+    if (!chunk) co_return chunk.error();
+    if (!*chunk) ended = true;
+    else if ((*chunk)->size() <= kInlineBytes) first.set_data(std::move(**chunk));
+    else pending = std::move(**chunk);
   }
-  std::optional<std::string> pending = std::move(*ahead);  // the chunk after the message; nullopt: the end
+  std::uint64_t sent = first.data().size();
   auto call = std::make_shared<StoreCall>(executor_, tracker_);
   if (!tracker_->add(call.get(), &call->ctx, call)) co_return closing("Store");
   call->message = std::move(first);
@@ -164,25 +169,50 @@ asio::awaitable<Result<StoreReply>> Client::store(const StoreRequest& req, Chunk
     else c->StartWrite(&c->message);
   };
   call->AddHold();  // as in fetch: no OnDone until this coroutine stops starting operations
-  bool last = !pending;
+  bool last = sent >= size && !pending;
   write(last);
   call->StartCall();
   std::optional<Error> failure;
+  bool written = false;  // every message went out
   for (;;) {
     auto w = co_await call->ops.wait_or_abandon(timeout, cancel);
     if (w.timed_out) failure = stalled("Store", timeout);
-    if (!w.ok || w.timed_out || last) break;  // not ok: the server ended the call early; its status says why
-    call->message.Clear();
-    call->message.set_data(std::move(*pending));
-    auto next = co_await chunks.next();
-    if (!next) {
-      failure = next.error();
-      cancel();
+    if (!w.ok || w.timed_out) break;  // the server ended the call early; its status says why
+    if (last) {
+      written = true;
       break;
     }
-    pending = std::move(*next);
-    last = !pending;
+    if (!pending && !ended) {
+      auto chunk = co_await chunks.next();
+      if (!chunk) {
+        failure = chunk.error();
+        cancel();
+        break;
+      }
+      if (*chunk) pending = std::move(**chunk);
+      else ended = true;
+    }
+    if (!pending) {  // the source ended short of the size: the server judges what it got
+      call->StartWritesDone();
+      last = true;
+      continue;
+    }
+    call->message.Clear();
+    sent += pending->size();
+    call->message.set_data(std::move(*pending));
+    pending.reset();
+    last = sent >= size;
     write(last);
+  }
+  // After the last message the source must end there: a value longer than its header said fails.
+  while (written && !ended) {
+    auto chunk = co_await chunks.next();
+    if (!chunk) failure = chunk.error();
+    else if (*chunk && !(*chunk)->empty())
+      failure = make_error(Errc::invalid_argument,
+                           fmt::format("{} Store: the value has more than the {} bytes its header announced", uri_, size));
+    if (failure) cancel();
+    if (failure || !*chunk) break;
   }
   call->RemoveHold();
   // The reply comes when the server has committed (and replicated) the value.

@@ -1,5 +1,7 @@
 #include "inproc.hpp"
 
+#include <atomic>
+
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -43,8 +45,15 @@ class Client final : public ChordService {
 
 }  // namespace
 
+namespace {
+std::uint64_t new_network_id() {
+  static std::atomic<std::uint64_t> next{1};
+  return next++;
+}
+}  // namespace
+
 Network::Network(asio::any_io_executor executor, Options options)
-    : executor_(std::move(executor)), options_(options) {}
+    : id_(new_network_id()), executor_(std::move(executor)), options_(options) {}
 
 Network::~Network() = default;
 
@@ -71,12 +80,29 @@ bool Network::alive(const std::string& uri) const {
   return it != endpoints_.end() && it->second.alive && !it->second.service.expired();
 }
 
-Result<std::shared_ptr<ChordService>> Network::connect(const std::string& uri) {
-  if (!uri.starts_with("inproc://"))
-    return make_error(Errc::invalid_argument, fmt::format("'{}' is not an inproc:// URI", uri));
+Network::Endpoint* Network::endpoint(const std::string& uri) {
+  if (!uri.starts_with("inproc://")) return nullptr;
   auto& e = endpoints_[uri];  // unknown URIs get an endpoint that never answers
   if (!e.client) e.client = std::make_shared<Client>(*this, uri, e);
-  return e.client;
+  return &e;
+}
+
+Result<std::shared_ptr<ChordService>> Network::connect(const std::string& uri) {
+  auto* e = endpoint(uri);
+  if (!e) return make_error(Errc::invalid_argument, fmt::format("'{}' is not an inproc:// URI", uri));
+  return e->client;
+}
+
+Result<std::shared_ptr<ChordService>> Network::connect_to(const NodeUri& uri) {
+  auto* route = uri.route();
+  if (!route) return connect(uri.str());
+  // Endpoints are never erased and map nodes do not move: the pointer holds while this network
+  // lives, and a route left by a network that is gone is never followed (ids are not reused).
+  if (route->network == id_) return static_cast<Endpoint*>(route->endpoint)->client;
+  auto* e = endpoint(uri.str());
+  if (!e) return make_error(Errc::invalid_argument, fmt::format("'{}' is not an inproc:// URI", uri.str()));
+  *route = NodeUri::Route{id_, e};
+  return e->client;
 }
 
 asio::awaitable<Result<std::shared_ptr<ChordService>>> Network::reach(const std::string& uri, const Endpoint& e,

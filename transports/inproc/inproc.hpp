@@ -39,6 +39,8 @@ class Network final : public Connector {
   bool alive(const std::string& uri) const;
 
   Result<std::shared_ptr<ChordService>> connect(const std::string& uri) override;
+  // As connect, remembering the endpoint in the URI's route (see NodeUri::Route).
+  Result<std::shared_ptr<ChordService>> connect_to(const NodeUri& uri) override;
 
   struct Endpoint {
     std::weak_ptr<ChordService> service;
@@ -55,6 +57,8 @@ class Network final : public Connector {
   Options& options() { return options_; }
 
  private:
+  Endpoint* endpoint(const std::string& uri);  // made on first use; null for a URI of another scheme
+  const std::uint64_t id_;  // this network's, in NodeUri routes
   asio::any_io_executor executor_;
   Options options_;
   std::unordered_map<std::string, Endpoint> endpoints_;
