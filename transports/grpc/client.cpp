@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
 
+#include "chord/chunks.hpp"
 #include "chord/secret_file.hpp"
 #include "chord/v1/chord.grpc.pb.h"
 #include "call_tracker.hpp"
@@ -204,16 +205,11 @@ asio::awaitable<Result<StoreReply>> Client::store(const StoreRequest& req, Chunk
     last = sent >= size;
     write(last);
   }
-  // After the last message the source must end there: a value longer than its header said fails.
-  while (written && !ended) {
-    auto chunk = co_await chunks.next();
-    if (!chunk) failure = chunk.error();
-    else if (*chunk && !(*chunk)->empty())
-      failure = make_error(Errc::invalid_argument,
-                           fmt::format("{} Store: the value has more than the {} bytes its header announced", uri_, size));
-    if (failure) cancel();
-    if (failure || !*chunk) break;
-  }
+  if (written && !ended)
+    if (auto rest = co_await expect_end(chunks, size); !rest) {
+      failure = make_error(rest.error().code, fmt::format("{} Store: {}", uri_, rest.error().message));
+      cancel();
+    }
   call->RemoveHold();
   // The reply comes when the server has committed (and replicated) the value.
   auto d = co_await call->done.wait_or_abandon(timeout * 4, cancel);
