@@ -96,6 +96,8 @@ class SimRing {
   Truth truth() const;
   bool successors_correct(const Truth& t) const;
   double fingers_correct(const Truth& t) const;
+  bool fingers_all_right(const Truth& t) const;
+  std::size_t right_fingers(const Truth& t, const Node& node) const;  // entries of node's table that are right
   void drain();
   std::shared_ptr<Node> attach(const std::string& uri, const Id& id, std::size_t host,
                                std::unique_ptr<Store> store = nullptr);
@@ -108,6 +110,7 @@ class SimRing {
   std::vector<std::shared_ptr<Node>> nodes_;
   std::unordered_map<const Node*, std::size_t> hosts_;
   std::size_t next_host_ = 0;
+  mutable std::size_t first_wrong_ = 0;  // where fingers_all_right last found a wrong entry
 };
 
 }  // namespace chord::sim
