@@ -18,6 +18,7 @@ class Client final : public ChordService {
 
 #define CHORD_INPROC_RPC(fn, Name, Req, Rep)                                    \
   asio::awaitable<Result<Rep>> fn(const Req& req, Timeout timeout) override {  \
+    if (auto now = net_.at_once(endpoint_)) co_return co_await now->fn(req, timeout); \
     auto target = co_await net_.reach(uri_, endpoint_, #Name, timeout);                     \
     if (!target) co_return target.error();                                       \
     co_return co_await (*target)->fn(req, timeout);                              \
@@ -103,6 +104,13 @@ Result<std::shared_ptr<ChordService>> Network::connect_to(const NodeUri& uri) {
   if (!e) return make_error(Errc::invalid_argument, fmt::format("'{}' is not an inproc:// URI", uri.str()));
   *route = NodeUri::Route{id_, e};
   return e->client;
+}
+
+std::shared_ptr<ChordService> Network::at_once(const Endpoint& e) {
+  if (options_.latency.count() > 0 || options_.interleave || !e.alive) return nullptr;
+  auto target = e.service.lock();
+  if (target) ++calls_;
+  return target;
 }
 
 asio::awaitable<Result<std::shared_ptr<ChordService>>> Network::reach(const std::string& uri, const Endpoint& e,
