@@ -203,15 +203,15 @@ class ServedHarness final : public Harness {
 
 }  // namespace
 
-std::unique_ptr<Harness> make_rest_harness(bool binary_values) {
+std::unique_ptr<Harness> make_rest_harness(bool binary) {
   rest::Limits limits;
-  limits.binary_values = binary_values;
+  limits.binary = binary;
   auto h = std::make_unique<ServedHarness<rest::Server>>(
-      binary_values ? "rest" : "rest-json", tcp_addressing("http"),
+      binary ? "rest" : "rest-json", tcp_addressing("http"),
       [](const std::string& listen, asio::any_io_executor ex, std::shared_ptr<Node> node, Timeout t) {
         return rest::Server::start(listen, ex, std::move(node), {}, t);
       });
-  if (!binary_values) {
+  if (!binary) {
     // protobuf's JSON parser is slow with base64 (about 90 MB/s optimized, far less under the
     // sanitizers): values move in smaller chunks.
     limits.chunk_bytes = 64 << 10;

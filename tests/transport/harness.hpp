@@ -65,8 +65,8 @@ class Harness {
 
 std::unique_ptr<Harness> make_inproc_harness();
 std::unique_ptr<Harness> make_grpc_harness();
-// REST with values as binary protobuf (the default), or everything as proto3 JSON.
-std::unique_ptr<Harness> make_rest_harness(bool binary_values);
+// REST with every call as binary protobuf (the default), or every call as proto3 JSON.
+std::unique_ptr<Harness> make_rest_harness(bool binary);
 // AMQP through the broker of $CHORD_AMQP_URL (default: guest on 127.0.0.1:5672).
 std::unique_ptr<Harness> make_amqp_harness();
 

@@ -161,7 +161,8 @@ TEST_CASE("REST: malformed, misaddressed and oversized requests get a clear stat
 }
 
 TEST_CASE("REST: values in proto3 JSON chunks, through the real client, in and out of a ring") {
-  // The client sends Store and Fetch as binary protobuf by default; here every message is JSON.
+  // The client sends every call as binary protobuf by default; here every message is JSON, the
+  // ring's maintenance too.
   auto h = test::make_rest_harness(false);
   h->start(3);
   REQUIRE(h->converged());

@@ -1,4 +1,5 @@
-// REST client: chord.v1 messages as proto3 JSON over a pool of keep-alive connections.
+// REST client: chord.v1 messages as binary protobuf (or proto3 JSON, Limits::binary) over a pool
+// of keep-alive connections.
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <fmt/format.h>
@@ -18,19 +19,18 @@ namespace {
 constexpr std::string_view json_type = "application/json";
 constexpr std::string_view protobuf_type = "application/x-protobuf";
 
-class JsonCarrier final : public unary::Carrier {
+class HttpCarrier final : public unary::Carrier {
  public:
-  JsonCarrier(std::shared_ptr<HttpPeer> peer, std::string uri, bool binary_values,
+  HttpCarrier(std::shared_ptr<HttpPeer> peer, std::string uri, bool binary,
               std::shared_ptr<const ClusterKey> key, const std::string& token)
-      : peer_(std::move(peer)), uri_(std::move(uri)), binary_values_(binary_values), key_(std::move(key)),
+      : peer_(std::move(peer)), uri_(std::move(uri)), binary_(binary), key_(std::move(key)),
         authorization_(token.empty() ? std::string() : bearer(token)) {}
   const std::string& uri() const override { return uri_; }
 
   asio::awaitable<Result<void>> call(std::string_view method, const unary::gpb::Message& request, unary::gpb::Message& reply,
                                      Timeout timeout) override {
-    const bool binary = binary_values_ && (method == "Store" || method == "Fetch");
     std::string body;
-    if (binary) {
+    if (binary_) {
       request.SerializeToString(&body);
     } else if (auto printed = google::protobuf::util::MessageToJsonString(request, &body); !printed.ok()) {
       co_return fail(Errc::internal, method, std::string(printed.message()));
@@ -39,7 +39,7 @@ class JsonCarrier final : public unary::Carrier {
     const bool idempotent = method != "Store";
     std::string auth = key_ ? key_->sign(method, body) : std::string();
     auto r = co_await peer_->request("POST", fmt::format("/chord.v1.Chord/{}", method),
-                                     std::string(binary ? protobuf_type : json_type), std::move(body), timeout,
+                                     std::string(binary_ ? protobuf_type : json_type), std::move(body), timeout,
                                      std::string(method), idempotent, std::move(auth), authorization_);
     if (!r) co_return r.error();
     if (r->status != 200) {
@@ -47,9 +47,9 @@ class JsonCarrier final : public unary::Carrier {
       auto code = errc_of(r->status, r->body, &message);
       co_return fail(code, method, message);
     }
-    if (r->content_type != (binary ? protobuf_type : json_type))
+    if (r->content_type != (binary_ ? protobuf_type : json_type))
       co_return fail(Errc::invalid_argument, method, fmt::format("a reply of type '{}'", r->content_type));
-    if (binary) {
+    if (binary_) {
       if (!reply.ParseFromString(r->body)) co_return fail(Errc::invalid_argument, method, "malformed protobuf reply");
       co_return Result<void>{};
     }
@@ -66,7 +66,7 @@ class JsonCarrier final : public unary::Carrier {
   }
   std::shared_ptr<HttpPeer> peer_;
   std::string uri_;
-  bool binary_values_;
+  bool binary_;
   std::shared_ptr<const ClusterKey> key_;  // signs every call when the ring has one
   std::string authorization_;              // "Bearer <client token>", or empty
 };
@@ -100,7 +100,7 @@ Result<std::shared_ptr<ChordService>> Connector::connect(const std::string& uri)
   options.max_response_bytes = limits_.max_message_bytes;
   if (ep->scheme == "https") options.tls = tls_;
   auto peer = std::make_shared<HttpPeer>(executor_, ep->host, ep->port, uri, inflight_, options);
-  auto client = unary::make_client(std::make_shared<JsonCarrier>(peer, uri, limits_.binary_values, limits_.cluster_key,
+  auto client = unary::make_client(std::make_shared<HttpCarrier>(peer, uri, limits_.binary, limits_.cluster_key,
                                                                   limits_.client_token), limits_.chunk_bytes);
   http_[uri] = peer;
   peers_.add(uri, client);
