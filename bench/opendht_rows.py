@@ -9,6 +9,7 @@ answers at W = R = 2 of them. Both are the systems' defaults.
 """
 import os
 import shutil
+import sys
 import socket
 import statistics
 import subprocess
@@ -27,7 +28,13 @@ def missing():
         import opendht  # noqa: F401
     except ImportError:
         what.append("python3-opendht")
-    return ("apt-get install " + " ".join(what)) if what else None
+    if not what:
+        return None
+    hint = "apt-get install " + " ".join(what)
+    # Debian's bindings are for Debian's interpreter; another python3 first on PATH lacks them.
+    if "python3-opendht" in what and os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3"):
+        hint += " and run the bench with /usr/bin/python3 (this is %s)" % sys.executable
+    return hint
 
 
 def free_udp_port():

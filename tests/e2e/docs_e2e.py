@@ -168,7 +168,7 @@ def main():
                     d.synopsis(text, [d.binary, "serve"], exact=True)
                 elif first.startswith("build/chordnode simulate "):
                     d.synopsis(text, [d.binary, "simulate"], exact=True)
-                elif first.startswith("bench/bench.py ") or first.startswith("bench/paper.py "):
+                elif first.split()[0] in ("bench/bench.py", "bench/paper.py", "bench/ab.py"):
                     script = os.path.join(ROOT, first.split()[0])
                     d.synopsis(text, [sys.executable, script], exact=False)
                 elif first.startswith("# on host A"):

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""A/B of chordnode binaries on one transport: for each round and each binary in turn, a ring of
+N processes of that binary (converged, then left 2 s to settle), measured by that binary's
+bench-client: ping, lookup, 4 KiB put and get p50, and 1 MiB put throughput. Rings are started
+anew per binary and round, so that a difference of code shows beside the difference between two
+rings (random ports give each ring other ids, hence other hop counts).
+
+    bench/ab.py --transport grpc [--nodes 8] [--rounds 2] [--count 2000] BINARY [BINARY...]
+
+Prints one line per ring and, with --json, one JSON object per ring instead. AMQP needs a broker
+(scripts/rabbitmq.sh start)."""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "examples"))
+from ringlib import Ring  # noqa: E402
+
+
+def client(binary, via, op, count, size=None, prefix="ab"):
+    cmd = [binary, "bench-client", "--via", via, "--op", op, "--count", str(count), "--prefix", prefix]
+    if size:
+        cmd += ["--size", size]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        raise RuntimeError("%s: %s" % (" ".join(cmd), r.stderr.strip() or r.stdout.strip()))
+    return json.loads(r.stdout.splitlines()[0])
+
+
+def measure(binary, transport, nodes, count, tag):
+    ring = Ring(binary, transport, stabilize_ms=500)
+    try:
+        uris = ring.start(nodes)
+        if not ring.wait_converged(timeout=120):
+            raise RuntimeError("%s ring of %d did not converge (logs in %s)" % (transport, nodes, ring.workdir))
+        time.sleep(2)
+        values = max(1, count * 3 // 20)
+        ping = client(binary, uris[1 % nodes], "ping", count)
+        look = client(binary, uris[2 % nodes], "lookup", count)
+        put = client(binary, uris[3 % nodes], "put", values, "4KiB", "small" + tag)
+        get = client(binary, uris[4 % nodes], "get", values, "4KiB", "small" + tag)
+        big = client(binary, uris[3 % nodes], "put", max(1, values // 10), "1MiB", "big" + tag)
+        return {"binary": binary, "transport": transport, "nodes": nodes, "ping_p50_ms": ping["p50_ms"],
+                "lookup_p50_ms": look["p50_ms"], "hops_mean": look["hops_mean"], "put_4k_p50_ms": put["p50_ms"],
+                "get_4k_p50_ms": get["p50_ms"], "put_1m_mb_per_s": big["mb_per_s"]}
+    finally:
+        ring.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--transport", default="grpc", choices=["grpc", "rest", "amqp"])
+    ap.add_argument("--nodes", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--count", type=int, default=2000, help="pings and lookups per ring (0.15 as many 4 KiB puts and gets, 0.015 as many of 1 MiB)")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("binaries", nargs="+")
+    args = ap.parse_args()
+    if args.nodes < 2:
+        sys.exit("ab.py: --nodes must be at least 2")
+    for r in range(args.rounds):
+        for b in args.binaries:
+            m = measure(b, args.transport, args.nodes, args.count, "%d" % r)
+            if args.json:
+                print(json.dumps(m), flush=True)
+            else:
+                print("%-30s ping %.3f  lookup %.3f (hops %.2f)  put 4KiB %.3f  get 4KiB %.3f ms  put 1MiB %.1f MB/s" % (
+                    b[-30:], m["ping_p50_ms"], m["lookup_p50_ms"], m["hops_mean"], m["put_4k_p50_ms"],
+                    m["get_4k_p50_ms"], m["put_1m_mb_per_s"]), flush=True)
+
+
+if __name__ == "__main__":
+    main()
