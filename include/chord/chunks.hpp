@@ -77,8 +77,4 @@ class CountingSink final : public ChunkSink {
   bool started_ = false;
 };
 
-// A sender that marked the chunk completing a value's announced size as the last one still takes
-// its source to the end: more bytes after it are refused (invalid_argument), empty chunks pass.
-asio::awaitable<Result<void>> expect_end(ChunkSource& chunks, std::uint64_t announced);
-
 }  // namespace chord

@@ -48,17 +48,6 @@ asio::awaitable<Result<void>> StringSink::write(std::string chunk) {
   co_return Result<void>{};
 }
 
-asio::awaitable<Result<void>> expect_end(ChunkSource& chunks, std::uint64_t announced) {
-  for (;;) {
-    auto more = co_await chunks.next();
-    if (!more) co_return more.error();
-    if (!*more) co_return Result<void>{};
-    if (!(*more)->empty())
-      co_return make_error(Errc::invalid_argument,
-                           fmt::format("the value has more than the {} bytes its header announced", announced));
-  }
-}
-
 asio::awaitable<Result<std::optional<std::string>>> CountingSource::next() {
   auto r = co_await inner_.next();
   if (r && *r) ++chunks_;

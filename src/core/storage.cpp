@@ -24,6 +24,7 @@
 #include "chord/sha256.hpp"
 #include "chord/version_text.hpp"
 #include "replica_leg.hpp"
+#include "value_check.hpp"
 #include "chord/tuple_awaitable.hpp"
 
 namespace chord {
@@ -173,6 +174,7 @@ asio::awaitable<Result<void>> Storage::store_local(const ValueMeta& meta, ChunkS
   // end, so that the sender sees a copy made, not a replica that stopped reading.
   const bool already = !writer && writer.error().code == Errc::conflict && holds(meta);
   if (!writer && !already) co_return writer.error();
+  std::uint64_t taken = 0;  // bytes of the value taken so far
   for (;;) {
     auto chunk = co_await chunks.next();
     if (!chunk) co_return chunk.error();
@@ -181,6 +183,12 @@ asio::awaitable<Result<void>> Storage::store_local(const ValueMeta& meta, ChunkS
     if ((*chunk)->size() > config_.chunk_bytes)
       co_return make_error(Errc::too_large, fmt::format("a chunk of {} bytes is over the {} byte limit",
                                                         (*chunk)->size(), config_.chunk_bytes));
+    // Past the announced size the value is refused here before a replica sees the chunk: a
+    // replica whose stream is cancelled after the bytes that match the header would otherwise
+    // take the cancel for the end and keep them (gRPC ends a cancelled stream as it ends one
+    // its sender closed).
+    if ((*chunk)->size() > meta.size - taken) co_return longer_than_announced(meta);
+    taken += (*chunk)->size();
     // The replicas' copies are taken first, so that the store keeps the chunk itself: one copy
     // per replica, and none for this node (a memory store held a copy of its own).
     if (tap) co_await tap(**chunk);

@@ -18,15 +18,19 @@ inline Result<void> check_newer(const ValueMeta& incoming, const ValueMeta* held
                                 held->version.hlc, incoming.version.hlc));
 }
 
+// A chunk that would take a value past the size its header announced.
+inline Error longer_than_announced(const ValueMeta& meta) {
+  return make_error(Errc::invalid_argument,
+                    fmt::format("value '{}' is longer than the {} bytes announced", meta.key, meta.size));
+}
+
 class ValueCheck {
  public:
   explicit ValueCheck(const ValueMeta& meta) : meta_(meta) {}
 
   // Counts and hashes chunk, or refuses it if it would pass the announced size.
   Result<void> admit(std::string_view chunk) {
-    if (seen_ + chunk.size() > meta_.size)
-      return make_error(Errc::invalid_argument,
-                        fmt::format("value '{}' is longer than the {} bytes announced", meta_.key, meta_.size));
+    if (seen_ + chunk.size() > meta_.size) return longer_than_announced(meta_);
     hash_.update(chunk);
     seen_ += chunk.size();
     return {};

@@ -7,7 +7,6 @@
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
 
-#include "chord/chunks.hpp"
 #include "chord/secret_file.hpp"
 #include "chord/v1/chord.grpc.pb.h"
 #include "call_tracker.hpp"
@@ -33,7 +32,6 @@ class StoreCall final : public grpc::ClientWriteReactor<pb::StoreChunk> {
  public:
   StoreCall(asio::any_io_executor ex, std::shared_ptr<CallTracker> t) : ops(ex), done(ex), tracker(std::move(t)) {}
   void OnWriteDone(bool ok) override { ops.post(ok); }
-  void OnWritesDoneDone(bool ok) override { ops.post(ok); }
   void OnDone(const grpc::Status& s) override {
     status = s;
     auto t = tracker;
@@ -140,25 +138,21 @@ class Client final : public ChordService {
 };
 
 asio::awaitable<Result<StoreReply>> Client::store(const StoreRequest& req, ChunkSource& chunks, Timeout timeout) {
-  // The message that completes the value's announced size goes out marked last, with the
-  // half-close in the same frame, and a small first chunk rides in the header's message: a small
-  // value is one message and one write completion, where header, data and WritesDone were three
-  // round trips through gRPC's threads. No chunk waits for the one after it, so an owner's copy
-  // to a replica travels while the owner itself still takes the end of its stream. The first
-  // chunk is read before the call starts, so that a source that fails leaves no call behind.
-  const std::uint64_t size = req.meta.size;
+  // One chunk of look-ahead: the last message goes out marked last, with the half-close in the
+  // same frame, and a small first chunk rides in the header's message. A small value is then one
+  // message and one write completion, where header, data and WritesDone were three round trips
+  // through gRPC's threads. The look-ahead is read before the call starts, so that a source that
+  // fails leaves no call behind.
   pb::StoreChunk first;
   wire::to_proto(req, first.mutable_header());
-  std::optional<std::string> pending;  // read, not yet in a message
-  bool ended = false;                  // the source has said its end
-  if (size > 0) {
-    auto chunk = co_await chunks.next();
-    if (!chunk) co_return chunk.error();
-    if (!*chunk) ended = true;
-    else if ((*chunk)->size() <= kInlineBytes) first.set_data(std::move(**chunk));
-    else pending = std::move(**chunk);
+  auto ahead = co_await chunks.next();
+  if (!ahead) co_return ahead.error();
+  if (*ahead && (*ahead)->size() <= kInlineBytes) {
+    first.set_data(std::move(**ahead));
+    ahead = co_await chunks.next();
+    if (!ahead) co_return ahead.error();
   }
-  std::uint64_t sent = first.data().size();
+  std::optional<std::string> pending = std::move(*ahead);  // the chunk after the message; nullopt: the end
   auto call = std::make_shared<StoreCall>(executor_, tracker_);
   if (!tracker_->add(call.get(), &call->ctx, call)) co_return closing("Store");
   call->message = std::move(first);
@@ -170,46 +164,26 @@ asio::awaitable<Result<StoreReply>> Client::store(const StoreRequest& req, Chunk
     else c->StartWrite(&c->message);
   };
   call->AddHold();  // as in fetch: no OnDone until this coroutine stops starting operations
-  bool last = sent >= size && !pending;
+  bool last = !pending;
   write(last);
   call->StartCall();
   std::optional<Error> failure;
-  bool written = false;  // every message went out
   for (;;) {
     auto w = co_await call->ops.wait_or_abandon(timeout, cancel);
     if (w.timed_out) failure = stalled("Store", timeout);
-    if (!w.ok || w.timed_out) break;  // the server ended the call early; its status says why
-    if (last) {
-      written = true;
+    if (!w.ok || w.timed_out || last) break;  // not ok: the server ended the call early; its status says why
+    call->message.Clear();
+    call->message.set_data(std::move(*pending));
+    auto next = co_await chunks.next();
+    if (!next) {
+      failure = next.error();
+      cancel();
       break;
     }
-    if (!pending && !ended) {
-      auto chunk = co_await chunks.next();
-      if (!chunk) {
-        failure = chunk.error();
-        cancel();
-        break;
-      }
-      if (*chunk) pending = std::move(**chunk);
-      else ended = true;
-    }
-    if (!pending) {  // the source ended short of the size: the server judges what it got
-      call->StartWritesDone();
-      last = true;
-      continue;
-    }
-    call->message.Clear();
-    sent += pending->size();
-    call->message.set_data(std::move(*pending));
-    pending.reset();
-    last = sent >= size;
+    pending = std::move(*next);
+    last = !pending;
     write(last);
   }
-  if (written && !ended)
-    if (auto rest = co_await expect_end(chunks, size); !rest) {
-      failure = make_error(rest.error().code, fmt::format("{} Store: {}", uri_, rest.error().message));
-      cancel();
-    }
   call->RemoveHold();
   // The reply comes when the server has committed (and replicated) the value.
   auto d = co_await call->done.wait_or_abandon(timeout * 4, cancel);

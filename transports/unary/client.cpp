@@ -3,7 +3,6 @@
 
 #include <fmt/format.h>
 
-#include "chord/chunks.hpp"
 #include "convert.hpp"
 #include "unary.hpp"
 
@@ -29,11 +28,7 @@ class Client final : public ChordService {
 #undef CHORD_UNARY_CLIENT_RPC
 
   asio::awaitable<Result<StoreReply>> store(const StoreRequest& req, ChunkSource& chunks, Timeout timeout) override {
-    // Each chunk goes out marked last once it completes the value's announced size; before that,
-    // one chunk of look-ahead, so that a source that ends short still sends its last chunk
-    // marked. The chunk that completes the size does not wait for the source's end: an owner's
-    // copy to a replica would wait for the owner's own end of stream and commit.
-    const std::uint64_t total = req.meta.size;
+    // One chunk of look-ahead, so that the last chunk is sent marked as the last.
     auto first = co_await chunks.next();
     if (!first) co_return first.error();
     std::optional<std::string> current = std::move(*first);
@@ -42,14 +37,13 @@ class Client final : public ChordService {
     message.set_transfer(new_transfer_id());
     std::uint64_t offset = 0;
     for (;;) {
-      const std::size_t size = current ? current->size() : 0;
-      const bool completes = current && offset + size >= total;
       std::optional<std::string> next;
-      if (current && !completes) {
+      if (current) {
         auto n = co_await chunks.next();
         if (!n) co_return n.error();
         next = std::move(*n);
       }
+      std::size_t size = current ? current->size() : 0;
       message.set_data(current ? std::move(*current) : std::string());
       message.set_offset(offset);
       message.set_last(!next);
@@ -57,12 +51,7 @@ class Client final : public ChordService {
       auto r = co_await carrier_->call("Store", message, reply, timeout);
       if (!r) co_return r.error();
       offset += size;
-      if (!next) {
-        if (completes)
-          if (auto rest = co_await expect_end(chunks, total); !rest)
-            co_return fail(rest.error().code, "Store", rest.error().message);
-        co_return checked(wire::from_proto(reply), "Store");
-      }
+      if (!next) co_return checked(wire::from_proto(reply), "Store");
       current = std::move(next);
       message.clear_header();
     }
