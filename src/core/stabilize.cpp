@@ -46,9 +46,12 @@ asio::awaitable<void> Node::recover_successors() {
   if (lost_.empty()) co_return;
   auto t = now();
   std::erase_if(lost_, [&](const Lost& l) { return t > l.forget_at || successors_.contains(l.node.id); });
+  // Copied, as the calls below may change lost_; only the ones closer than the successor, which
+  // on a settled ring are none.
   std::vector<NodeRef> retry;
+  const Id first = successors_.first().id;
   for (const auto& l : lost_)
-    if (!suspected(l.node.id)) retry.push_back(l.node);
+    if ((first == self_.id || in_open(l.node.id, self_.id, first)) && !suspected(l.node.id)) retry.push_back(l.node);
   for (const auto& n : retry) {
     const NodeRef succ = successors_.first();
     if (succ.id != self_.id && !in_open(n.id, self_.id, succ.id)) continue;  // not closer than what we have

@@ -41,7 +41,7 @@ void SimRing::drain() {
 
 std::shared_ptr<Node> SimRing::attach(const std::string& uri, const Id& id, std::size_t host,
                                      std::unique_ptr<Store> store) {
-  auto node = std::make_shared<Node>(io_.get_executor(), ring_, NodeRef{id, uri}, options_.node, network_,
+  auto node = std::make_shared<Node>(io_.get_executor(), ring_, NodeRef{id, NodeUri::pinned(uri)}, options_.node, network_,
                                      store ? std::move(store) : make_memory_store());
   network_.attach(uri, node);
   nodes_.push_back(node);

@@ -87,3 +87,22 @@ TEST_CASE("successor list drops self and duplicates and keeps r entries") {
   CHECK_FALSE(s.remove(Id::from_uint(7)));
   CHECK(s.first() == node(2));
 }
+
+TEST_CASE("a successor list assigned what it already holds stays as it is, and any difference is taken") {
+  SuccessorList s(node(1), 3);
+  s.assign(node(2), {node(3), node(4)});
+  const std::vector<NodeRef> settled{node(2), node(3), node(4)};
+  s.assign(node(2), {node(3), node(1), node(3), node(4), node(5)});  // the same, after take()'s rules
+  CHECK(s.nodes() == settled);
+  s.assign(node(2), {node(3)});  // shorter: the list shrinks
+  CHECK(s.nodes() == std::vector<NodeRef>{node(2), node(3)});
+  s.assign(node(2), {node(3), node(4)});
+  NodeRef moved{Id::from_uint(3), std::string("inproc://moved")};
+  s.assign(node(2), {moved, node(4)});  // one id at a new URI: the URI is taken
+  REQUIRE(s.nodes().size() == 3);
+  CHECK(s.nodes()[1].uri == "inproc://moved");
+  s.assign(node(2), {node(3), node(4)});
+  CHECK(s.nodes() == settled);
+  s.assign(node(5), {node(2), node(3)});  // another order
+  CHECK(s.nodes() == std::vector<NodeRef>{node(5), node(2), node(3)});
+}

@@ -156,3 +156,28 @@ TEST_CASE("a NodeRef's URI is shared by its copies and reads as the string it wa
   b.uri = "inproc://b";
   CHECK(a.uri == "inproc://a-node-with-a-long-name");  // assigning one copy leaves the others
 }
+
+TEST_CASE("a pinned URI is one string per text for the process, and reads as a counted one does") {
+  const std::string text = "inproc://a-pinned-node-with-a-long-name";
+  auto a = chord::NodeUri::pinned(text);
+  {
+    auto b = chord::NodeUri::pinned(std::string(text));  // made apart: the same string
+    CHECK(&a.str() == &b.str());
+    chord::NodeUri c = b;
+    c = a;
+    CHECK(&c.str() == &a.str());
+  }
+  CHECK(a == text);  // every copy gone, the string stays
+  CHECK(a == chord::NodeUri(text));
+  CHECK_FALSE(a == chord::NodeUri::pinned("inproc://another-pinned-node"));
+  CHECK(chord::NodeUri::pinned("").empty());
+  chord::NodeUri counted = text;
+  counted = a;  // a counted URI replaced by a pinned one, and back
+  CHECK(counted == text);
+  counted = chord::NodeUri("inproc://counted-again");
+  CHECK(counted == "inproc://counted-again");
+  chord::NodeUri moved = std::move(counted);
+  CHECK(moved == "inproc://counted-again");
+  CHECK(counted.empty());  // NOLINT: a moved-from URI is empty
+  CHECK(a.route() != nullptr);
+}

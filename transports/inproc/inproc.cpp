@@ -9,42 +9,29 @@
 #include <fmt/format.h>
 
 namespace chord::inproc {
-namespace {
-
-class Client final : public ChordService {
- public:
-  Client(Network& net, std::string uri, Network::Endpoint& endpoint)
-      : net_(net), uri_(std::move(uri)), endpoint_(endpoint) {}
-
-#define CHORD_INPROC_RPC(fn, Name, Req, Rep)                                    \
-  asio::awaitable<Result<Rep>> fn(const Req& req, Timeout timeout) override {  \
-    if (auto now = net_.at_once(endpoint_)) co_return co_await now->fn(req, timeout); \
-    auto target = co_await net_.reach(uri_, endpoint_, #Name, timeout);                     \
-    if (!target) co_return target.error();                                       \
-    co_return co_await (*target)->fn(req, timeout);                              \
+#define CHORD_INPROC_RPC(fn, Name, Req, Rep)                                                      \
+  asio::awaitable<Result<Rep>> Network::Endpoint::fn(const Req& req, Timeout timeout) {             \
+    if (auto now = net_.at_once(*this)) co_return co_await now->fn(req, timeout);                    \
+    auto target = co_await net_.reach(uri_, *this, #Name, timeout);                                \
+    if (!target) co_return target.error();                                                         \
+    co_return co_await (*target)->fn(req, timeout);                                                \
   }
-  CHORD_UNARY_RPCS(CHORD_INPROC_RPC)
+CHORD_UNARY_RPCS(CHORD_INPROC_RPC)
 #undef CHORD_INPROC_RPC
 
-  asio::awaitable<Result<StoreReply>> store(const StoreRequest& req, ChunkSource& chunks,
-                                            Timeout timeout) override {
-    auto target = co_await net_.reach(uri_, endpoint_, "Store", timeout);
-    if (!target) co_return target.error();
-    co_return co_await (*target)->store(req, chunks, timeout);
-  }
-  asio::awaitable<Result<FetchReply>> fetch(const FetchRequest& req, ChunkSink& sink, Timeout timeout) override {
-    auto target = co_await net_.reach(uri_, endpoint_, "Fetch", timeout);
-    if (!target) co_return target.error();
-    co_return co_await (*target)->fetch(req, sink, timeout);
-  }
+asio::awaitable<Result<StoreReply>> Network::Endpoint::store(const StoreRequest& req, ChunkSource& chunks,
+                                                             Timeout timeout) {
+  auto target = co_await net_.reach(uri_, *this, "Store", timeout);
+  if (!target) co_return target.error();
+  co_return co_await (*target)->store(req, chunks, timeout);
+}
 
- private:
-  Network& net_;
-  std::string uri_;
-  Network::Endpoint& endpoint_;  // endpoints are never erased, and map nodes do not move
-};
-
-}  // namespace
+asio::awaitable<Result<FetchReply>> Network::Endpoint::fetch(const FetchRequest& req, ChunkSink& sink,
+                                                             Timeout timeout) {
+  auto target = co_await net_.reach(uri_, *this, "Fetch", timeout);
+  if (!target) co_return target.error();
+  co_return co_await (*target)->fetch(req, sink, timeout);
+}
 
 namespace {
 std::uint64_t new_network_id() {
@@ -59,7 +46,7 @@ Network::Network(asio::any_io_executor executor, Options options)
 Network::~Network() = default;
 
 void Network::attach(const std::string& uri, std::weak_ptr<ChordService> service) {
-  auto& e = endpoints_[uri];
+  auto& e = endpoints_.try_emplace(uri, *this, uri).first->second;
   e.service = std::move(service);
   e.alive = true;
 }
@@ -83,15 +70,13 @@ bool Network::alive(const std::string& uri) const {
 
 Network::Endpoint* Network::endpoint(const std::string& uri) {
   if (!uri.starts_with("inproc://")) return nullptr;
-  auto& e = endpoints_[uri];  // unknown URIs get an endpoint that never answers
-  if (!e.client) e.client = std::make_shared<Client>(*this, uri, e);
-  return &e;
+  return &endpoints_.try_emplace(uri, *this, uri).first->second;  // unknown URIs: one that never answers
 }
 
 Result<std::shared_ptr<ChordService>> Network::connect(const std::string& uri) {
   auto* e = endpoint(uri);
   if (!e) return make_error(Errc::invalid_argument, fmt::format("'{}' is not an inproc:// URI", uri));
-  return e->client;
+  return client(*e);
 }
 
 Result<std::shared_ptr<ChordService>> Network::connect_to(const NodeUri& uri) {
@@ -99,11 +84,11 @@ Result<std::shared_ptr<ChordService>> Network::connect_to(const NodeUri& uri) {
   if (!route) return connect(uri.str());
   // Endpoints are never erased and map nodes do not move: the pointer holds while this network
   // lives, and a route left by a network that is gone is never followed (ids are not reused).
-  if (route->network == id_) return static_cast<Endpoint*>(route->endpoint)->client;
+  if (route->network == id_) return client(*static_cast<Endpoint*>(route->endpoint));
   auto* e = endpoint(uri.str());
   if (!e) return make_error(Errc::invalid_argument, fmt::format("'{}' is not an inproc:// URI", uri.str()));
   *route = NodeUri::Route{id_, e};
-  return e->client;
+  return client(*e);
 }
 
 std::shared_ptr<ChordService> Network::at_once(const Endpoint& e) {
