@@ -49,9 +49,10 @@ void add_simulate(CLI::App& app, int& exit_code) {
   cmd->add_option("--max-rounds", opts->max_rounds, "give up converging after this many rounds per phase")->capture_default_str();
   auto consistency = std::make_shared<std::uint64_t>(0);
   cmd->add_option("--consistency", *consistency,
-                  "instead: this many schedules of puts, overwrites, deletes and gets on a ring of --nodes (8 is "
-                  "right) while holders crash, restart from their data and pause; every read is checked against "
-                  "what was acknowledged (uses --replicas, --read-quorum, --seed)");
+                  "instead: this many schedules of puts, overwrites, conditional puts, deletes and gets on a ring "
+                  "of --nodes (8 is right) while holders crash, restart from their data, pause, leave and rejoin; "
+                  "every read and every accepted conditional put is checked against what was acknowledged (uses "
+                  "--replicas, --read-quorum, --seed)");
   cmd->add_flag("--json", *json, "print one JSON object");
   cmd->callback([opts, json, build, seeds, consistency, &exit_code] {
     spdlog::set_level(spdlog::level::off);
@@ -68,14 +69,15 @@ void add_simulate(CLI::App& app, int& exit_code) {
         for (const auto& s : r.violations) v.emplace_back(boost::json::string(s));
         std::cout << boost::json::serialize(boost::json::object{
                          {"schedules", r.schedules}, {"puts", r.puts}, {"deletes", r.deletes}, {"gets", r.gets},
-                         {"refused", r.refused}, {"faults", r.faults}, {"violations", r.violation_count},
+                         {"conditional", r.conditional}, {"conflicts", r.conflicts}, {"leaves", r.leaves}, {"refused", r.refused},
+                         {"faults", r.faults}, {"violations", r.violation_count},
                          {"first_violations", v}})
                   << "\n";
       } else {
-        std::cout << fmt::format("consistency  {} schedules (seed {}), {} nodes, k = {}: {} puts, {} deletes, {} gets, "
-                                 "{} refused (no quorum), {} crashes and pauses\n",
-                                 r.schedules, co.seed, co.nodes, co.replicas, r.puts, r.deletes, r.gets, r.refused,
-                                 r.faults);
+        std::cout << fmt::format("consistency  {} schedules (seed {}), {} nodes, k = {}: {} puts, {} conditional puts "
+                                 "({} conflicts), {} deletes, {} gets, {} refused (no quorum), {} crashes and pauses, {} leaves\n",
+                                 r.schedules, co.seed, co.nodes, co.replicas, r.puts, r.conditional, r.conflicts, r.deletes, r.gets,
+                                 r.refused, r.faults, r.leaves);
         std::cout << fmt::format("violations   {}\n", r.violation_count);
         for (const auto& s : r.violations) std::cout << "  " << s << "\n";
       }

@@ -11,11 +11,13 @@
 
 namespace chord::sim {
 
+// if_version: only if the key is at that version now (zero: only if it does not exist).
 inline asio::awaitable<Result<StoreReply>> put_value(std::shared_ptr<Node> via, std::string key, std::string value,
-                                                     std::size_t chunk_bytes, Timeout timeout) {
+                                                     std::size_t chunk_bytes, Timeout timeout,
+                                                     std::optional<Version> if_version = std::nullopt) {
   const ValueMeta meta{key, via->ring().hash(key), value.size(), Sha256::of(value), {}, false};
   StringSource source(std::move(value), chunk_bytes);
-  const StoreRequest req{meta, Role::client};
+  const StoreRequest req{meta, Role::client, false, if_version};
   co_return co_await via->store(req, source, timeout);
 }
 

@@ -52,19 +52,23 @@ class Schedule {
     ring_.build_ideal();
     for (unsigned step = 0; step < o_.steps; ++step) {
       const auto dice = rng_() % 100;
-      if (dice < 30) put();
+      if (dice < 24) put();
+      else if (dice < 32) put_if_unchanged();
       else if (dice < 42) remove();
-      else if (dice < 75) get(pick_key());
-      else if (dice < 83) crash();
-      else if (dice < 90) restart();
-      else if (dice < 95) pause();
-      else unpause();
+      else if (dice < 72) get(pick_key());
+      else if (dice < 79) crash();
+      else if (dice < 85) restart();
+      else if (dice < 90) pause();
+      else if (dice < 94) unpause();
+      else if (dice < 97) leave();
+      else rejoin();
       for (auto r = rng_() % 3; r > 0; --r) ring_.round();
     }
     // Everyone back, the ring repaired: every key must still read as acknowledged.
     for (auto* n : paused_) ring_.revive(*n);
     paused_.clear();
     while (!crashed_.empty()) restart();
+    while (!left_.empty()) rejoin();
     ring_.stabilize(60);
     for (unsigned r = 0; r < 10; ++r) ring_.round();
     for (unsigned k = 0; k < o_.keys; ++k) get(k);
@@ -83,6 +87,10 @@ class Schedule {
   std::string key_name(unsigned k) const { return fmt::format("s{}-key-{}", index_, k); }
   unsigned pick_key() { return static_cast<unsigned>(rng_() % o_.keys); }
   unsigned down() const { return static_cast<unsigned>(crashed_.size() + paused_.size()); }
+  // Holders that may be down at once with every write still able to reach its quorum.
+  unsigned budget() const {
+    return o_.replicas - std::max(1u, o_.write_quorum ? o_.write_quorum : o_.replicas / 2 + 1);
+  }
 
   std::shared_ptr<Node> access() {
     auto live = ring_.live();
@@ -124,19 +132,20 @@ class Schedule {
     state.deleted = deleted;
   }
 
-  void get(unsigned k) {
+  // The version read (zero: not found), or nullopt when the read was refused.
+  std::optional<Version> get(unsigned k) {
     auto& state = keys_[k];
     ++report_.gets;
     auto got = ring_.run(get_versioned(access(), key_name(k)));
     if (!got.reply) {
       if (got.reply.error().code != Errc::not_found) {
         ++report_.refused;
-        return;
+        return std::nullopt;
       }
       if (state.acked && !state.deleted)
         violation(fmt::format("get {}: not found, but a write at version {} was acknowledged", key_name(k),
                               state.version.hlc));
-      return;
+      return Version{};
     }
     const auto& meta = got.reply->meta;
     if (Sha256::of(got.data) != meta.sha256 || !state.attempted.contains(got.data))
@@ -144,10 +153,34 @@ class Schedule {
     else if (state.acked && meta.version < state.version)
       violation(fmt::format("get {}: version {} is older than the acknowledged {}{}", key_name(k), meta.version.hlc,
                             state.version.hlc, state.deleted ? " (a delete): the key came back" : ""));
+    return meta.version;
+  }
+
+  // A read, then a write conditional on the version it saw (as the shared-folder index updates
+  // its records). Accepted, the condition must have held against every acknowledged write: one
+  // taken against a version older than the last acknowledged write (or against "absent" over an
+  // acknowledged value) is a lost update.
+  void put_if_unchanged() {
+    const unsigned k = pick_key();
+    auto seen = get(k);
+    if (!seen) return;
+    auto& state = keys_[k];
+    const std::string value = fmt::format("{}-write-{}", key_name(k), writes_++);
+    state.attempted.insert(value);
+    ++report_.conditional;
+    auto r = ring_.run(put_value(access(), key_name(k), value, 1 << 20, std::chrono::milliseconds(2000), *seen));
+    if (!r) {
+      ++(r.error().code == Errc::precondition_failed ? report_.conflicts : report_.refused);
+      return;
+    }
+    if (state.acked && (state.deleted ? !seen->zero() && *seen < state.version : *seen < state.version))
+      violation(fmt::format("put {} if at version {}: accepted, but version {}{} was acknowledged", key_name(k),
+                            seen->hlc, state.version.hlc, state.deleted ? " (a delete)" : ""));
+    acknowledge(k, r->version, false, "conditional put");
   }
 
   void crash() {
-    if (down() >= o_.replicas - std::max(1u, o_.write_quorum ? o_.write_quorum : o_.replicas / 2 + 1)) return;
+    if (down() >= budget()) return;
     auto n = access();
     ring_.kill(*n);
     crashed_.push_back(n.get());
@@ -164,8 +197,27 @@ class Schedule {
     if (!ring_.run(fresh->join(via))) crashed_.push_back(fresh.get());  // try again later
   }
 
+  // A graceful leave: the node hands its keys to its successor and goes, to come back later from
+  // what it still holds. Within the fault budget too, as a leave that fails leaves a crashed node.
+  void leave() {
+    if (down() >= budget() || ring_.live().size() <= o_.replicas + 1) return;
+    auto n = access();
+    ++report_.leaves;
+    if (ring_.leave(*n)) left_.push_back(n.get());
+    else crashed_.push_back(n.get());
+  }
+
+  void rejoin() {
+    if (left_.empty()) return;
+    Node* n = left_.back();
+    left_.pop_back();
+    auto fresh = ring_.restart(*n, true);
+    const std::string via = access()->self().uri;
+    if (!ring_.run(fresh->join(via))) crashed_.push_back(fresh.get());
+  }
+
   void pause() {
-    if (down() >= o_.replicas - std::max(1u, o_.write_quorum ? o_.write_quorum : o_.replicas / 2 + 1)) return;
+    if (down() >= budget()) return;
     auto n = access();
     ring_.network().kill(n->self().uri);  // unreachable, its state kept: a stopped process
     paused_.push_back(n.get());
@@ -190,7 +242,7 @@ class Schedule {
   ConsistencyReport& report_;
   SimRing ring_;
   std::map<unsigned, KeyState> keys_;
-  std::vector<Node*> crashed_, paused_;
+  std::vector<Node*> crashed_, paused_, left_;
   unsigned writes_ = 0;
 };
 

@@ -1,7 +1,7 @@
 #pragma once
 // A deterministic fault checker for the data of the ring: from a seed, schedules of puts,
-// overwrites, deletes and gets through random nodes of a simulated ring, while holders crash,
-// restart from their data, pause and come back. Every read is checked against what was
+// overwrites, conditional writes, deletes and gets through random nodes of a simulated ring,
+// while holders crash, restart from their data, pause, leave and come back. Every read is checked against what was
 // acknowledged: it must never return a version older than the last acknowledged write of its
 // key, a value after its acknowledged delete, or bytes that are not the value of the version it
 // names. The same seed gives the same run.
@@ -24,6 +24,9 @@ struct ConsistencyOptions {
 
 struct ConsistencyReport {
   std::uint64_t schedules = 0, puts = 0, deletes = 0, gets = 0, refused = 0, faults = 0;
+  std::uint64_t conditional = 0;  // conditional puts (a read, then a write if unchanged)
+  std::uint64_t conflicts = 0;    // of those, refused as the key had changed since the read
+  std::uint64_t leaves = 0;       // graceful leaves, each followed later by a rejoin
   std::vector<std::string> violations;  // the first few, each with its schedule's seed
   std::uint64_t violation_count = 0;
 };

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The deterministic fault checker of the ring's data (`chordnode simulate --consistency N`):
-with majority quorums (W = R = 2 of 3) no read in N schedules of puts, overwrites and deletes
-under crashes, restarts from disk and pauses may return an older version than one acknowledged,
-or a key after its acknowledged delete; the same seed gives the same run; and with R = 1
+with majority quorums (W = R = 2 of 3) no read in N schedules of puts, overwrites, conditional
+puts and deletes under crashes, restarts from disk, pauses, leaves and rejoins may return an older
+version than one acknowledged, or a key after its acknowledged delete, and no conditional put is
+accepted against a version older than one acknowledged; the same seed gives the same run; and with R = 1
 (W + R <= k) the checker does find stale reads, so it is able to fail."""
 import argparse
 import json
@@ -32,6 +33,8 @@ def main():
           report["first_violations"][:3])
     check(report["gets"] > 10 * args.schedules and report["deletes"] > 3 * args.schedules and
           report["faults"] > args.schedules, "the schedules read, delete and inject faults")
+    check(report["conditional"] > 2 * args.schedules and report["leaves"] > args.schedules / 4,
+          "the schedules write conditionally and nodes leave and rejoin: %s" % report)
     again = run(args.binary, args.schedules, 7)[1]
     check(again == report, "the same seed gives the same run")
     code, weak = run(args.binary, max(args.schedules, 500), 1, "--read-quorum", "1")
