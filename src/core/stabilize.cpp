@@ -46,15 +46,17 @@ asio::awaitable<void> Node::recover_successors() {
   if (lost_.empty()) co_return;
   auto t = now();
   std::erase_if(lost_, [&](const Lost& l) { return t > l.forget_at || successors_.contains(l.node.id); });
+  auto closer_than_successor = [this](const Id& id) {
+    const Id& succ = successors_.first().id;
+    return succ == self_.id || in_open(id, self_.id, succ);
+  };
   // Copied, as the calls below may change lost_; only the ones closer than the successor, which
-  // on a settled ring are none.
+  // on a settled ring are none, and asked again below, as the successor may change meanwhile.
   std::vector<NodeRef> retry;
-  const Id first = successors_.first().id;
   for (const auto& l : lost_)
-    if ((first == self_.id || in_open(l.node.id, self_.id, first)) && !suspected(l.node.id)) retry.push_back(l.node);
+    if (closer_than_successor(l.node.id) && !suspected(l.node.id)) retry.push_back(l.node);
   for (const auto& n : retry) {
-    const NodeRef succ = successors_.first();
-    if (succ.id != self_.id && !in_open(n.id, self_.id, succ.id)) continue;  // not closer than what we have
+    if (!closer_than_successor(n.id)) continue;
     auto client = peer(n);
     if (!client) continue;
     const Empty ask;
@@ -65,7 +67,7 @@ asio::awaitable<void> Node::recover_successors() {
     }
     peer_answered(n);
     std::erase_if(lost_, [&](const Lost& l) { return l.node.id == n.id; });
-    if (successors_.first().id == self_.id || in_open(n.id, self_.id, successors_.first().id)) {
+    if (closer_than_successor(n.id)) {
       spdlog::info("[{}] {} answers again: successor once more", tag_, n.uri);
       successors_.push_front(n);
     }

@@ -97,13 +97,17 @@ class Schedule {
     return live[rng_() % live.size()];
   }
 
+  // A value never written before to key k, through a random node, remembered as attempted.
+  Result<StoreReply> write(unsigned k, std::optional<Version> if_version = std::nullopt) {
+    const std::string value = fmt::format("{}-write-{}", key_name(k), writes_++);
+    keys_[k].attempted.insert(value);
+    return ring_.run(put_value(access(), key_name(k), value, 1 << 20, std::chrono::milliseconds(2000), if_version));
+  }
+
   void put() {
     const unsigned k = pick_key();
-    auto& state = keys_[k];
-    const std::string value = fmt::format("{}-write-{}", key_name(k), writes_++);
-    state.attempted.insert(value);
     ++report_.puts;
-    auto r = ring_.run(put_value(access(), key_name(k), value, 1 << 20, std::chrono::milliseconds(2000)));
+    auto r = write(k);
     if (!r) {
       ++report_.refused;
       return;
@@ -164,15 +168,13 @@ class Schedule {
     const unsigned k = pick_key();
     auto seen = get(k);
     if (!seen) return;
-    auto& state = keys_[k];
-    const std::string value = fmt::format("{}-write-{}", key_name(k), writes_++);
-    state.attempted.insert(value);
     ++report_.conditional;
-    auto r = ring_.run(put_value(access(), key_name(k), value, 1 << 20, std::chrono::milliseconds(2000), *seen));
+    auto r = write(k, *seen);
     if (!r) {
       ++(r.error().code == Errc::precondition_failed ? report_.conflicts : report_.refused);
       return;
     }
+    const auto& state = keys_[k];
     if (state.acked && (state.deleted ? !seen->zero() && *seen < state.version : *seen < state.version))
       violation(fmt::format("put {} if at version {}: accepted, but version {}{} was acknowledged", key_name(k),
                             seen->hlc, state.version.hlc, state.deleted ? " (a delete)" : ""));
@@ -192,9 +194,15 @@ class Schedule {
     const auto at = rng_() % crashed_.size();
     Node* n = crashed_[at];
     crashed_.erase(crashed_.begin() + static_cast<std::ptrdiff_t>(at));
-    auto fresh = ring_.restart(*n, true);  // from its data dir: what it held before the crash
+    bring_back(*n);
+  }
+
+  // Starts n again from its data dir (what it held when it went) and joins it through a random
+  // live node; a join that fails leaves it crashed, to be tried again later.
+  void bring_back(Node& n) {
+    auto fresh = ring_.restart(n, true);
     const std::string via = access()->self().uri;
-    if (!ring_.run(fresh->join(via))) crashed_.push_back(fresh.get());  // try again later
+    if (!ring_.run(fresh->join(via))) crashed_.push_back(fresh.get());
   }
 
   // A graceful leave: the node hands its keys to its successor and goes, to come back later from
@@ -211,9 +219,7 @@ class Schedule {
     if (left_.empty()) return;
     Node* n = left_.back();
     left_.pop_back();
-    auto fresh = ring_.restart(*n, true);
-    const std::string via = access()->self().uri;
-    if (!ring_.run(fresh->join(via))) crashed_.push_back(fresh.get());
+    bring_back(*n);
   }
 
   void pause() {

@@ -1,10 +1,11 @@
 #pragma once
 // A deterministic fault checker for the data of the ring: from a seed, schedules of puts,
 // overwrites, conditional writes, deletes and gets through random nodes of a simulated ring,
-// while holders crash, restart from their data, pause, leave and come back. Every read is checked against what was
-// acknowledged: it must never return a version older than the last acknowledged write of its
-// key, a value after its acknowledged delete, or bytes that are not the value of the version it
-// names. The same seed gives the same run.
+// while holders crash, restart from their data, pause, leave and come back. Every read is
+// checked against what was acknowledged: it must never return a version older than the last
+// acknowledged write of its key, a value after its acknowledged delete, or bytes that are not the
+// value of the version it names; no conditional write may be accepted against a version older
+// than the last acknowledged one. The same seed gives the same run.
 #include <cstdint>
 #include <string>
 #include <vector>

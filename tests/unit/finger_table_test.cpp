@@ -88,7 +88,7 @@ TEST_CASE("successor list drops self and duplicates and keeps r entries") {
   CHECK(s.first() == node(2));
 }
 
-TEST_CASE("a successor list assigned what it already holds stays as it is, and any difference is taken") {
+TEST_CASE("a successor list reassigned takes the new list whole: the same one, a shorter one, a new URI, another order") {
   SuccessorList s(node(1), 3);
   s.assign(node(2), {node(3), node(4)});
   const std::vector<NodeRef> settled{node(2), node(3), node(4)};
