@@ -25,6 +25,10 @@ class FingerTable {
   const NodeRef& node(unsigned i) const;
   bool known(unsigned i) const { return !node(i).uri.empty(); }
   void set(unsigned i, const NodeRef& node);
+  // Entries first..last all name node (not empty), in one step: fix_fingers sets a stretch at
+  // once, where one set() per entry was a tenth of a simulation's instructions. Whether any of
+  // them was unknown or named another node before.
+  bool set_range(unsigned first, unsigned last, const NodeRef& node);
   // Drops every entry that points at a failed node.
   void forget(const Id& id);
   // Entries that differ from the one before: the few distinct nodes worth showing.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <optional>
 #include <stdexcept>
 
 namespace chord {
@@ -50,6 +51,43 @@ void FingerTable::set(unsigned i, const NodeRef& node) {
   } else {
     runs_.insert(it, FingerRun{i, i, node});
   }
+}
+
+bool FingerTable::set_range(unsigned first, unsigned last, const NodeRef& node) {
+  if (first < 1 || last > m_ || first > last || node.uri.empty())
+    throw std::out_of_range("finger range out of range or empty node");
+  // The runs that overlap [first, last]: [lo, hi).
+  auto lo = std::lower_bound(runs_.begin(), runs_.end(), first, [](const FingerRun& r, unsigned x) { return r.last < x; });
+  auto hi = lo;
+  unsigned covered = 0;
+  bool other = false;
+  for (; hi != runs_.end() && hi->first <= last; ++hi) {
+    covered += std::min(hi->last, last) - std::max(hi->first, first) + 1;
+    other = other || hi->node.id != node.id;
+  }
+  const bool changed = other || covered != last - first + 1;
+  if (lo != hi && std::next(lo) == hi && lo->node == node && lo->first <= first && lo->last >= last) return changed;
+  // What the overlapping runs keep outside the range, then the range itself between them.
+  std::optional<FingerRun> head, tail;
+  if (lo != hi && lo->first < first) head = FingerRun{lo->first, first - 1, lo->node};
+  if (lo != hi && std::prev(hi)->last > last) tail = FingerRun{last + 1, std::prev(hi)->last, std::prev(hi)->node};
+  auto at = runs_.erase(lo, hi);
+  if (tail) at = runs_.insert(at, std::move(*tail));
+  at = runs_.insert(at, FingerRun{first, last, node});
+  if (head) at = std::next(runs_.insert(at, std::move(*head)));
+  // Join the neighbours that name the same node and touch the range, as set() keeps the runs.
+  if (auto next = std::next(at); next != runs_.end() && next->first == last + 1 && next->node == node) {
+    at->last = next->last;
+    runs_.erase(next);
+  }
+  if (at != runs_.begin()) {
+    auto prev = std::prev(at);
+    if (prev->last + 1 == at->first && prev->node == node) {
+      prev->last = at->last;
+      runs_.erase(at);
+    }
+  }
+  return changed;
 }
 
 void FingerTable::forget(const Id& id) {

@@ -30,14 +30,10 @@ std::uint64_t Id::low64() const {
   return v;
 }
 
-bool in_open(const Id& x, const Id& a, const Id& b) {
-  if (a < b) return a < x && x < b;
-  return x > a || x < b;  // wraps past zero; a == b leaves out a alone
-}
-
-bool in_half_open(const Id& x, const Id& a, const Id& b) {
-  if (a < b) return a < x && x <= b;
-  return x > a || x <= b;
+unsigned Id::bit_width() const {
+  for (std::size_t i = 0; i < kBytes; ++i)
+    if (bytes_[i] != 0) return static_cast<unsigned>(8 * (kBytes - i - 1)) + static_cast<unsigned>(std::bit_width(bytes_[i]));
+  return 0;
 }
 
 Ring::Ring(unsigned bits) : bits_(bits) {
@@ -73,6 +69,23 @@ Id Ring::add_pow2(const Id& a, unsigned k) const {
     carry = sum >> 8;
   }
   return reduce(Id(b));  // drops the carry out of bit m-1: arithmetic mod 2^m
+}
+
+Id Ring::distance(const Id& a, const Id& b) const {
+  std::array<std::uint8_t, Id::kBytes> out{};
+  unsigned borrow = 0;
+  for (int i = static_cast<int>(Id::kBytes) - 1; i >= 0; --i) {
+    const int d = int{b.bytes()[i]} - int{a.bytes()[i]} - static_cast<int>(borrow);
+    borrow = d < 0 ? 1 : 0;
+    out[i] = static_cast<std::uint8_t>(d + (d < 0 ? 256 : 0));
+  }
+  return reduce(Id(out));  // a borrow out of the top is the wrap past zero: mod 2^m
+}
+
+unsigned Ring::last_finger_within(const Id& n, const Id& s) const {
+  // The start of finger i is n + 2^(i-1), in (n, s] exactly when 2^(i-1) <= s - n.
+  const unsigned width = distance(n, s).bit_width();
+  return width == 0 ? bits_ : width;
 }
 
 std::string Ring::hex(const Id& id) const {

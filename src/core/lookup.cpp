@@ -4,8 +4,8 @@
 // path if the hop itself has died.
 #include <algorithm>
 #include <iterator>
-#include <unordered_set>
 
+#include <boost/container/small_vector.hpp>
 #include <spdlog/spdlog.h>
 
 #include "chord/key_id.hpp"
@@ -20,7 +20,9 @@ bool listed(const std::vector<Id>& ids, const Id& id) { return std::find(ids.beg
 std::vector<NodeRef> Node::closest_preceding_nodes(const Id& key_id, unsigned count,
                                                    const std::vector<Id>& exclude) const {
   // Pointers while choosing, copies of the chosen few: this runs on every hop of every lookup.
-  std::vector<const NodeRef*> found;
+  // Inline room for the fingers of a ring of 2^24 nodes and a successor list: growing a vector
+  // here was three allocations a hop.
+  boost::container::small_vector<const NodeRef*, 32> found;
   bool with_suspected = false;
   auto consider = [&](const NodeRef& n) {
     if (n.uri.empty() || !in_open(n.id, self_.id, key_id) || listed(exclude, n.id)) return;
@@ -103,7 +105,10 @@ asio::awaitable<Result<LookupReply>> Node::route(Id key_id, std::optional<NodeRe
   out.path.push_back(self_);
   std::vector<Id> dead;  // found dead during this lookup; routing around itself: this node too
   if (around_from) dead.push_back(self_.id);
-  std::unordered_set<Id, IdHash> asked{self_.id};
+  // Scanned, not hashed: a lookup asks about log2 N nodes, and a hash set cost an allocation per
+  // node asked.
+  boost::container::small_vector<Id, 24> asked{self_.id};
+  out.path.reserve(16);
   unsigned failures = 0;
   unsigned calls = 0;  // every step asked, this node's own and repeated ones too: the bound on the loop
   const unsigned max_calls = 2 * ring_.bits() + 2 * successors_.capacity() + 8;
@@ -171,8 +176,9 @@ asio::awaitable<Result<LookupReply>> Node::route(Id key_id, std::optional<NodeRe
       // Each hop must be closer to the key than the last node that answered (the first hop of a
       // route around this node is where it starts).
       const bool closer = in_open(next.id, out.path.back().id, key_id) || (around_from && out.path.size() == 1);
-      if (asked.contains(next.id) || listed(dead, next.id) || !closer) continue;
-      asked.insert(next.id);
+      if (std::find(asked.begin(), asked.end(), next.id) != asked.end() || listed(dead, next.id) || !closer)
+        continue;
+      asked.push_back(next.id);
       auto r = co_await ask(next);
       if (!r) {
         if (!is_peer_failure(r.error().code)) co_return r.error();

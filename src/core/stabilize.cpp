@@ -270,7 +270,7 @@ asio::awaitable<void> Node::fix_fingers() {
     found = succ;
   } else {
     auto r = co_await find_successor(start, kOwnerLookupNodes);
-    if (!r) {
+    if (!r || r->owner.uri.empty()) {
       next_finger_ = i % m + 1;
       co_return;
     }
@@ -278,14 +278,9 @@ asio::awaitable<void> Node::fix_fingers() {
   }
   // Every later finger whose start also falls in (n, found] points at found: fix them all in
   // one go, so that a full refresh takes about log N lookups instead of m.
-  unsigned j = i;
-  for (; j <= m; ++j) {
-    if (j > i && !in_half_open(fingers_.start(j), self_.id, found.id)) break;
-    const NodeRef& was = fingers_.node(j);
-    if (was.uri.empty() || was.id != found.id) sweep_changed_ = true;
-    fingers_.set(j, found);
-  }
-  next_finger_ = j > m ? 1 : j;
+  const unsigned last = std::max(i, std::min(m, ring_.last_finger_within(self_.id, found.id)));
+  if (fingers_.set_range(i, last, found)) sweep_changed_ = true;
+  next_finger_ = last >= m ? 1 : last + 1;
 }
 
 // An idle ring spends about two thirds of its calls on fix_fingers (a lookup per tick, 9 of

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <random>
+
 #include "chord/finger_table.hpp"
 
 using namespace chord;
@@ -105,4 +107,38 @@ TEST_CASE("a successor list reassigned takes the new list whole: the same one, a
   CHECK(s.nodes() == settled);
   s.assign(node(5), {node(2), node(3)});  // another order
   CHECK(s.nodes() == std::vector<NodeRef>{node(5), node(2), node(3)});
+}
+
+TEST_CASE("a stretch of fingers set at once reads as the same entries set one by one") {
+  // A model check: random stretches on tables of 12 entries, against set() per entry, for the
+  // runs that result and for whether any entry of the stretch named another node before.
+  Ring ring(12);
+  std::mt19937 rng(7);
+  for (int table = 0; table < 200; ++table) {
+    FingerTable ranged(ring, Id::from_uint(5)), single(ring, Id::from_uint(5));
+    for (int step = 0; step < 30; ++step) {
+      const unsigned first = 1 + rng() % 12;
+      const unsigned last = first + rng() % (13 - first);
+      const NodeRef n = node(rng() % 4);
+      bool differed = false;
+      for (unsigned j = first; j <= last; ++j) differed = differed || !single.known(j) || single.node(j).id != n.id;
+      for (unsigned j = first; j <= last; ++j) single.set(j, n);
+      CHECK(ranged.set_range(first, last, n) == differed);
+      if (rng() % 5 == 0) {  // a failure between stretches, as fix_fingers meets them
+        const Id gone = node(rng() % 4).id;
+        ranged.forget(gone);
+        single.forget(gone);
+      }
+      REQUIRE(ranged.runs().size() == single.runs().size());
+      for (std::size_t k = 0; k < ranged.runs().size(); ++k) {
+        CHECK(ranged.runs()[k].first == single.runs()[k].first);
+        CHECK(ranged.runs()[k].last == single.runs()[k].last);
+        CHECK(ranged.runs()[k].node == single.runs()[k].node);
+      }
+    }
+  }
+  FingerTable f(ring, Id::from_uint(5));
+  CHECK_THROWS(f.set_range(0, 3, node(1)));
+  CHECK_THROWS(f.set_range(3, 13, node(1)));
+  CHECK_THROWS(f.set_range(3, 4, NodeRef{}));
 }

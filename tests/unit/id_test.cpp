@@ -72,6 +72,30 @@ TEST_CASE("finger starts carry across bytes on a 160-bit ring") {
   CHECK(ring.hex(ring.add_pow2(id(0), 159)) == "8000000000000000000000000000000000000000");
 }
 
+TEST_CASE("the last finger within (n, s] is the one a per-entry scan of starts stops at") {
+  // Against the scan fix_fingers made before: every pair of ids of a 7-bit ring, and random
+  // pairs of a 160-bit one, where the distance borrows across bytes.
+  auto scan = [](const Ring& ring, const Id& n, const Id& s) {
+    unsigned last = 0;
+    for (unsigned i = 1; i <= ring.bits() && in_half_open(ring.finger_start(n, i), n, s); ++i) last = i;
+    return last;
+  };
+  Ring small(7);
+  for (std::uint64_t n = 0; n < 128; ++n)
+    for (std::uint64_t s = 0; s < 128; ++s) REQUIRE(small.last_finger_within(id(n), id(s)) == scan(small, id(n), id(s)));
+  Ring full(160);
+  for (int k = 0; k < 500; ++k) {
+    const Id n = full.hash("n" + std::to_string(k)), s = full.hash("s" + std::to_string(k));
+    REQUIRE(full.last_finger_within(n, s) == scan(full, n, s));
+    CHECK(full.add_pow2(n, 0) != n);
+  }
+  CHECK(full.distance(id(5), id(3)) == *full.parse_hex(std::string(39, 'f') + "e"));  // -2 mod 2^160
+  CHECK(full.distance(id(3), id(5)) == id(2));
+  CHECK(id(0).bit_width() == 0);
+  CHECK(id(1).bit_width() == 1);
+  CHECK(full.add_pow2(id(0), 159).bit_width() == 160);
+}
+
 TEST_CASE("ids are SHA-1 reduced mod 2^m") {
   Ring full(160);
   CHECK(full.hex(full.hash("abc")) == "a9993e364706816aba3e25717850c26c9cd0d89d");
