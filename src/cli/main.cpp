@@ -1,11 +1,13 @@
 #include <google/protobuf/stubs/logging.h>
 #include <spdlog/spdlog.h>
 
+#include <cstring>
 #include <exception>
 #include <iostream>
 
 #include "commands.hpp"
 #include "config_file.hpp"
+#include "huge_pages.hpp"
 #include "library.hpp"
 
 namespace {
@@ -16,6 +18,7 @@ struct GrpcLifetime {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "simulate") == 0) chord::cli::restart_with_huge_pages(argv);
   GrpcLifetime grpc;
   // protobuf logs an ERROR line for each string field of a received message that is not UTF-8:
   // anyone able to send one could fill the log. The call is refused as malformed anyway.

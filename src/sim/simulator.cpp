@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
 #include <random>
 #include <unordered_map>
 #include <unordered_set>
@@ -160,6 +162,14 @@ std::uint64_t peak_rss_bytes() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return static_cast<std::uint64_t>(u.ru_maxrss) * 1024;
+}
+
+std::uint64_t huge_page_bytes() {
+  std::ifstream in("/proc/self/smaps_rollup");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.starts_with("AnonHugePages:")) return std::strtoull(line.c_str() + 14, nullptr, 10) * 1024;
+  return 0;
 }
 
 boost::json::object stats_json(const LookupStats& s) {
@@ -320,6 +330,7 @@ SimReport simulate(const SimOptions& o, const Progress& progress) {
   report.messages = ring.network().calls();
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   report.peak_rss_bytes = peak_rss_bytes();
+  report.huge_page_bytes = huge_page_bytes();
   return report;
 }
 
@@ -349,7 +360,8 @@ std::string to_json(const SimReport& r) {
                           {"seed", r.options.seed},
                           {"fingers_correct", std::round(r.fingers_correct * 1e6) / 1e6},
                           {"messages", r.messages},
-                          {"peak_rss_bytes", r.peak_rss_bytes}};
+                          {"peak_rss_bytes", r.peak_rss_bytes},
+                          {"huge_page_bytes", r.huge_page_bytes}};
   out["vnodes"] = r.options.vnodes;
   out["replicas"] = r.options.replicas;
   out["build_rounds"] = r.build_rounds ? boost::json::value(*r.build_rounds) : nullptr;
@@ -412,8 +424,9 @@ std::string to_table(const SimReport& r) {
     fetched(r.fetch_after_repair);
     out += fmt::format("  repair    {}\n", r.repair_rounds ? fmt::format("{} rounds", *r.repair_rounds) : "did NOT converge");
   }
-  out += fmt::format("cost        {:.2f} s wall, {} messages, peak RSS {:.1f} MiB\n", r.seconds, r.messages,
-                     static_cast<double>(r.peak_rss_bytes) / (1 << 20));
+  out += fmt::format("cost        {:.2f} s wall, {} messages, peak RSS {:.1f} MiB ({:.1f} MiB in huge pages at the end)\n",
+                     r.seconds, r.messages, static_cast<double>(r.peak_rss_bytes) / (1 << 20),
+                     static_cast<double>(r.huge_page_bytes) / (1 << 20));
   return out;
 }
 

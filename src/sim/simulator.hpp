@@ -73,6 +73,9 @@ struct SimReport {
   std::uint64_t messages = 0;
   double seconds = 0;
   std::uint64_t peak_rss_bytes = 0;
+  // Of the memory mapped at the end, how much is in transparent huge pages (0 where the kernel
+  // gives none): see cli/huge_pages.hpp.
+  std::uint64_t huge_page_bytes = 0;
 };
 
 using Progress = std::function<void(const std::string&)>;

@@ -2,7 +2,9 @@
 """The simulator, run as a user runs it: `chordnode simulate --build at-once` starts every node in
 the same instant through seeds that are themselves joining, and the ring must converge to one
 correct ring (every successor, predecessor and finger right, every lookup answered by the true
-owner) at 10^4 nodes, for seeds picked at random among earlier nodes and for one shared list."""
+owner) at 10^4 nodes, for seeds picked at random among earlier nodes and for one shared list.
+With --huge-pages (a build whose malloc is glibc's, not a sanitizer's) and a kernel that gives
+transparent huge pages on request, the simulator's memory must be in them."""
 import argparse
 import json
 import os
@@ -17,7 +19,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", required=True)
     ap.add_argument("--nodes", type=int, default=10000)
+    ap.add_argument("--huge-pages", action="store_true", help="expect the memory in transparent huge pages")
     args = ap.parse_args()
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+            thp = "[never]" not in f.read()
+    except OSError:
+        thp = False
     check = Checks()
     for seeds in ("random", "shared"):
         cmd = [args.binary, "simulate", "--nodes", str(args.nodes), "--lookups", "10000", "--build", "at-once",
@@ -36,6 +44,12 @@ def main():
         check(out["wrong"] == 0 and out["failed"] == 0,
               "%s: every lookup found the true owner (wrong %d, failed %d)" % (seeds, out["wrong"], out["failed"]))
         check(out["at_once"]["join_retries"] > 0, "%s: some nodes found their seeds still joining" % seeds)
+        if args.huge_pages and thp:
+            check(out["huge_page_bytes"] >= out["peak_rss_bytes"] // 4,
+                  "%s: the ring's memory is in huge pages (%d of %d bytes)" % (seeds, out["huge_page_bytes"],
+                                                                              out["peak_rss_bytes"]))
+        else:
+            print("huge pages not checked (%s)" % ("a sanitizer build" if thp else "the kernel gives none"))
     check.finish("simulate at once")
 
 
