@@ -72,7 +72,7 @@ TEST_CASE("finger starts carry across bytes on a 160-bit ring") {
   CHECK(ring.hex(ring.add_pow2(id(0), 159)) == "8000000000000000000000000000000000000000");
 }
 
-TEST_CASE("the last finger within (n, s] is the one a per-entry scan of starts stops at") {
+TEST_CASE("the last finger whose start lies before a node is the one a per-entry scan stops at") {
   // Against the scan fix_fingers made before: every pair of ids of a 7-bit ring, and random
   // pairs of a 160-bit one, where the distance borrows across bytes.
   auto scan = [](const Ring& ring, const Id& n, const Id& s) {
