@@ -81,13 +81,22 @@ struct IdHash {
   }
 };
 
+// The arc (a, b) on the ring, whether it wraps past zero decided once: a lookup step tests every
+// candidate against one arc (deciding it per test was 2.5 % of a simulation's instructions).
+// When a == b it is the whole ring but a.
+class OpenArc {
+ public:
+  OpenArc(const Id& a, const Id& b) : a_(a), b_(b), wraps_(!(a < b)) {}
+  bool contains(const Id& x) const { return wraps_ ? (a_ < x || x < b_) : (a_ < x && x < b_); }
+
+ private:
+  Id a_, b_;
+  bool wraps_;
+};
 // Inline: routing asks these several times per candidate on every hop, and the call was a
 // tenth of a simulation's instructions.
 // x in (a, b) on the ring; when a == b this is the whole ring but a.
-inline bool in_open(const Id& x, const Id& a, const Id& b) {
-  if (a < b) return a < x && x < b;
-  return x > a || x < b;  // wraps past zero; a == b leaves out a alone
-}
+inline bool in_open(const Id& x, const Id& a, const Id& b) { return OpenArc(a, b).contains(x); }
 // x in (a, b] on the ring; when a == b this is the whole ring.
 inline bool in_half_open(const Id& x, const Id& a, const Id& b) {
   if (a < b) return a < x && x <= b;

@@ -24,13 +24,10 @@ std::vector<NodeRef> Node::closest_preceding_nodes(const Id& key_id, unsigned co
   // here was three allocations a hop.
   boost::container::small_vector<const NodeRef*, 32> found;
   bool with_suspected = false;
-  // in_open(x, self, key) with its one branch on the interval taken once for the whole scan.
-  const Id& self = self_.id;
-  const bool wraps = !(self < key_id);
-  auto between = [&](const Id& x) { return wraps ? (self < x || x < key_id) : (self < x && x < key_id); };
+  const OpenArc before_key(self_.id, key_id);
   const bool check_suspected = !suspected_.empty();
   auto consider = [&](const NodeRef& n) {
-    if (n.uri.empty() || !between(n.id) || (!exclude.empty() && listed(exclude, n.id))) return;
+    if (n.uri.empty() || !before_key.contains(n.id) || (!exclude.empty() && listed(exclude, n.id))) return;
     if (!with_suspected && check_suspected && suspected(n.id)) return;
     for (const auto* f : found)
       if (f->id == n.id) return;
