@@ -70,3 +70,61 @@ TEST_CASE("after a fifth of the nodes crash, lookups are right again once the ri
   CHECK(report.after_repair->wrong == 0);
   CHECK(report.after_repair->failed == 0);
 }
+
+TEST_CASE("fix_fingers settles a right finger with one call, and walks back to a node that joined just before it") {
+  sim::SimRing ring(sim::RingOptions{});
+  std::mt19937_64 rng(7);
+  std::vector<std::shared_ptr<Node>> nodes{ring.add()};
+  REQUIRE(ring.join(nodes, rng) == 0);
+  std::vector<std::shared_ptr<Node>> rest;
+  for (int i = 0; i < 63; ++i) rest.push_back(ring.add());
+  REQUIRE(ring.join(rest, rng) == 0);
+  REQUIRE(ring.stabilize(200, true));
+  Node& a = *rest[0];
+  const Id succ = a.successors().first().id;
+  auto calls_of = [&](auto task) {
+    const auto before = ring.network().calls();
+    ring.run(std::move(task));
+    return ring.network().calls() - before;
+  };
+
+  // A settled table: each stretch past the successor costs one call (a lookup asked one node a
+  // hop, about 1/2 log2 N of them for the far fingers), and nothing changes.
+  std::uint64_t past_successor = 0, total = 0;
+  for (const auto& run : a.fingers().runs()) past_successor += run.node.id != succ;
+  const auto runs_before = a.fingers().runs().size();
+  for (unsigned k = 0; k < 2 * runs_before; ++k) {
+    auto c = calls_of(a.fix_fingers());
+    CHECK(c <= 1);
+    total += c;
+  }
+  CHECK(total == 2 * past_successor);  // two whole sweeps: one call per stretch past the successor
+  CHECK(a.fingers().runs().size() == runs_before);
+  CHECK(ring.fingers_correct() == 1.0);
+
+  // A node joins with its id at the start of a far finger's stretch: that finger's node hears
+  // of it (notify), and a's next check of the stretch walks one step back to it.
+  const auto& runs = a.fingers().runs();
+  const FingerRun far = runs.back();
+  REQUIRE(far.node.id != succ);
+  const Id start = a.fingers().start(far.first);
+  REQUIRE(start != far.node.id);
+  std::shared_ptr<Node> before_far;
+  for (const auto& n : ring.nodes())
+    if (n->successors().first().id == far.node.id) before_far = n;
+  REQUIRE(before_far);
+  auto x = ring.add(start);
+  REQUIRE(ring.run(x->join(a.self().uri.str())));
+  ring.run(x->stabilize());           // x notifies its successor, the finger's node
+  ring.run(before_far->stabilize());  // and the node before it, which notifies x
+  REQUIRE(x->predecessor());
+  bool checked = false;
+  for (unsigned k = 0; k <= runs_before && !checked; ++k) {
+    auto c = calls_of(a.fix_fingers());
+    if (a.fingers().node(far.first).id == x->self().id) {
+      CHECK(c == 2);  // the old finger, which names x as its predecessor, then x
+      checked = true;
+    }
+  }
+  CHECK(checked);
+}

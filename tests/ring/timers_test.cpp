@@ -75,7 +75,7 @@ TEST_CASE("a settled ring slows its finger refresh and stops notifying, and spee
   REQUIRE(run_until([&] { return ring.successors_correct() && ring.fingers_correct() == 1.0; }));
 
   // Settled: each stabilize round is one GetPredecessor, a check_predecessor Ping every other
-  // round, and a finger lookup (a couple of steps) every 8th fix_fingers tick, that is every 4th
+  // round, and a finger check (one call to the finger) every 8th fix_fingers tick, that is every 4th
   // round. At the paper's pace (a Notify every round, a finger lookup every half round) a node
   // made about 5.4 calls a round here.
   run_for(std::chrono::milliseconds(1000));
