@@ -177,9 +177,11 @@ class Node final : public ChordService, public RingView, public std::enable_shar
                                              unsigned count = 0);
   // Whether it found (and adopted) a node between this one and its successor.
   asio::awaitable<bool> check_successor();
-  // fix_fingers' search for entry i's node by walking from the node it names, one call a step
-  // (at most kFingerWalk): nullopt when only a lookup can tell.
+  // fix_fingers' search for entry i's node by walking from the node it names, a call or two a
+  // step (at most kFingerWalk steps): nullopt when only a lookup can tell.
   asio::awaitable<std::optional<NodeRef>> walk_to_finger(unsigned i);
+  asio::awaitable<bool> follows(const NodeRef& before, const NodeRef& after);
+  asio::awaitable<std::optional<Neighbors>> neighbors_of(const NodeRef& node);
   static constexpr unsigned kFingerWalk = 3;
   asio::awaitable<void> stabilize_once();
   asio::awaitable<void> recover_successors();
