@@ -202,6 +202,11 @@ def amqp_scenario(hosts, binary, broker, nodes, workdir):
 
 
 def ring_members(hosts, binary, i, via):
+    """The URIs of the ring walked from via, sorted; None unless the walk is a settled ring: it goes
+    round the identifier circle once, in id order, and each node names the one before it as its
+    predecessor. Every node's successor leading back to the start is not enough: two rings that
+    merge can first form one cycle of all their nodes that winds round the circle twice, where
+    lookups started at different nodes name different owners."""
     r = hosts.run(i, [binary, "ring", "--via", via, "--json", "--timeout-ms", "2000"], capture_output=True, text=True,
                   timeout=60)
     try:
@@ -210,7 +215,16 @@ def ring_members(hosts, binary, i, via):
         return None
     if "error" in ring:
         return None
-    return sorted(n["uri"] for n in ring.get("nodes", []))
+    nodes = ring.get("nodes", [])
+    if not nodes:
+        return None
+    ids = [int(n["id"], 16) for n in nodes]
+    wraps = sum(1 for k in range(len(ids)) if ids[k] >= ids[(k + 1) % len(ids)])
+    if wraps != 1:
+        return None
+    if any(nodes[k]["predecessor"] != nodes[k - 1]["uri"] for k in range(len(nodes))):
+        return None
+    return sorted(n["uri"] for n in nodes)
 
 
 def wait_ring(hosts, binary, i, via, expect, timeout):
