@@ -192,12 +192,15 @@ class Ring:
         return sum(n.get("keys", 0) for n in ring.get("nodes", []))
 
     def wait_copies(self, via, expected, timeout=15):
-        """Waits until the ring holds `expected` copies; returns the last count. A put is
+        """Waits until the ring holds exactly `expected` copies; returns the last count. A put is
         acknowledged at W of k copies, so on a busy machine the last copy may land after the
-        reply: a test that needs all k waits for them here rather than in the reply."""
+        reply: a test that needs all k waits for them here rather than in the reply. There can
+        also be one too many for a moment: an owner whose successor list is a round behind a
+        join copies to a node that is no longer among its k-1 successors, replica maintenance
+        copies to the one that is, and drops the extra copy a round or two later."""
         end = time.time() + timeout
         held = self.copies_held(via)
-        while held < expected and time.time() < end:
+        while held != expected and time.time() < end:
             time.sleep(0.3)
             held = self.copies_held(via)
         return held
