@@ -291,7 +291,7 @@ void add_client_commands(CLI::App& app, int& exit_code) {
   }
   // ring
   {
-    auto* cmd = app.add_subcommand("ring", "Walk the successors from the --via node and list every node");
+    auto* cmd = app.add_subcommand("ring", "Walk the successors from the --via node, list every node, and say whether the ring is settled (once round, in id order)");
     auto o = std::make_shared<ClientOptions>();
     auto limit = std::make_shared<unsigned>(10000);
     common(cmd, *o);
@@ -314,7 +314,16 @@ void add_client_commands(CLI::App& app, int& exit_code) {
             std::cout << fmt::format("{:<10} {:<28} {:<28} {:<28} {:>6}\n", ring.short_hex(n.self.id), n.self.uri,
                                      n.predecessor ? n.predecessor->uri : "-",
                                      n.successors.empty() ? "-" : n.successors.front().uri, n.keys);
-          std::cout << nodes.size() << " nodes\n";
+          std::cout << nodes.size() << " nodes";
+          if (!broken) {
+            // All nodes listed is not yet a healed ring: a merge can first close one cycle of
+            // every node that winds round the circle twice, where lookups disagree.
+            const auto sh = views::shape(walk);
+            if (sh.settled) std::cout << ", settled: once round the circle, in id order";
+            else if (sh.winds != 1) std::cout << fmt::format(", not settled: the successors wind round the circle {} times", sh.winds);
+            else std::cout << ", not settled: a predecessor pointer lags";
+          }
+          std::cout << "\n";
         }
         if (broken) co_return fail(*broken, "ring");
         co_return Exit::ok;

@@ -88,6 +88,29 @@ asio::awaitable<RingWalk> walk_ring(ChordService& start, Connector& connector, s
   co_return walk;
 }
 
+WalkShape shape(const RingWalk& walk) {
+  WalkShape out;
+  const auto& nodes = walk.nodes;
+  if (walk.broken || nodes.empty()) return out;
+  // Closed only when the last node's successor is the first (not at --limit, not a cycle that
+  // the start leads into without being on it). Each step to a smaller id is a pass through zero.
+  const auto& tail = nodes.back().successors;
+  if (nodes.size() == 1 && (tail.empty() || tail.front().id == nodes[0].self.id)) {
+    const auto& p = nodes[0].predecessor;  // a ring of one: nil, or the node itself
+    return WalkShape{1, !p || p->id == nodes[0].self.id};
+  }
+  if (tail.empty() || tail.front().id != nodes.front().self.id) return out;
+  bool linked = true;
+  for (std::size_t k = 0; k < nodes.size(); ++k) {
+    const auto& here = nodes[k];
+    const auto& next = nodes[(k + 1) % nodes.size()];
+    if (!(here.self.id < next.self.id)) ++out.winds;
+    linked = linked && next.predecessor && next.predecessor->id == here.self.id;
+  }
+  out.settled = out.winds == 1 && linked;
+  return out;
+}
+
 json::object ring(const RingWalk& walk, const Ring& r) {
   json::array arr;
   for (const auto& n : walk.nodes) {
@@ -96,7 +119,8 @@ json::object ring(const RingWalk& walk, const Ring& r) {
     e["successor"] = n.successors.empty() ? json::value(nullptr) : json::value(n.successors.front().uri.str());
     arr.push_back(std::move(e));
   }
-  json::object out{{"nodes", arr}};
+  const auto sh = shape(walk);
+  json::object out{{"nodes", arr}, {"winds", sh.winds}, {"settled", sh.settled}};
   if (walk.broken) out["error"] = walk.broken->message;
   return out;
 }

@@ -33,7 +33,16 @@ struct RingWalk {
 };
 // Follows successor pointers from start until the circle closes or limit nodes are seen.
 asio::awaitable<RingWalk> walk_ring(ChordService& start, Connector& connector, std::size_t limit, Timeout timeout);
-// {"nodes":[{"id","uri","predecessor","successor","keys"},...]} plus "error" when broken.
+// How many times a closed walk goes round the identifier circle (1 in a settled ring; 2 or more
+// in the paper's loopy state, where a cycle of every node winds round it more than once), and
+// whether it is settled: once round, each node naming the one before it as its predecessor.
+struct WalkShape {
+  std::size_t winds = 0;
+  bool settled = false;
+};
+WalkShape shape(const RingWalk& walk);
+// {"nodes":[{"id","uri","predecessor","successor","keys"},...],"winds","settled"} plus "error"
+// when broken (winds is 0 and settled false whenever the walk did not close its circle).
 json::object ring(const RingWalk& walk, const Ring& ring);
 
 }  // namespace chord::views

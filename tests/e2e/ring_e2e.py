@@ -54,6 +54,13 @@ def main():
                 check(ok, "%s: get %s via %s: %s" % (label, key, via, r.stderr.strip()))
 
         verify_all(uris, "stable ring")
+        walked = ring.cli_json("ring", "--via", uris[2])
+        check(walked.get("settled") is True and walked.get("winds") == 1 and len(walked["nodes"]) == len(uris),
+              "ring --json of the converged ring: settled, once round: %s" %
+              {k: walked.get(k) for k in ("winds", "settled")})
+        text = ring.cli("ring", "--via", uris[2]).stdout
+        check(text.rstrip().endswith("%d nodes, settled: once round the circle, in id order" % len(uris)),
+              "ring says the converged ring is settled: %r" % text[-120:])
 
         # Every node names the same owner for every key (one lookup of all the keys per node),
         # and the same one a lookup of that key alone names.
