@@ -320,6 +320,7 @@ void add_client_commands(CLI::App& app, int& exit_code) {
             // every node that winds round the circle twice, where lookups disagree.
             const auto sh = views::shape(walk);
             if (sh.settled) std::cout << ", settled: once round the circle, in id order";
+            else if (sh.winds == 0) std::cout << ", not settled: the walk did not come back to its start";
             else if (sh.winds != 1) std::cout << fmt::format(", not settled: the successors wind round the circle {} times", sh.winds);
             else std::cout << ", not settled: a predecessor pointer lags";
           }

@@ -61,6 +61,12 @@ def main():
         text = ring.cli("ring", "--via", uris[2]).stdout
         check(text.rstrip().endswith("%d nodes, settled: once round the circle, in id order" % len(uris)),
               "ring says the converged ring is settled: %r" % text[-120:])
+        cut = ring.cli_json("ring", "--via", uris[2], "--limit", "3")
+        check(len(cut["nodes"]) == 3 and cut.get("winds") == 0 and cut.get("settled") is False,
+              "a walk cut by --limit is not called settled: %s" % {k: cut.get(k) for k in ("winds", "settled")})
+        text = ring.cli("ring", "--via", uris[2], "--limit", "3").stdout
+        check(text.rstrip().endswith("3 nodes, not settled: the walk did not come back to its start"),
+              "ring says a cut walk did not close: %r" % text[-120:])
 
         # Every node names the same owner for every key (one lookup of all the keys per node),
         # and the same one a lookup of that key alone names.
