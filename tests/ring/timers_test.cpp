@@ -75,8 +75,8 @@ TEST_CASE("a settled ring slows its finger refresh and stops notifying, and spee
   REQUIRE(run_until([&] { return ring.successors_correct() && ring.fingers_correct() == 1.0; }));
 
   // Settled: each stabilize round is one GetPredecessor, a check_predecessor Ping every other
-  // round, and a finger check (one call to the finger) every 8th fix_fingers tick, that is every 4th
-  // round. At the paper's pace (a Notify every round, a finger lookup every half round) a node
+  // round, and a finger check (two calls: the finger and its predecessor) every 8th fix_fingers
+  // tick, that is every 4th round. At the paper's pace (a Notify every round, a finger lookup every half round) a node
   // made about 5.4 calls a round here.
   run_for(std::chrono::milliseconds(1000));
   const auto before = ring.network().calls();
