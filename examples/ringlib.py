@@ -1,6 +1,7 @@
 """Start, drive and stop a ring of real chordnode processes on 127.0.0.1 (tests and examples)."""
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -8,15 +9,47 @@ import tempfile
 import time
 
 
-def free_ports(n):
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
+_issued = set()  # ports this process has handed out: never twice, even once the node has gone
+_pick = random.Random(os.getpid() ^ time.time_ns())
+
+
+def _listen_range():
+    """Ports below the kernel's ephemeral range: an outgoing connection (of a node, a CLI, the
+    broker) never takes one between our pick and the node's bind, as it can a port from bind(0)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return (max(1024, low - 16384), low - 1) if low - 1024 >= 4096 else None
+
+
+def _bindable(port):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
         s.close()
+
+
+def free_ports(n):
+    """n distinct ports that nothing listens on and that this process has not handed out before."""
+    span = _listen_range()
+    ports = []
+    while len(ports) < n:
+        if span:
+            port = _pick.randint(*span)
+        else:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+            s.close()
+        if port not in _issued and _bindable(port):
+            _issued.add(port)
+            ports.append(port)
     return ports
 
 
@@ -35,23 +68,13 @@ def stop_processes(procs, timeout=30):
 
 def free_port_blocks(n, size):
     """n starting ports p, each with p..p+size-1 free (a node with --vnodes size uses them all)."""
-    found, held = [], []
+    found = []
     while len(found) < n:
         base = free_ports(1)[0]
-        block = []
-        try:
-            for port in range(base, base + size):
-                s = socket.socket()
-                s.bind(("127.0.0.1", port))
-                block.append(s)
-        except OSError:
-            for s in block:
-                s.close()
-            continue
-        held += block
-        found.append(base)
-    for s in held:
-        s.close()
+        rest = range(base + 1, base + size)
+        if all(p not in _issued and _bindable(p) for p in rest):
+            _issued.update(rest)
+            found.append(base)
     return found
 
 
@@ -105,6 +128,22 @@ class Ring:
     def start_node(self, port, join=None, extra=(), transport=None):
         return self.await_ready(*self.spawn_node(port, join, extra, transport))
 
+    def start_node_anywhere(self, join=None, extra=(), transport=None, tries=3):
+        """start_node on a port of its own choosing: a port that another program took between the
+        pick and the node's bind is given up for a fresh one, where a fixed port would fail."""
+        for attempt in range(tries):
+            port = free_port_blocks(1, self.vnodes)[0] if self.vnodes > 1 else free_ports(1)[0]
+            uri, p, log = self.spawn_node(port, join, extra, transport)
+            try:
+                return self.await_ready(uri, p, log)
+            except RuntimeError:
+                p.wait()
+                del self.nodes[uri]
+                with open(log) as f:
+                    taken = "in use" in f.read()
+                if not taken or attempt == tries - 1:
+                    raise
+
     def start_burst(self, n, seeds_for, extra=()):
         """Starts n nodes in one burst, as a script or an orchestrator does: node i joins through
         seeds_for(i, uris) (a comma list, or None to start the ring), and nobody waits for anyone.
@@ -125,13 +164,15 @@ class Ring:
     def start(self, n, ports=None, extra_for=lambda i: (), transport_for=None):
         """Starts n nodes; extra_for(i) adds flags to node i (e.g. its --http); transport_for(i)
         picks node i's transport (a mixed ring), else the ring's."""
-        ports = ports or (free_port_blocks(n, self.vnodes) if self.vnodes > 1 else free_ports(n))
         pick = transport_for or (lambda i: self.transport)
-        first = self.start_node(ports[0], extra=extra_for(0), transport=pick(0))
-        uris = [first]
-        for i, port in enumerate(ports[1:], start=1):
+        uris = []
+        for i in range(n):
             # Join through different nodes, not all through the first.
-            uris.append(self.start_node(port, join=uris[(i * 7) % len(uris)], extra=extra_for(i), transport=pick(i)))
+            join = uris[(i * 7) % len(uris)] if uris else None
+            if ports:
+                uris.append(self.start_node(ports[i], join=join, extra=extra_for(i), transport=pick(i)))
+            else:
+                uris.append(self.start_node_anywhere(join=join, extra=extra_for(i), transport=pick(i)))
         return uris
 
     def cli(self, *args, check=True, timeout=120):
