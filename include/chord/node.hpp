@@ -197,6 +197,9 @@ class Node final : public ChordService, public RingView, public std::enable_shar
   std::optional<NodeRef> closest_after(const Id& id) const;
   void remember_lost(const std::vector<NodeRef>& before);
   LookupStepReply step(const Id& key_id, const std::vector<Id>& exclude, unsigned max_nodes) const;
+  // key_id in (predecessor, self]: the keys this node holds as their owner.
+  bool owns(const Id& key_id) const;
+  LookupStepReply own_step(unsigned max_nodes) const;
   std::vector<NodeRef> closest_preceding_nodes(const Id& key_id, unsigned count,
                                                const std::vector<Id>& exclude) const;
   Clock::time_point now() const { return config_.clock->now(); }

@@ -81,6 +81,21 @@ LookupStepReply Node::step(const Id& key_id, const std::vector<Id>& exclude, uns
   return LookupStepReply{true, std::move(succ)};
 }
 
+bool Node::owns(const Id& key_id) const { return predecessor_ && in_half_open(key_id, predecessor_->id, self_.id); }
+
+// The answer a route would bring back from the predecessor. Greedy finger routing from the owner
+// itself goes the long way round, to the node just before it: ~log2 N hops for a key that a
+// client sent to its owner.
+LookupStepReply Node::own_step(unsigned max_nodes) const {
+  const auto& nodes = successors_.nodes();
+  // As many as the predecessor's list would give: this node and all but the last of its own.
+  const std::size_t limit = max_nodes ? max_nodes : successors_.capacity();
+  std::vector<NodeRef> holders{self_};
+  for (auto it = nodes.begin(); it != nodes.end() && holders.size() < limit; ++it)
+    if (it->id != self_.id) holders.push_back(*it);
+  return LookupStepReply{true, std::move(holders)};
+}
+
 asio::awaitable<Result<LookupStepReply>> Node::lookup_step(const LookupStepRequest& req, Timeout) {
   if (!joined_) co_return make_error(Errc::not_ready, fmt::format("{} is not part of a ring", self_.uri));
   if (!ring_.contains(req.key_id))
@@ -134,7 +149,9 @@ asio::awaitable<Result<LookupReply>> Node::route(Id key_id, std::optional<NodeRe
   };
 
   // path holds the nodes that answered, the access node first: the stack to back up along.
-  LookupStepReply current = around_from ? LookupStepReply{false, {*around_from}} : step(key_id, dead, count);
+  LookupStepReply current = around_from ? LookupStepReply{false, {*around_from}}
+                            : owns(key_id)  ? own_step(count)
+                                            : step(key_id, dead, count);
   for (;;) {
     if (calls >= max_calls)
       co_return make_error(Errc::deadline_exceeded,
