@@ -1,8 +1,9 @@
 // chordnode bench-client: the load generator of bench/. Runs COUNT operations of one kind
-// (ping, lookup, put, get) against one access node with C concurrent callers in one process, and
-// prints their latency percentiles, throughput and, for lookups, the mean hop count. Process
-// start-up and client set-up are outside the timed part, so that small operations are measured
-// as what they cost, not as what starting a program costs.
+// (ping, lookup, put, get) against one access node, or with --to-owner each put and get against
+// its key's owner, with C concurrent callers in one process, and prints their latency
+// percentiles, throughput and, for lookups, the mean hop count. Process start-up and client
+// set-up are outside the timed part, so that small operations are measured as what they cost,
+// not as what starting a program costs.
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -27,6 +28,7 @@
 #include "uri.hpp"
 #include "latency.hpp"
 #include "values.hpp"
+#include "views.hpp"
 
 namespace chord::cli {
 namespace {
@@ -38,6 +40,7 @@ struct BenchOptions {
   std::string via;
   unsigned inproc = 0;  // >0: a ring of this many nodes in this process instead of --via
   bool samples = false;
+  bool to_owner = false;  // each put and get straight to its key's owner, from a ring walked before the clock
   std::string op = "lookup";
   unsigned count = 1000;
   unsigned concurrency = 1;
@@ -67,6 +70,17 @@ struct Tally {
   unsigned next = 0;
   unsigned running = 0;
   Ring ring{160};  // the access node's, learnt before the clock starts
+  // With --to-owner: the ring's nodes by id, each connected, learnt before the clock starts.
+  std::vector<std::pair<Id, std::shared_ptr<ChordService>>> owners;
+
+  // The key's owner as the walk saw it: the first node at or after its id. A client whose picture
+  // is out of date only costs the node it calls a lookup: that node routes the request on.
+  ChordService& target(ChordService& via, const std::string& key) const {
+    if (owners.empty()) return via;
+    const Id id = ring.hash(key);
+    auto it = std::lower_bound(owners.begin(), owners.end(), id, [](const auto& o, const Id& k) { return o.first < k; });
+    return *(it == owners.end() ? owners.front() : *it).second;
+  }
 };
 
 std::string key_of(const BenchOptions& o, std::uint64_t size, unsigned i) {
@@ -89,13 +103,14 @@ asio::awaitable<Result<void>> one(ChordService& via, const BenchOptions& o, std:
     auto key = key_of(o, size, i);
     DummySource source(key, size, 1 << 20);
     const StoreRequest req{ValueMeta{key, t.ring.hash(key), size, digests[i], {}, false}, Role::client};
-    auto r = co_await via.store(req, source, timeout);
+    auto r = co_await t.target(via, key).store(req, source, timeout);
     if (!r) co_return r.error();
     t.bytes += size;
   } else {
     DiscardSink sink;
-    const FetchRequest req{key_of(o, size, i), std::nullopt, Role::client, 0, std::nullopt};
-    auto r = co_await via.fetch(req, sink, timeout);
+    auto key = key_of(o, size, i);
+    const FetchRequest req{key, std::nullopt, Role::client, 0, std::nullopt};
+    auto r = co_await t.target(via, key).fetch(req, sink, timeout);
     if (!r) co_return r.error();
     if (sink.bytes != r->meta.size)
       co_return make_error(Errc::internal, fmt::format("got {} of {} bytes", sink.bytes, r->meta.size));
@@ -128,9 +143,25 @@ double cpu_seconds() {
   return sec(u.ru_utime) + sec(u.ru_stime);
 }
 
+// Walks the ring from via and connects to every node, as a client that keeps the ring's picture
+// does; one untimed ping each sets the connections up.
+asio::awaitable<Result<void>> learn_owners(ChordService& via, Connector& connector, const BenchOptions& o, Tally& t) {
+  auto walk = co_await views::walk_ring(via, connector, 1 << 16, Timeout(o.timeout_ms));
+  if (walk.broken) co_return *walk.broken;
+  for (const auto& n : walk.nodes) {
+    auto c = connector.connect_to(n.self.uri);
+    if (!c) co_return c.error();
+    const Empty ask;
+    if (auto pong = co_await (*c)->ping(ask, Timeout(o.timeout_ms)); !pong) co_return pong.error();
+    t.owners.emplace_back(n.self.id, std::move(*c));
+  }
+  std::sort(t.owners.begin(), t.owners.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  co_return Result<void>{};
+}
+
 // Runs one kind of operation to the end on io and returns its JSON line, or the error if none
 // succeeded.
-Result<json::object> run_op(asio::io_context& io, std::shared_ptr<ChordService> via, BenchOptions o) {
+Result<json::object> run_op(asio::io_context& io, std::shared_ptr<ChordService> via, Connector& connector, BenchOptions o) {
   std::uint64_t size = 0;
   if (o.op == "put" || o.op == "get") {
     auto s = parse_size(o.size);
@@ -152,6 +183,12 @@ Result<json::object> run_op(asio::io_context& io, std::shared_ptr<ChordService> 
       co_return;
     }
     t.ring = Ring(info->bits);
+    if (o.to_owner && (o.op == "put" || o.op == "get")) {
+      if (auto learnt = co_await learn_owners(*via, connector, o, t); !learnt) {
+        t.first_error = learnt.error();
+        co_return;
+      }
+    }
     auto t0 = Clock::now();
     auto cpu0 = cpu_seconds();
     // A worker may run to its end inside co_spawn (a call that never suspends, in process), so
@@ -189,6 +226,7 @@ Result<json::object> run_op(asio::io_context& io, std::shared_ptr<ChordService> 
                    {"ok", lat.size()},
                    {"failed", t.failed},
                    {"concurrency", o.concurrency},
+                   {"to_owner", !t.owners.empty()},
                    {"seconds", r3(seconds)},
                    {"per_second", r3(ok / seconds)},
                    {"p50_ms", r3(pct(50))},
@@ -207,12 +245,12 @@ Result<json::object> run_op(asio::io_context& io, std::shared_ptr<ChordService> 
 
 // Runs each operation of --op (a comma-separated list, in order, on the same ring) and prints
 // one JSON line for each.
-int run_all(asio::io_context& io, const std::shared_ptr<ChordService>& via, const BenchOptions& o) {
+int run_all(asio::io_context& io, const std::shared_ptr<ChordService>& via, Connector& connector, const BenchOptions& o) {
   int code = Exit::ok;
   for (const auto& op : split_list(o.op)) {
     BenchOptions one = o;
     one.op = op;
-    auto r = run_op(io, via, one);
+    auto r = run_op(io, via, connector, one);
     if (!r) {
       std::cerr << "chordnode bench-client: " << r.error().message << "\n";
       return exit_code_of(r.error());
@@ -242,7 +280,7 @@ int bench(const BenchOptions& o) {
     for (unsigned i = 0; i < o.inproc; ++i) ring.add();
     ring.build_ideal();
     auto via = ring.network().connect(ring.nodes()[o.inproc > 1 ? 1 : 0]->self().uri);
-    return run_all(ring.io(), *via, o);
+    return run_all(ring.io(), *via, ring.network(), o);
   }
   auto tls = TlsConfig::load(o.tls);
   if (!tls) {
@@ -256,7 +294,7 @@ int bench(const BenchOptions& o) {
     std::cerr << "chordnode bench-client: " << via.error().message << "\n";
     return exit_code_of(via.error());
   }
-  int code = run_all(io, *via, o);
+  int code = run_all(io, *via, *registry, o);
   registry->close();
   return code;
 }
@@ -272,6 +310,9 @@ void add_bench_client(CLI::App& app, int& exit_code) {
   cmd->add_option("--op", o->op, "ping, lookup, put or get; or several in order, e.g. put,get (one JSON line each)")
       ->capture_default_str();
   cmd->add_flag("--samples", o->samples, "add every latency (ms, in completion order) to the JSON line");
+  cmd->add_flag("--to-owner", o->to_owner,
+                "send each put and get to its key's owner, from a walk of the ring before the clock starts "
+                "(a client that keeps the ring's picture); default: every call through --via");
   cmd->add_option("--count", o->count, "operations in all")->capture_default_str()->check(CLI::Range(1u, 10000000u));
   cmd->add_option("--concurrency", o->concurrency, "callers at once")->capture_default_str()->check(CLI::Range(1u, 1024u));
   cmd->add_option("--size", o->size, "value size of put and get")->capture_default_str();
