@@ -79,14 +79,15 @@ def main():
         # Straight to the owner: the owner's copies to its 2 replicas are all the Store calls made.
         stores, steps = calls(http_ports, "Store", "out"), calls(http_ports, "LookupStep", "in")
         code, out, err = bench(ring, uris[0], "put", "direct", True)
+        served = calls(http_ports, "LookupStep", "in") - steps
         settle(http_ports)
         check(code == 0 and out and out[0]["ok"] == COUNT and out[0]["to_owner"] is True,
               "puts to the owner: %s %s" % (out, err))
         made = calls(http_ports, "Store", "out") - stores
         check(made == 2 * COUNT, "%d puts to the owner made %d Store calls, not 2 each" % (COUNT, made))
-        served = calls(http_ports, "LookupStep", "in") - steps
-        # What is left is the ring's own maintenance (check_successor routes round each node).
-        check(served <= COUNT // 10, "%d lookup steps while the puts ran at their owners" % served)
+        # An owner that routed its own key would take a step or more for each put; what is left is
+        # the ring's own maintenance (check_successor routes round each node now and then).
+        check(served <= COUNT // 4, "%d lookup steps while %d puts ran at their owners" % (served, COUNT))
 
         code, out, err = bench(ring, uris[1], "get", "direct", True)
         check(code == 0 and out and out[0]["ok"] == COUNT and out[0]["failed"] == 0,
