@@ -7,7 +7,8 @@ processes on 127.0.0.1, waits for convergence, and measures with `chordnode benc
   lookup    latency p50/p99 and mean hops, random keys from one access node
   lookup/s  throughput with C = 1, 4, 16 concurrent callers
   put, get  MB/s for values of 4 KiB, 1 MiB and 64 MiB; 4 KiB p50 with the default quorums
-            (W = R = 2 of 3) and on a second ring with W = R = 1
+            (W = R = 2 of 3) through an access node and from a client that sends each value to
+            its key's owner (bench-client --to-owner), and on a second ring with W = R = 1
   idle      RSS, PSS, private memory and threads per node; CPU time of the ring per lookup; CPU
             of each node of an idle ring of 64 processes (full mode, --idle-nodes)
   sizes     lookup latency against N (full mode: rings of 4 to 32 processes, in process up to 1024)
