@@ -101,7 +101,7 @@ asio::awaitable<Result<void>> one(ChordService& via, const BenchOptions& o, std:
     t.hops += r->hops;
   } else if (o.op == "put") {
     auto key = key_of(o, size, i);
-    DummySource source(key, size, 1 << 20);
+    DummySource source(key, size);
     const StoreRequest req{ValueMeta{key, t.ring.hash(key), size, digests[i], {}, false}, Role::client};
     auto r = co_await t.target(via, key).store(req, source, timeout);
     if (!r) co_return r.error();
@@ -170,7 +170,7 @@ Result<json::object> run_op(asio::io_context& io, std::shared_ptr<ChordService> 
   }
   std::vector<Digest> digests;
   if (o.op == "put")  // hashed before the clock starts: the value's digest travels in its header
-    for (unsigned i = 0; i < o.count; ++i) digests.push_back(DummySource(key_of(o, size, i), size, 1 << 20).sha256());
+    for (unsigned i = 0; i < o.count; ++i) digests.push_back(DummySource(key_of(o, size, i), size).sha256());
 
   Tally t;
   double seconds = 0, cpu = 0;

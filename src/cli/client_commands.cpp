@@ -187,7 +187,7 @@ void add_client_commands(CLI::App& app, int& exit_code) {
       ValueMeta meta;
       meta.key = *key;
       if (!file->empty()) {
-        auto s = FileSource::open(*file, 1 << 20);
+        auto s = FileSource::open(*file);
         if (!s) {
           exit_code = fail(s.error(), "put");
           return;
@@ -207,7 +207,7 @@ void add_client_commands(CLI::App& app, int& exit_code) {
           exit_code = Exit::usage;
           return;
         }
-        dsrc = std::make_unique<DummySource>(*key, *size, 1 << 20);
+        dsrc = std::make_unique<DummySource>(*key, *size);
         meta.size = *size;
         meta.sha256 = dsrc->sha256();
       }

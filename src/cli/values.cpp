@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -62,7 +63,11 @@ void Progress::draw(bool final) {
   std::fflush(stderr);
 }
 
-Result<std::unique_ptr<FileSource>> FileSource::open(const std::string& path, std::size_t chunk_bytes) {
+std::size_t chunk_bytes_for(std::uint64_t size) {
+  return static_cast<std::size_t>(std::clamp<std::uint64_t>(size / 4, 256 << 10, 1 << 20));
+}
+
+Result<std::unique_ptr<FileSource>> FileSource::open(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
     return make_error(Errc::invalid_argument, fmt::format("{}: not a readable regular file", path));
@@ -70,7 +75,7 @@ Result<std::unique_ptr<FileSource>> FileSource::open(const std::string& path, st
   if (ec) return make_error(Errc::invalid_argument, fmt::format("{}: {}", path, ec.message()));
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) return make_error(Errc::invalid_argument, fmt::format("{}: {}", path, std::strerror(errno)));
-  return std::unique_ptr<FileSource>(new FileSource(f, path, size, chunk_bytes));
+  return std::unique_ptr<FileSource>(new FileSource(f, path, size, chunk_bytes_for(size)));
 }
 
 FileSource::~FileSource() { std::fclose(file_); }
@@ -104,8 +109,8 @@ asio::awaitable<Result<std::optional<std::string>>> FileSource::next() {
   co_return std::optional<std::string>(std::move(buf));
 }
 
-DummySource::DummySource(const std::string& key, std::uint64_t size, std::size_t chunk_bytes)
-    : seed_(Ring(160).hash(key).low64() ^ size), size_(size), chunk_(chunk_bytes) {}
+DummySource::DummySource(const std::string& key, std::uint64_t size)
+    : seed_(Ring(160).hash(key).low64() ^ size), size_(size), chunk_(chunk_bytes_for(size)) {}
 
 std::string DummySource::block(std::uint64_t offset, std::size_t n) const {
   // Cheap, reproducible, not compressible: 64-bit words of a counter run through splitmix64.

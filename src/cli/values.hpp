@@ -37,9 +37,15 @@ class Progress {
 
 // A local file, read in chunks. size() and sha256() read it once beforehand (the header of a
 // stored value carries its digest).
+// The chunk size a client sends a value of size bytes in. Each node forwards a chunk as soon as
+// it has it (access node -> owner -> replicas), so a value of a few chunks crosses the hops as a
+// pipeline where one chunk crosses them one after the other: a quarter of the value, from 64 KiB
+// (a small value is one message) to 1 MiB (past 4 MiB, fewer calls matter more).
+std::size_t chunk_bytes_for(std::uint64_t size);
+
 class FileSource final : public ChunkSource {
  public:
-  static Result<std::unique_ptr<FileSource>> open(const std::string& path, std::size_t chunk_bytes);
+  static Result<std::unique_ptr<FileSource>> open(const std::string& path);
   ~FileSource() override;
   std::uint64_t size() const { return size_; }
   Result<Digest> sha256();
@@ -60,7 +66,7 @@ class FileSource final : public ChunkSource {
 // Generated content of a given size, the same for the same key and size.
 class DummySource final : public ChunkSource {
  public:
-  DummySource(const std::string& key, std::uint64_t size, std::size_t chunk_bytes);
+  DummySource(const std::string& key, std::uint64_t size);
   std::uint64_t size() const { return size_; }
   Digest sha256();  // generates it once to hash it
   void rewind() { pos_ = 0; }
