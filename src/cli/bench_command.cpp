@@ -66,6 +66,7 @@ struct Tally {
   double hops = 0;
   std::uint64_t bytes = 0;
   unsigned failed = 0;
+  unsigned rerouted = 0;  // --to-owner: operations whose owner had gone, retried through --via
   std::optional<Error> first_error;
   unsigned next = 0;
   unsigned running = 0;
@@ -73,8 +74,9 @@ struct Tally {
   // With --to-owner: the ring's nodes by id, each connected, learnt before the clock starts.
   std::vector<std::pair<Id, std::shared_ptr<ChordService>>> owners;
 
-  // The key's owner as the walk saw it: the first node at or after its id. A client whose picture
-  // is out of date only costs the node it calls a lookup: that node routes the request on.
+  // The key's owner as the walk saw it: the first node at or after its id. A picture out of date
+  // costs the node it calls a lookup (that node routes the request on), or, when that node has
+  // gone, a second try through the access node.
   ChordService& target(ChordService& via, const std::string& key) const {
     if (owners.empty()) return via;
     const Id id = ring.hash(key);
@@ -82,6 +84,10 @@ struct Tally {
     return *(it == owners.end() ? owners.front() : *it).second;
   }
 };
+
+// The owner a --to-owner client called has left since the walk (or is leaving): the access
+// node finds the key's owner now.
+bool gone(const Error& e) { return is_peer_failure(e.code) || e.code == Errc::not_ready; }
 
 std::string key_of(const BenchOptions& o, std::uint64_t size, unsigned i) {
   return fmt::format("{}-{}-{}", o.prefix, size, i);
@@ -103,14 +109,26 @@ asio::awaitable<Result<void>> one(ChordService& via, const BenchOptions& o, std:
     auto key = key_of(o, size, i);
     DummySource source(key, size);
     const StoreRequest req{ValueMeta{key, t.ring.hash(key), size, digests[i], {}, false}, Role::client};
-    auto r = co_await t.target(via, key).store(req, source, timeout);
+    ChordService& owner = t.target(via, key);
+    auto r = co_await owner.store(req, source, timeout);
+    if (!r && &owner != &via && gone(r.error())) {
+      ++t.rerouted;
+      source.rewind();
+      r = co_await via.store(req, source, timeout);
+    }
     if (!r) co_return r.error();
     t.bytes += size;
   } else {
     DiscardSink sink;
     auto key = key_of(o, size, i);
     const FetchRequest req{key, std::nullopt, Role::client, 0, std::nullopt};
-    auto r = co_await t.target(via, key).fetch(req, sink, timeout);
+    ChordService& owner = t.target(via, key);
+    auto r = co_await owner.fetch(req, sink, timeout);
+    if (!r && &owner != &via && gone(r.error())) {
+      ++t.rerouted;
+      sink.bytes = 0;
+      r = co_await via.fetch(req, sink, timeout);
+    }
     if (!r) co_return r.error();
     if (sink.bytes != r->meta.size)
       co_return make_error(Errc::internal, fmt::format("got {} of {} bytes", sink.bytes, r->meta.size));
@@ -227,6 +245,7 @@ Result<json::object> run_op(asio::io_context& io, std::shared_ptr<ChordService> 
                    {"failed", t.failed},
                    {"concurrency", o.concurrency},
                    {"to_owner", !t.owners.empty()},
+                   {"rerouted", t.rerouted},
                    {"seconds", r3(seconds)},
                    {"per_second", r3(ok / seconds)},
                    {"p50_ms", r3(pct(50))},

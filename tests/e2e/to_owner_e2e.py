@@ -1,13 +1,19 @@
 #!/usr/bin/python3
 """bench-client --to-owner, as bench/bench.py runs it: a client that walks the ring once and sends
-each put and get straight to its key's owner. What must show: every value lands and reads back;
-the nodes make no forwarding call (the owner's two replica copies are the only Store calls any
-node makes, where through one access node there is a forward for every key it does not own); and
-the owner answers its own lookup without a call (while the puts run, the nodes serve only the few
-LookupSteps of their own maintenance, where before each put at its owner routed round the ring)."""
+each put and get straight to its key's owner. What must show:
+- every value lands and reads back;
+- the nodes make no forwarding call: the owner's two replica copies are the Store calls the nodes
+  make, give or take a push of the ring's own, where through one access node there is a forward
+  for every key it does not own;
+- the owner answers its own lookup without a call: while the puts run, the nodes serve only the
+  few LookupSteps of their own maintenance, where before each put at its owner routed round the
+  ring;
+- when an owner crashes while the client runs, its requests go through the access node instead,
+  and none fails."""
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -22,6 +28,7 @@ from ringlib import Ring, free_ports  # noqa: E402
 
 NODES = 4
 COUNT = 60
+MANY = 3000  # gets that last long enough for an owner to leave in the middle
 
 
 def calls(http_ports, method, direction):
@@ -49,10 +56,13 @@ def settle(http_ports):
         time.sleep(0.5)
 
 
-def bench(ring, via, op, prefix, to_owner):
-    cmd = [ring.binary, "bench-client", "--via", via, "--op", op, "--count", str(COUNT), "--size", "4KiB",
-           "--prefix", prefix] + (["--to-owner"] if to_owner else [])
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+def bench_cmd(ring, via, op, prefix, to_owner, count=COUNT):
+    return [ring.binary, "bench-client", "--via", via, "--op", op, "--count", str(count), "--size", "4KiB",
+            "--prefix", prefix] + (["--to-owner"] if to_owner else [])
+
+
+def bench(ring, via, op, prefix, to_owner, count=COUNT):
+    r = subprocess.run(bench_cmd(ring, via, op, prefix, to_owner, count), capture_output=True, text=True, timeout=120)
     return r.returncode, [json.loads(line) for line in r.stdout.splitlines() if line.strip()], r.stderr
 
 
@@ -84,7 +94,10 @@ def main():
         check(code == 0 and out and out[0]["ok"] == COUNT and out[0]["to_owner"] is True,
               "puts to the owner: %s %s" % (out, err))
         made = calls(http_ports, "Store", "out") - stores
-        check(made == 2 * COUNT, "%d puts to the owner made %d Store calls, not 2 each" % (COUNT, made))
+        # Forwards would add about 3/4 of a call per put; a replica push of the ring's own (after a
+        # node missed a deadline on a loaded machine) may add one or two.
+        check(2 * COUNT <= made <= 2 * COUNT + COUNT // 6,
+              "%d puts to the owner made %d Store calls, not 2 each" % (COUNT, made))
         # An owner that routed its own key would take a step or more for each put; what is left is
         # the ring's own maintenance (check_successor routes round each node now and then).
         check(served <= COUNT // 4, "%d lookup steps while %d puts ran at their owners" % (served, COUNT))
@@ -97,6 +110,23 @@ def main():
             r = ring.cli("get", "direct-4096-%d" % i, "--via", uris[2], "--json", check=False)
             check(r.returncode == 0 and json.loads(r.stdout).get("bytes") == 4096,
                   "direct-4096-%d reads back through another node: %s %s" % (i, r.stdout, r.stderr))
+
+        # An owner that crashes while the client runs: its calls there fail, and the client
+        # retries them through its access node, which routes around it to the keys' other
+        # holders. Nothing fails.
+        code, out, err = bench(ring, uris[0], "put", "many", True, MANY)
+        check(code == 0 and out and out[0]["ok"] == MANY, "%d puts to the owner: %s %s" % (MANY, out, err))
+        reader = subprocess.Popen(bench_cmd(ring, uris[1], "get", "many", True, MANY), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        time.sleep(0.3)
+        check(reader.poll() is None, "the gets were still running when the owner was killed")
+        ring.signal(uris[3], signal.SIGKILL)
+        stdout, stderr = reader.communicate(timeout=120)
+        out = [json.loads(line) for line in stdout.splitlines() if line.strip()]
+        print("gets while an owner crashed:", out[0] if out else stderr, flush=True)
+        check(reader.returncode == 0 and out and out[0]["ok"] == MANY and out[0]["failed"] == 0,
+              "every get found its value while an owner crashed: %s %s" % (out, stderr))
+        check(out and out[0].get("rerouted", 0) > 0, "gets whose owner had crashed went through the access node: %s" % out)
     finally:
         ring.stop()
     check.finish("to-owner e2e (%s)" % args.transport, ring.workdir)
