@@ -275,8 +275,8 @@ class Bench:
         mine = {(row["transport"], row["metric"]): row["value"] for row in self.rows}
         for t in sorted({row["transport"] for row in self.rows} - {"opendht"}):
             for op in ("put", "get"):
-                for how, via in (("", ""), (" to the owner", " to the owner")):
-                    value = mine.get((t, "%s 4KiB p50%s, W=R=2 of 3" % (op, via)))
+                for how in ("", " to the owner"):
+                    value = mine.get((t, "%s 4KiB p50%s, W=R=2 of 3" % (op, how)))
                     if value is not None:
                         self.row(t, "%s 4KiB p50%s against OpenDHT" % (op, how), value, "ms", ratio_of="OpenDHT",
                                  ratio=round(value / r["%s_p50_ms" % op], 2))

@@ -132,7 +132,7 @@ class Ring:
         """start_node on a port of its own choosing: a port that another program took between the
         pick and the node's bind is given up for a fresh one, where a fixed port would fail."""
         for attempt in range(tries):
-            port = free_port_blocks(1, self.vnodes)[0] if self.vnodes > 1 else free_ports(1)[0]
+            port = free_port_blocks(1, self.vnodes)[0]  # a block of one is a single port
             uri, p, log = self.spawn_node(port, join, extra, transport)
             try:
                 return self.await_ready(uri, p, log)
