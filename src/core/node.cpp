@@ -89,9 +89,12 @@ void Node::peer_failed(const NodeRef& node, const Error& error) {
     auto known = std::find_if(lost_.begin(), lost_.end(), [&](const Lost& l) { return l.node.id == node.id; });
     if (known == lost_.end() && lost_.size() < config_.successors) lost_.push_back(Lost{node, t + config_.suspect_for * 20});
   }
-  // Route around it at once; stabilize puts a falsely suspected successor back, since it is
-  // still its successor's predecessor.
-  if (successors_.nodes().size() > 1 || successors_.first().id != node.id) successors_.remove(node.id);
+  // A suspected successor stays in the list: one missed deadline does not make a busy node dead,
+  // and the list says who holds a key. Taken out, a predecessor that suspected the key's owner
+  // named the owner's successor instead, which then ordered writes the owner never saw (lost
+  // updates), and reads counted their quorum among nodes that are no holders (stale reads): the
+  // data checker's suspicion faults found both. Lookups ask a suspected owner first, writes and
+  // reads leave suspected holders for last, and stabilize drops a successor whose own call failed.
   fingers_.forget(node.id);
   std::erase_if(heard_, [&](const Heard& h) { return h.node.id == node.id; });
 }

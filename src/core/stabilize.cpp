@@ -38,23 +38,32 @@ void Node::remember_lost(const std::vector<NodeRef>& before) {
 }
 
 // A successor dropped after a failed call may only have been unreachable for a moment (a
-// broker restart, a pause). Once its suspicion has expired it is asked again, and if it answers
-// and still lies between this node and its successor, it is the successor again. Without this,
-// nodes that all lost sight of each other at once can settle into interleaved loops (each node
-// skipping one) that the paper's stabilize never merges: seen after a RabbitMQ restart.
+// broker restart, a pause, a partition). Once its suspicion has expired it is asked again, and if
+// it answers and still lies between this node and its successor, it is the successor again.
+// Without this, nodes that all lost sight of each other at once can settle into interleaved loops
+// (each node skipping one) that the paper's stabilize never merges: seen after a RabbitMQ
+// restart. The same goes for an entry further down the list that lies before the successor: the
+// list is out of ring order (it was taken from a successor while that node was unreachable, and
+// no one has called it since), so it is either dead or this node's true successor. Two halves of
+// a healed partition kept such entries and stayed two rings.
 asio::awaitable<void> Node::recover_successors() {
-  if (lost_.empty()) co_return;
   auto t = now();
-  std::erase_if(lost_, [&](const Lost& l) { return t > l.forget_at || successors_.contains(l.node.id); });
+  // Forgotten once it is the successor again: further down the list it is not yet back.
+  std::erase_if(lost_, [&](const Lost& l) { return t > l.forget_at || successors_.first().id == l.node.id; });
   auto closer_than_successor = [this](const Id& id) {
     const Id& succ = successors_.first().id;
     return succ == self_.id || in_open(id, self_.id, succ);
   };
-  // Copied, as the calls below may change lost_; only the ones closer than the successor, which
-  // on a settled ring are none, and asked again below, as the successor may change meanwhile.
+  // Copied, as the calls below may change lost_ and the list; only the ones closer than the
+  // successor, which on a settled ring are none, and asked again below, as the successor may
+  // change meanwhile.
   std::vector<NodeRef> retry;
-  for (const auto& l : lost_)
-    if (closer_than_successor(l.node.id) && !suspected(l.node.id)) retry.push_back(l.node);
+  auto consider = [&](const NodeRef& n) {
+    if (n.id == self_.id || !closer_than_successor(n.id) || suspected(n.id)) return;
+    if (std::none_of(retry.begin(), retry.end(), [&](const NodeRef& r) { return r.id == n.id; })) retry.push_back(n);
+  };
+  for (const auto& l : lost_) consider(l.node);
+  for (const auto& n : successors_.nodes()) consider(n);
   for (const auto& n : retry) {
     if (!closer_than_successor(n.id)) continue;
     auto client = peer(n);

@@ -58,8 +58,9 @@ class Schedule {
       else if (dice < 72) get(pick_key());
       else if (dice < 79) crash();
       else if (dice < 85) restart();
-      else if (dice < 90) pause();
-      else if (dice < 94) unpause();
+      else if (dice < 88) pause();
+      else if (dice < 91) unpause();
+      else if (dice < 94) suspect();
       else if (dice < 97) leave();
       else rejoin();
       for (auto r = rng_() % 3; r > 0; --r) ring_.round();
@@ -228,6 +229,18 @@ class Schedule {
     ring_.network().kill(n->self().uri);  // unreachable, its state kept: a stopped process
     paused_.push_back(n.get());
     ++report_.faults;
+  }
+
+  // A missed deadline without a crash: a live node suspects some of its live successors, as after
+  // a call that timed out on a busy peer. Nothing is down, so it costs no fault budget; the
+  // suspicion lasts its configured time and the node's list is short meanwhile.
+  void suspect() {
+    auto n = access();
+    const auto successors = n->successors().nodes();
+    const Error missed = make_error(Errc::deadline_exceeded, "a missed deadline (injected)");
+    for (const auto& s : successors)
+      if (s.id != n->self().id && rng_() % 2 == 0) n->peer_failed(s, missed);
+    ++report_.suspicions;
   }
 
   void unpause() {

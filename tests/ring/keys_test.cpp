@@ -269,3 +269,40 @@ TEST_CASE("an owner that suspects every successor after one missed deadline stil
   REQUIRE(d);
   CHECK(d->copies >= 2);
 }
+
+TEST_CASE("a predecessor that suspects the key's live owner still names it, and the owner orders the write") {
+  // One missed deadline is no proof of death. Had the predecessor dropped the owner from its
+  // successor list, its lookups would name the owner's successor, which would then give the key's
+  // next write a version of its own, not newer than the owner's: an acknowledged write lost.
+  KeyedRing k(8);
+  const std::string key = "key-11";
+  const Id id = k.ring.ring().hash(key);
+  const NodeRef owner = k.ring.true_owner(id);
+  const auto sorted = k.ring.sorted_live();
+  const auto at = static_cast<std::size_t>(
+      std::find_if(sorted.begin(), sorted.end(), [&](const NodeRef& n) { return n.id == owner.id; }) - sorted.begin());
+  Node& pred = k.by_id(sorted[(at + sorted.size() - 1) % sorted.size()].id);
+  const Error missed = make_error(Errc::deadline_exceeded, "a missed deadline");
+
+  pred.peer_failed(owner, missed);
+  REQUIRE(pred.suspected(owner.id));
+  CHECK(pred.successors().contains(owner.id));
+  auto found = test::lookup(k.ring, pred, id);
+  REQUIRE(found);
+  CHECK(found->owner.id == owner.id);
+  CHECK(found->successors.size() >= 2);
+
+  const auto held = k.by_id(owner.id).store().meta(id);
+  REQUIRE(held);
+  pred.peer_failed(owner, missed);  // the lookup's ping cleared it: suspected again for the write
+  auto r = test::put(k.ring, pred, key, "written while its owner was suspected");
+  INFO((r ? std::string() : r.error().message));
+  REQUIRE(r);
+  CHECK(r->owner.id == owner.id);
+  CHECK(held->version < r->version);
+  for (auto& via : k.ring.live()) {
+    auto v = test::get(k.ring, *via, key);
+    REQUIRE(v);
+    CHECK(*v == "written while its owner was suspected");
+  }
+}
