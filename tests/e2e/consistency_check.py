@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The deterministic fault checker of the ring's data (`chordnode simulate --consistency N`):
 with majority quorums (W = R = 2 of 3) no read in N schedules of puts, overwrites, conditional
-puts and deletes under crashes, restarts from disk, pauses, leaves and rejoins may return an older
+puts and deletes under crashes, restarts from disk, pauses, leaves and rejoins, and live nodes
+suspecting live successors after a missed deadline, may return an older
 version than one acknowledged, or a key after its acknowledged delete, and no conditional put is
 accepted against a version older than one acknowledged; the same seed gives the same run; and with R = 1
 (W + R <= k) the checker does find stale reads, so it is able to fail."""
@@ -35,6 +36,7 @@ def main():
           report["faults"] > args.schedules, "the schedules read, delete and inject faults")
     check(report["conditional"] > 2 * args.schedules and report["leaves"] > args.schedules / 4,
           "the schedules write conditionally and nodes leave and rejoin: %s" % report)
+    check(report["suspicions"] > args.schedules / 2, "live nodes suspect live successors: %s" % report)
     again = run(args.binary, args.schedules, 7)[1]
     check(again == report, "the same seed gives the same run")
     code, weak = run(args.binary, max(args.schedules, 500), 1, "--read-quorum", "1")
