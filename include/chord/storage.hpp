@@ -54,9 +54,9 @@ class Storage final : public RingDelegate, public std::enable_shared_from_this<S
   void observe(const Version& v);
   // How many copies a quorum of `asked` (0: a majority of k) needs among the holders there are.
   unsigned quorum(unsigned asked) const;
-  // Up to k-1 successors to hold copies, unsuspected first; suspected ones fill in up to
-  // `quorum` holders (this node counted) when too few are left.
-  std::vector<NodeRef> replica_targets(unsigned quorum = 0) const;
+  // The k-1 successors that hold copies of this node's keys, unsuspected first; the suspected
+  // ones only with_suspected (anti-entropy leaves them out of its round).
+  std::vector<NodeRef> replica_targets(bool with_suspected) const;
   Result<Id> key_id_of(const std::string& key, const std::optional<Id>& key_id) const;
   Result<void> check_meta(const ValueMeta& meta) const;
   Result<void> writable() const;

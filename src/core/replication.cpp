@@ -81,7 +81,7 @@ asio::awaitable<void> Storage::maintain_replicas() {
   std::vector<KeyDigest> owned;  // built once, only if some replica needs an offer
   bool listed = false;
   const std::size_t page = std::max<std::size_t>(1, config_.sync_page_keys);
-  for (const auto& target : replica_targets()) {
+  for (const auto& target : replica_targets(false)) {
     auto& stamp = synced_[target.id];
     bool unchanged = stamp.store_version == version && stamp.predecessor == pred && stamp.rounds > 0;
     if (unchanged && stamp.rounds % std::max(1u, config_.full_sync_every) != 0) {

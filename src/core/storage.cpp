@@ -104,20 +104,19 @@ asio::awaitable<Result<bool>> Storage::put_tombstone(const std::string& key, con
   co_return co_await run_blocking(store_->io_pool(), write);
 }
 
-std::vector<NodeRef> Storage::replica_targets(unsigned quorum) const {
-  std::vector<NodeRef> out, suspected;
+std::vector<NodeRef> Storage::replica_targets(bool with_suspected) const {
+  // The holders of this node's keys after itself are its first k-1 successors, suspected or not
+  // (suspicion is one missed deadline). Writes count their quorum among these and reads ask
+  // these: a copy written past a suspected holder, to the next node down, counted toward W but no
+  // read that asked the true holders saw it, and R + W > k no longer held. Unsuspected first, so
+  // that a read or a delete that stops early spares a slow one.
+  std::vector<NodeRef> out;
   for (const auto& n : ring_.successors().nodes()) {
     if (out.size() + 1 >= config_.replicas) break;
-    if (!ring_.suspected(n.id)) out.push_back(n);
-    else suspected.push_back(n);
-  }
-  // Suspicion is a routing hint from one missed deadline (a peer busy for a moment looks the same
-  // as a dead one): when it leaves too few holders for a quorum, the suspected are asked too, in
-  // ring order, rather than refusing a write that a live ring could take.
-  for (const auto& n : suspected) {
-    if (out.size() + 1 >= quorum || out.size() + 1 >= config_.replicas) break;
     out.push_back(n);
   }
+  std::stable_partition(out.begin(), out.end(), [&](const NodeRef& n) { return !ring_.suspected(n.id); });
+  if (!with_suspected) std::erase_if(out, [&](const NodeRef& n) { return ring_.suspected(n.id); });
   return out;
 }
 
@@ -131,7 +130,7 @@ asio::awaitable<Result<std::optional<ValueMeta>>> Storage::checked_condition(con
   unsigned answers = 1;
   const unsigned needed = quorum(config_.read_quorum);
   const Timeout each = std::max(Timeout(1), config_.rpc_timeout / 3);
-  for (const auto& target : replica_targets(needed)) {
+  for (const auto& target : replica_targets(true)) {
     if (answers >= std::max(needed, 1u) && newest && newest->version == expected) break;
     auto client = ring_.peer(target);
     if (!client) continue;
@@ -215,7 +214,7 @@ asio::awaitable<Result<StoreReply>> Storage::store_as_owner(const ValueMeta& met
   auto any_done = std::make_shared<asio::steady_timer>(ring_.executor(), asio::steady_timer::time_point::max());
   const unsigned w = quorum(config_.write_quorum);
   std::vector<std::string> lost;  // why each missing copy is missing, for the caller
-  for (const auto& target : replica_targets(w)) {
+  for (const auto& target : replica_targets(true)) {
     auto client = ring_.peer(target);
     if (!client) {
       lost.push_back(missing_copy(target, client.error().message));
@@ -453,7 +452,7 @@ asio::awaitable<Result<DeleteReply>> Storage::remove(const DeleteRequest& req, T
     const Timeout each = std::min(timeout, std::max(Timeout(1), config_.rpc_timeout / 2));
     const unsigned w = quorum(config_.write_quorum);
     std::vector<std::string> lost;
-    for (const auto& target : replica_targets(w)) {
+    for (const auto& target : replica_targets(true)) {
       auto client = ring_.peer(target);
       if (!client) {
         lost.push_back(missing_copy(target, client.error().message));

@@ -306,3 +306,39 @@ TEST_CASE("a predecessor that suspects the key's live owner still names it, and 
     CHECK(*v == "written while its owner was suspected");
   }
 }
+
+TEST_CASE("an owner that suspects a holder still writes to it, not past it, so a read of the holders finds the write") {
+  // Writes count W among the owner's first k-1 successors, suspected or not. A copy written past
+  // a suspected holder, to the next node down, counted toward W, but a read that asked the true
+  // holders while the owner was away found neither copy and said "not found".
+  KeyedRing k(8);
+  const std::string key = "key-23";
+  const Id id = k.ring.ring().hash(key);
+  const auto sorted = k.ring.sorted_live();
+  const auto at = static_cast<std::size_t>(std::find_if(sorted.begin(), sorted.end(), [&](const NodeRef& n) {
+                                             return n.id == k.ring.true_owner(id).id;
+                                           }) - sorted.begin());
+  auto nth = [&](std::size_t i) -> Node& { return k.by_id(sorted[(at + i) % sorted.size()].id); };
+  Node& owner = nth(0);
+  Node& first = nth(1);
+  Node& second = nth(2);
+  Node& reader = nth(4);
+
+  owner.peer_failed(first.self(), make_error(Errc::deadline_exceeded, "a missed deadline"));
+  k.ring.network().kill(second.self().uri);  // paused: its leg fails
+  auto r = test::put(k.ring, owner, key, "written past a paused holder");
+  INFO((r ? std::string() : r.error().message));
+  REQUIRE(r);
+  k.ring.revive(second);
+  const auto suspected_copy = first.store().meta(id);
+  CHECK((suspected_copy && suspected_copy->version == r->version));  // the suspected holder has it
+  const auto past = nth(3).store().meta(id);
+  CHECK_FALSE((past && past->version == r->version));  // the node past the holders has not
+
+  k.ring.network().kill(owner.self().uri);  // the owner away: the read asks the other holders
+  auto v = test::get(k.ring, reader, key);
+  INFO((v ? std::string() : v.error().message));
+  REQUIRE(v);
+  CHECK(*v == "written past a paused holder");
+  k.ring.revive(owner);
+}
