@@ -109,7 +109,7 @@ std::vector<NodeRef> Storage::replica_targets(bool with_suspected) const {
   // (suspicion is one missed deadline). Writes count their quorum among these and reads ask
   // these: a copy written past a suspected holder, to the next node down, counted toward W but no
   // read that asked the true holders saw it, and R + W > k no longer held. Unsuspected first, so
-  // that a read or a delete that stops early spares a slow one.
+  // that a conditional write's check, which stops at R answers, spares a slow one.
   std::vector<NodeRef> out;
   for (const auto& n : ring_.successors().nodes()) {
     if (out.size() + 1 >= config_.replicas) break;
