@@ -50,7 +50,8 @@ void add_simulate(CLI::App& app, int& exit_code) {
   auto consistency = std::make_shared<std::uint64_t>(0);
   cmd->add_option("--consistency", *consistency,
                   "instead: this many schedules of puts, overwrites, conditional puts, deletes and gets on a ring "
-                  "of --nodes (8 is right) while holders crash, restart from their data, pause, leave and rejoin; "
+                  "of --nodes (8 is right) while holders crash, restart from their data, pause, leave and rejoin, "
+                  "and live nodes suspect live successors after a missed deadline; "
                   "every read and every accepted conditional put is checked against what was acknowledged (uses "
                   "--replicas, --read-quorum, --seed)");
   cmd->add_flag("--json", *json, "print one JSON object");
