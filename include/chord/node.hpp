@@ -196,6 +196,8 @@ class Node final : public ChordService, public RingView, public std::enable_shar
   // The node this node knows that comes first after id, before this node itself.
   std::optional<NodeRef> closest_after(const Id& id) const;
   void remember_lost(const std::vector<NodeRef>& before);
+  void note_unreachable(const NodeRef& n);
+  bool unreachable(const Id& id) const;
   LookupStepReply step(const Id& key_id, const std::vector<Id>& exclude, unsigned max_nodes) const;
   // key_id in (predecessor, self]: the keys this node holds as their owner.
   bool owns(const Id& key_id) const;
@@ -235,6 +237,9 @@ class Node final : public ChordService, public RingView, public std::enable_shar
     std::chrono::steady_clock::time_point forget_at;
   };
   std::vector<Lost> lost_;
+  // First successors this node dropped after its own stabilize call to them failed, until they
+  // answer again or forget_at: not taken back from a successor's list meanwhile.
+  std::vector<Lost> unreachable_;
   std::unordered_set<Id, IdHash> departed_;  // nodes that announced their leave
   // A bounded sample of the nodes whose notify this node turned down lately, for closer-successor
   // hints. Entries age out: a node long gone must not be hinted round after round.

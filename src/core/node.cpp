@@ -105,6 +105,8 @@ void Node::peer_failed(const NodeRef& node, const Error& error) {
 
 void Node::peer_answered(const NodeRef& node) {
   if (!suspected_.empty()) suspected_.erase(node.id);
+  if (!unreachable_.empty())
+    std::erase_if(unreachable_, [&](const Lost& u) { return u.node.id == node.id; });
   if (!departed_.empty()) departed_.erase(node.id);  // back in a ring
 }
 

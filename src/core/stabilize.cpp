@@ -83,6 +83,23 @@ asio::awaitable<void> Node::recover_successors() {
   }
 }
 
+void Node::note_unreachable(const NodeRef& n) {
+  const auto until = now() + config_.suspect_for * 20;
+  for (auto& u : unreachable_)
+    if (u.node.id == n.id) {
+      u.forget_at = until;
+      return;
+    }
+  if (unreachable_.size() >= config_.successors) unreachable_.erase(unreachable_.begin());
+  unreachable_.push_back(Lost{n, until});
+}
+
+bool Node::unreachable(const Id& id) const {
+  const auto t = now();
+  return std::any_of(unreachable_.begin(), unreachable_.end(),
+                     [&](const Lost& u) { return u.node.id == id && u.forget_at > t; });
+}
+
 asio::awaitable<void> Node::stabilize_once() {
   // Ask the first live successor for its predecessor and successor list; dead ones drop out.
   // Bounded: when every peer fails at once, the round ends instead of cycling through them.
@@ -108,6 +125,7 @@ asio::awaitable<void> Node::stabilize_once() {
     if (!client) {
       peer_failed(succ, make_error(Errc::unavailable, client.error().message));
       successors_.remove(succ.id);
+      note_unreachable(succ);
       continue;
     }
     auto r = co_await (*client)->get_predecessor(Empty{}, config_.rpc_timeout);
@@ -118,11 +136,16 @@ asio::awaitable<void> Node::stabilize_once() {
       }
       peer_failed(succ, r.error());
       successors_.remove(succ.id);
+      note_unreachable(succ);
       continue;
     }
     peer_answered(succ);
     if (successors_.first().id != succ.id) co_return;  // changed under us while we waited
     drop_unauthentic(r->successors, succ);
+    // Not taken back from the successor's list, which may have it from this node's own: in a ring
+    // of two or three, a node that went silent (calls time out) was otherwise copied from list to
+    // list for good, never anyone's first successor again, and every write sent it a copy.
+    if (!unreachable_.empty()) std::erase_if(r->successors, [&](const NodeRef& n) { return unreachable(n.id); });
     successors_.assign(succ, r->successors);
     const auto& x = r->predecessor;
     if (x && x->id == self_.id && x->uri == self_.uri) knows_us = succ.id;

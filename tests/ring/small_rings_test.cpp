@@ -116,3 +116,23 @@ TEST_CASE("requests with bad ids are refused clearly") {
   REQUIRE_FALSE(notify);
   CHECK(notify.error().code == Errc::invalid_argument);
 }
+
+TEST_CASE("a node that goes silent leaves every successor list of a ring of two or three") {
+  // Calls to it time out (its host is gone), so nothing refuses them and only stabilize drops it.
+  // The node that drops it must not copy it back from its successor's list, which in a ring this
+  // small has it from that node's own list: it was otherwise listed for good, nobody's first.
+  for (int live : {2, 3}) {
+    sim::SimRing ring(options(160));
+    std::mt19937_64 rng(5);
+    for (int i = 0; i <= live; ++i) REQUIRE(ring.join({ring.add()}, rng) == 0);
+    REQUIRE(ring.stabilize(100, true));
+    auto silent = ring.nodes()[1];
+    ring.network().kill(silent->self().uri);
+    for (int r = 0; r < 50; ++r) ring.round();
+    for (auto& n : ring.nodes()) {
+      if (n == silent) continue;
+      INFO(live << " live nodes, at " << n->self().uri);
+      CHECK_FALSE(n->successors().contains(silent->self().id));
+    }
+  }
+}
