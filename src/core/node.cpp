@@ -94,9 +94,9 @@ void Node::peer_failed(const NodeRef& node, const Error& error) {
   // it was slow, and it stays listed, for the list says who holds a key: taken out, a predecessor
   // that suspected a key's live owner named the owner's successor, which then ordered writes the
   // owner never saw (lost updates), and reads counted their quorum among nodes that hold no copy
-  // (stale reads); the data checker's suspicion faults found both. Lookups ask a suspected owner
-  // first, writes and reads leave suspected holders for last, and stabilize drops a successor
-  // whose own call failed.
+  // (stale reads); the data checker's suspicion faults found both. Lookups ping a suspected owner
+  // before passing it by, reads ask suspected holders last, and stabilize drops a successor whose
+  // own call failed.
   if (error.code == Errc::unavailable && (successors_.nodes().size() > 1 || successors_.first().id != node.id))
     successors_.remove(node.id);
   fingers_.forget(node.id);

@@ -233,7 +233,7 @@ class Schedule {
 
   // A missed deadline without a crash: a live node suspects some of its live successors, as after
   // a call that timed out on a busy peer. Nothing is down, so it costs no fault budget; the
-  // suspicion lasts its configured time and the node's list is short meanwhile.
+  // suspicion lasts its configured time, or until the suspected node answers a call.
   void suspect() {
     auto n = access();
     const auto successors = n->successors().nodes();
