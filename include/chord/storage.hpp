@@ -49,6 +49,9 @@ class Storage final : public RingDelegate, public std::enable_shared_from_this<S
   std::unique_ptr<Store> take_store() { return std::move(store_); }
 
  private:
+  // Where a primary write of key_id goes when this node is not its owner: its predecessor, which
+  // lies closer before the key (nullopt: this node owns it, or knows no live predecessor).
+  std::optional<NodeRef> owner_before(const Id& key_id) const;
   // A version newer than any this node has seen, and newer than `held` (the key's current one).
   Version next_version(const ValueMeta* held);
   void observe(const Version& v);
@@ -75,7 +78,12 @@ class Storage final : public RingDelegate, public std::enable_shared_from_this<S
   using ChunkTap = std::function<asio::awaitable<void>(const std::string&)>;
   asio::awaitable<Result<void>> store_local(const ValueMeta& meta, ChunkSource& chunks, const ChunkTap& tap = {});
   asio::awaitable<Result<StoreReply>> store_as_owner(const ValueMeta& meta, ChunkSource& chunks);
-  asio::awaitable<Result<DeleteReply>> remove_as_owner(const DeleteRequest& req, const Id& key_id, Timeout timeout);
+  // A write handed to the node that orders it (Role::primary); what became of it is reported to
+  // the ring.
+  asio::awaitable<Result<StoreReply>> store_at(const NodeRef& owner, const StoreRequest& req, ChunkSource& chunks,
+                                               Timeout timeout);
+  asio::awaitable<Result<DeleteReply>> remove_at(const NodeRef& owner, const DeleteRequest& req, const Id& key_id,
+                                                 Timeout timeout);
   asio::awaitable<Result<void>> push_value(const NodeRef& target, const Id& key_id, Role role);
   asio::awaitable<Result<void>> pull_value(const NodeRef& from, const Id& key_id);
   asio::awaitable<Result<FetchReply>> fetch_local(const FetchRequest& req, const Id& key_id, ChunkSink& sink);

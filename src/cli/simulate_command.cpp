@@ -51,15 +51,21 @@ void add_simulate(CLI::App& app, int& exit_code) {
   cmd->add_option("--consistency", *consistency,
                   "instead: this many schedules of puts, overwrites, conditional puts, deletes and gets on a ring "
                   "of --nodes (8 is right) while holders crash, restart from their data, pause, leave and rejoin, "
-                  "and live nodes suspect live successors after a missed deadline; "
+                  "and live nodes suspect live successors after a missed deadline or a refused call; "
                   "every read and every accepted conditional put is checked against what was acknowledged (uses "
                   "--replicas, --read-quorum, --seed)");
+  auto first = std::make_shared<std::uint64_t>(0);
+  cmd->add_option("--first-schedule", *first,
+                  "with --consistency, start at this schedule, to replay one that a violation names "
+                  "(--consistency 1 --first-schedule N --seed S)")
+      ->capture_default_str();
   cmd->add_flag("--json", *json, "print one JSON object");
-  cmd->callback([opts, json, build, seeds, consistency, &exit_code] {
+  cmd->callback([opts, json, build, seeds, consistency, first, &exit_code] {
     spdlog::set_level(spdlog::level::off);
     if (*consistency > 0) {
       sim::ConsistencyOptions co;
       co.schedules = *consistency;
+      co.first = *first;
       co.seed = opts->seed;
       co.nodes = static_cast<unsigned>(std::min<std::uint64_t>(opts->nodes, 64));
       co.replicas = opts->replicas;
@@ -75,9 +81,10 @@ void add_simulate(CLI::App& app, int& exit_code) {
                          {"first_violations", v}})
                   << "\n";
       } else {
-        std::cout << fmt::format("consistency  {} schedules (seed {}), {} nodes, k = {}: {} puts, {} conditional puts "
+        const std::string from = co.first ? fmt::format(", from schedule {}", co.first) : std::string();
+        std::cout << fmt::format("consistency  {} schedules (seed {}{}), {} nodes, k = {}: {} puts, {} conditional puts "
                                  "({} conflicts), {} deletes, {} gets, {} refused (no quorum), {} crashes and pauses, {} leaves, {} suspicions of live successors\n",
-                                 r.schedules, co.seed, co.nodes, co.replicas, r.puts, r.conditional, r.conflicts, r.deletes, r.gets,
+                                 r.schedules, co.seed, from, co.nodes, co.replicas, r.puts, r.conditional, r.conflicts, r.deletes, r.gets,
                                  r.refused, r.faults, r.leaves, r.suspicions);
         std::cout << fmt::format("violations   {}\n", r.violation_count);
         for (const auto& s : r.violations) std::cout << "  " << s << "\n";

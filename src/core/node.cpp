@@ -89,16 +89,15 @@ void Node::peer_failed(const NodeRef& node, const Error& error) {
     auto known = std::find_if(lost_.begin(), lost_.end(), [&](const Lost& l) { return l.node.id == node.id; });
     if (known == lost_.end() && lost_.size() < config_.successors) lost_.push_back(Lost{node, t + config_.suspect_for * 20});
   }
-  // A refused call (no process at the address, the queue gone) says the node is gone: it leaves
-  // the list at once, and stabilize puts back one that restarts. A missed deadline says only that
-  // it was slow, and it stays listed, for the list says who holds a key: taken out, a predecessor
+  // A suspected node stays listed, for the list says who holds a key: taken out, a predecessor
   // that suspected a key's live owner named the owner's successor, which then ordered writes the
   // owner never saw (lost updates), and reads counted their quorum among nodes that hold no copy
-  // (stale reads); the data checker's suspicion faults found both. Lookups ping a suspected owner
-  // before passing it by, reads ask suspected holders last, and stabilize drops a successor whose
-  // own call failed.
-  if (error.code == Errc::unavailable && (successors_.nodes().size() > 1 || successors_.first().id != node.id))
-    successors_.remove(node.id);
+  // (stale reads); the data checker's suspicion faults found both. That holds for a refused call
+  // too: a live node refuses for a moment (a gRPC channel in its reconnect back-off, an AMQP node
+  // whose broker link is down). Lookups ping a suspected owner before passing it by, reads ask
+  // suspected holders last, and stabilize drops a first successor whose own call failed, and
+  // does not take it back from the next one's list until it answers (note_unreachable), so a
+  // dead node leaves every list.
   fingers_.forget(node.id);
   std::erase_if(heard_, [&](const Heard& h) { return h.node.id == node.id; });
 }

@@ -69,6 +69,20 @@ Result<void> Storage::check_meta(const ValueMeta& meta) const {
   return {};
 }
 
+// A lookup answered from a stale successor list (a predecessor that has not yet learnt of a
+// node that joined or came back) names the node after the key's owner. Had that node ordered the
+// write, its copies would have gone to holders that a read of the key's true holders does not
+// ask: the data checker found deletes undone that way. So a node hands a primary write of a key
+// before its predecessor on to that predecessor. Each hand-on reaches a node closer before the
+// key, so the chain ends; a predecessor that is suspected, or fails the call, is gone, and its
+// keys are this node's.
+std::optional<NodeRef> Storage::owner_before(const Id& key_id) const {
+  const auto& pred = ring_.predecessor();
+  if (!pred || pred->id == ring_.self().id || ring_.suspected(pred->id)) return std::nullopt;
+  if (in_half_open(key_id, pred->id, ring_.self().id)) return std::nullopt;
+  return *pred;
+}
+
 Version Storage::next_version(const ValueMeta* held) {
   hlc_ = std::max(hlc_ + 1, config_.clock->wall_ms() << 16);
   if (held && held->version.hlc >= hlc_) hlc_ = held->version.hlc + 1;
@@ -371,6 +385,12 @@ asio::awaitable<Result<StoreReply>> Storage::store(const StoreRequest& given, Ch
       co_return StoreReply{ring_.self(), req.meta.size, req.meta.sha256, 1, req.meta.version};
     }
     case Role::primary: {
+      if (auto before = owner_before(req.meta.key_id)) {
+        CountingSource counted(chunks);
+        auto r = co_await store_at(*before, req, counted, timeout);
+        // Gone before the value began to move: its range is this node's.
+        if (r || !is_peer_failure(r.error().code) || counted.chunks() > 0) co_return r;
+      }
       // The owner orders the writes of its keys: whatever version the sender named is replaced.
       ValueMeta meta = req.meta;
       meta.deleted = false;
@@ -399,24 +419,28 @@ asio::awaitable<Result<StoreReply>> Storage::store(const StoreRequest& given, Ch
       const StoreRequest mine{req.meta, Role::primary, false, req.if_version};
       co_return co_await store(mine, counted, timeout);
     }
-    auto client = ring_.peer(owner);
-    if (!client) co_return client.error();
-    ValueMeta meta = req.meta;
-    meta.version = {};
-    meta.deleted = false;
-    const StoreRequest forward{meta, Role::primary, false, req.if_version};
-    auto r = co_await (*client)->store(forward, counted, timeout);
-    if (r) {
-      ring_.peer_answered(owner);
-      co_return r;
-    }
-    ring_.peer_failed(owner, r.error());
+    auto r = co_await store_at(owner, req, counted, timeout);
+    if (r) co_return r;
     last = r.error();
     // The owner is dead: its successor holds the key's range now. A stream already begun
     // cannot be replayed, so only a transfer that has not started moves on.
     if (!is_peer_failure(r.error().code) || counted.chunks() > 0) break;
   }
   co_return last;
+}
+
+asio::awaitable<Result<StoreReply>> Storage::store_at(const NodeRef& owner, const StoreRequest& req, ChunkSource& chunks,
+                                                      Timeout timeout) {
+  auto client = ring_.peer(owner);
+  if (!client) co_return client.error();
+  ValueMeta meta = req.meta;
+  meta.version = {};
+  meta.deleted = false;
+  const StoreRequest forward{meta, Role::primary, false, req.if_version};
+  auto r = co_await (*client)->store(forward, chunks, timeout);
+  if (r) ring_.peer_answered(owner);
+  else ring_.peer_failed(owner, r.error());
+  co_return r;
 }
 
 asio::awaitable<Result<DeleteReply>> Storage::remove(const DeleteRequest& req, Timeout timeout) {
@@ -435,6 +459,10 @@ asio::awaitable<Result<DeleteReply>> Storage::remove(const DeleteRequest& req, T
   if (!ring_.joined()) co_return make_error(Errc::not_ready, fmt::format("{} is not part of a ring", ring_.self().uri));
   auto keep = ring_.hold();
   if (req.role == Role::primary) {
+    if (auto before = owner_before(*id)) {
+      auto r = co_await remove_at(*before, req, *id, timeout);
+      if (r || !is_peer_failure(r.error().code)) co_return r;
+    }
     // A delete is a write: a tombstone with a new version, on W copies before it is acknowledged.
     const WriteGuard writing(writing_, *id);
     auto held = store_->meta(*id);
@@ -479,22 +507,29 @@ asio::awaitable<Result<DeleteReply>> Storage::remove(const DeleteRequest& req, T
   if (!found) co_return found.error();
   std::vector<NodeRef> owners{found->owner};
   owners.insert(owners.end(), found->successors.begin(), found->successors.end());
-  const DeleteRequest forward{req.key, *id, Role::primary, {}, req.if_version};
   Error last = make_error(Errc::unavailable, "no owner reachable");
   for (const auto& owner : owners) {
-    if (owner.id == ring_.self().id) co_return co_await remove(forward, timeout);
-    auto client = ring_.peer(owner);
-    if (!client) co_return client.error();
-    auto r = co_await (*client)->remove(forward, timeout);
-    if (r || !is_peer_failure(r.error().code)) {
-      ring_.peer_answered(owner);
-      co_return r;
+    if (owner.id == ring_.self().id) {
+      const DeleteRequest mine{req.key, *id, Role::primary, {}, req.if_version};
+      co_return co_await remove(mine, timeout);
     }
+    auto r = co_await remove_at(owner, req, *id, timeout);
+    if (r || !is_peer_failure(r.error().code)) co_return r;
     // The owner is dead: its successor holds the key's range now.
-    ring_.peer_failed(owner, r.error());
     last = r.error();
   }
   co_return last;
+}
+
+asio::awaitable<Result<DeleteReply>> Storage::remove_at(const NodeRef& owner, const DeleteRequest& req, const Id& key_id,
+                                                        Timeout timeout) {
+  auto client = ring_.peer(owner);
+  if (!client) co_return client.error();
+  const DeleteRequest forward{req.key, key_id, Role::primary, {}, req.if_version};
+  auto r = co_await (*client)->remove(forward, timeout);
+  if (r || !is_peer_failure(r.error().code)) ring_.peer_answered(owner);
+  else ring_.peer_failed(owner, r.error());
+  co_return r;
 }
 
 

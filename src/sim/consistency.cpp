@@ -231,15 +231,18 @@ class Schedule {
     ++report_.faults;
   }
 
-  // A missed deadline without a crash: a live node suspects some of its live successors, as after
-  // a call that timed out on a busy peer. Nothing is down, so it costs no fault budget; the
-  // suspicion lasts its configured time, or until the suspected node answers a call.
+  // A failed call without a crash: a live node suspects some of its live successors, as after a
+  // call that timed out on a busy peer, or one refused by a live peer (a gRPC channel in its
+  // reconnect back-off after the peer restarted, an AMQP node whose own broker link is down).
+  // Nothing is down, so it costs no fault budget; the suspicion lasts its configured time, or
+  // until the suspected node answers a call.
   void suspect() {
     auto n = access();
     const auto successors = n->successors().nodes();
-    const Error missed = make_error(Errc::deadline_exceeded, "a missed deadline (injected)");
+    const Error failed = rng_() % 2 == 0 ? make_error(Errc::deadline_exceeded, "a missed deadline (injected)")
+                                         : make_error(Errc::unavailable, "a refused call (injected)");
     for (const auto& s : successors)
-      if (s.id != n->self().id && rng_() % 2 == 0) n->peer_failed(s, missed);
+      if (s.id != n->self().id && rng_() % 2 == 0) n->peer_failed(s, failed);
     ++report_.suspicions;
   }
 
@@ -269,7 +272,7 @@ class Schedule {
 
 ConsistencyReport check_consistency(const ConsistencyOptions& options) {
   ConsistencyReport report;
-  for (std::uint64_t i = 0; i < options.schedules; ++i) {
+  for (std::uint64_t i = options.first; i < options.first + options.schedules; ++i) {
     Schedule(options, i, report).run();
     ++report.schedules;
   }

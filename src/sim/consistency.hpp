@@ -2,7 +2,7 @@
 // A deterministic fault checker for the data of the ring: from a seed, schedules of puts,
 // overwrites, conditional writes, deletes and gets through random nodes of a simulated ring,
 // while holders crash, restart from their data, pause, leave and come back, and live
-// nodes suspect live successors after a missed deadline. Every read is
+// nodes suspect live successors after a failed call. Every read is
 // checked against what was acknowledged: it must never return a version older than the last
 // acknowledged write of its key, a value after its acknowledged delete, or bytes that are not the
 // value of the version it names; no conditional write may be accepted against a version older
@@ -15,6 +15,7 @@ namespace chord::sim {
 
 struct ConsistencyOptions {
   std::uint64_t schedules = 100;
+  std::uint64_t first = 0;  // the index of the first schedule: a violation names its schedule
   std::uint64_t seed = 1;
   unsigned nodes = 8;
   unsigned keys = 4;         // per schedule: few keys, so that operations collide
@@ -29,7 +30,7 @@ struct ConsistencyReport {
   std::uint64_t conditional = 0;  // conditional puts (a read, then a write if unchanged)
   std::uint64_t conflicts = 0;    // of those, refused as the key had changed since the read
   std::uint64_t leaves = 0;       // graceful leaves, each followed later by a rejoin
-  std::uint64_t suspicions = 0;   // live nodes made to suspect live successors (a missed deadline)
+  std::uint64_t suspicions = 0;   // live nodes made to suspect live successors (a failed call)
   std::vector<std::string> violations;  // the first few, each with its schedule's seed
   std::uint64_t violation_count = 0;
 };

@@ -2,10 +2,12 @@
 """The deterministic fault checker of the ring's data (`chordnode simulate --consistency N`):
 with majority quorums (W = R = 2 of 3) no read in N schedules of puts, overwrites, conditional
 puts and deletes under crashes, restarts from disk, pauses, leaves and rejoins, and live nodes
-suspecting live successors after a missed deadline, may return an older
+suspecting live successors after a missed deadline or a refused call, may return an older
 version than one acknowledged, or a key after its acknowledged delete, and no conditional put is
 accepted against a version older than one acknowledged; the same seed gives the same run; and with R = 1
-(W + R <= k) the checker does find stale reads, so it is able to fail."""
+(W + R <= k) the checker does find stale reads, so it is able to fail, and the schedule a violation
+names replays alone (--first-schedule). Such reads are rare (about one schedule in a thousand), so
+that run is long; the sanitizer tree skips it (--weak-schedules 0)."""
 import argparse
 import json
 import os
@@ -26,6 +28,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", required=True)
     ap.add_argument("--schedules", type=int, default=300)
+    ap.add_argument("--weak-schedules", type=int, default=3000)
     args = ap.parse_args()
     check = Checks()
     code, report = run(args.binary, args.schedules, 7)
@@ -39,9 +42,17 @@ def main():
     check(report["suspicions"] > args.schedules / 2, "live nodes suspect live successors: %s" % report)
     again = run(args.binary, args.schedules, 7)[1]
     check(again == report, "the same seed gives the same run")
-    code, weak = run(args.binary, max(args.schedules, 500), 1, "--read-quorum", "1")
-    print("R = 1:", json.dumps(weak))
-    check(code != 0 and weak["violations"] > 0, "with R = 1 of 3 the checker finds stale reads")
+    if args.weak_schedules > 0:
+        code, weak = run(args.binary, args.weak_schedules, 1, "--read-quorum", "1")
+        print("R = 1:", json.dumps(weak))
+        check(code != 0 and weak["violations"] > 0, "with R = 1 of 3 the checker finds stale reads")
+        if weak["first_violations"]:
+            # "seed 1 schedule N: ..." names the schedule to replay on its own.
+            first = weak["first_violations"][0]
+            schedule = int(first.split(":")[0].split()[-1])
+            code, replay = run(args.binary, 1, 1, "--read-quorum", "1", "--first-schedule", str(schedule))
+            check(code != 0 and replay["schedules"] == 1 and first in replay["first_violations"],
+                  "--first-schedule %d replays the violation alone: %s" % (schedule, replay["first_violations"]))
     check.finish("consistency checker")
 
 

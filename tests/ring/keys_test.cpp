@@ -44,6 +44,15 @@ struct KeyedRing {
     throw;
   }
 
+  // The i-th live node from the owner of key_id in ring order (0: the owner).
+  Node& after_owner(const Id& key_id, std::size_t i) {
+    const auto sorted = ring.sorted_live();
+    const auto owner = ring.true_owner(key_id).id;
+    const auto at = static_cast<std::size_t>(
+        std::find_if(sorted.begin(), sorted.end(), [&](const NodeRef& n) { return n.id == owner; }) - sorted.begin());
+    return by_id(sorted[(at + i) % sorted.size()].id);
+  }
+
   // Every key readable through a random live node, and held by its true owner and the owner's
   // next k-1 live successors.
   void check_no_key_lost() {
@@ -270,19 +279,20 @@ TEST_CASE("an owner that suspects every successor after one missed deadline stil
   CHECK(d->copies >= 2);
 }
 
-TEST_CASE("a predecessor that suspects the key's live owner still names it, and the owner orders the write") {
-  // One missed deadline is no proof of death. Had the predecessor dropped the owner from its
-  // successor list, its lookups would name the owner's successor, which would then give the key's
-  // next write a version of its own, not newer than the owner's: an acknowledged write lost.
+TEST_CASE("a predecessor that suspects the key's live owner after a missed deadline or a refused call still names it, and the owner orders the write") {
+  // One failed call is no proof of death: a missed deadline may be a busy peer, and a live peer
+  // refuses too (a gRPC channel in its reconnect back-off, an AMQP node whose broker link is
+  // down). Had the predecessor dropped the owner from its successor list, its lookups would name
+  // the owner's successor, which would then give the key's next write a version of its own, not
+  // newer than the owner's: an acknowledged write lost.
+  const Errc code = GENERATE(Errc::deadline_exceeded, Errc::unavailable);
+  CAPTURE(static_cast<int>(code));
   KeyedRing k(8);
   const std::string key = "key-11";
   const Id id = k.ring.ring().hash(key);
   const NodeRef owner = k.ring.true_owner(id);
-  const auto sorted = k.ring.sorted_live();
-  const auto at = static_cast<std::size_t>(
-      std::find_if(sorted.begin(), sorted.end(), [&](const NodeRef& n) { return n.id == owner.id; }) - sorted.begin());
-  Node& pred = k.by_id(sorted[(at + sorted.size() - 1) % sorted.size()].id);
-  const Error missed = make_error(Errc::deadline_exceeded, "a missed deadline");
+  Node& pred = k.after_owner(id, k.ring.sorted_live().size() - 1);
+  const Error missed = make_error(code, "a failed call");
 
   pred.peer_failed(owner, missed);
   REQUIRE(pred.suspected(owner.id));
@@ -314,11 +324,7 @@ TEST_CASE("an owner that suspects a holder still writes to it, not past it, so a
   KeyedRing k(8);
   const std::string key = "key-23";
   const Id id = k.ring.ring().hash(key);
-  const auto sorted = k.ring.sorted_live();
-  const auto at = static_cast<std::size_t>(std::find_if(sorted.begin(), sorted.end(), [&](const NodeRef& n) {
-                                             return n.id == k.ring.true_owner(id).id;
-                                           }) - sorted.begin());
-  auto nth = [&](std::size_t i) -> Node& { return k.by_id(sorted[(at + i) % sorted.size()].id); };
+  auto nth = [&](std::size_t i) -> Node& { return k.after_owner(id, i); };
   Node& owner = nth(0);
   Node& first = nth(1);
   Node& second = nth(2);
@@ -340,5 +346,62 @@ TEST_CASE("an owner that suspects a holder still writes to it, not past it, so a
   INFO((v ? std::string() : v.error().message));
   REQUIRE(v);
   CHECK(*v == "written past a paused holder");
+  k.ring.revive(owner);
+}
+
+// A write as an access node sends it to the node its lookup named the key's owner.
+asio::awaitable<Result<StoreReply>> store_as_primary(std::shared_ptr<Node> at, std::string key, Id id, std::string value) {
+  const ValueMeta meta{key, id, value.size(), Sha256::of(value), {}, false};
+  StringSource source(std::move(value), 1000);
+  const StoreRequest req{meta, Role::primary, false, std::nullopt};  // named: g++ 12 and co_await
+  co_return co_await at->store(req, source, std::chrono::milliseconds(1000));
+}
+
+TEST_CASE("a node named the owner of a key before its predecessor hands the write on to that predecessor") {
+  // A lookup answered from a stale successor list (the predecessor has not yet taken back a node
+  // that rejoined) names the owner's successor. Had that node ordered the write, its copies would
+  // go to holders that a read of the key's true holders does not ask: the data checker saw a
+  // delete undone that way. Once the owner is gone, its successor takes the write itself.
+  KeyedRing k(8);
+  const std::string key = "key-42";
+  const Id id = k.ring.ring().hash(key);
+  auto nth = [&](std::size_t i) -> Node& { return k.after_owner(id, i); };
+  Node& owner = nth(0);
+  Node& after = nth(1);
+  REQUIRE(after.predecessor());
+  REQUIRE(after.predecessor()->id == owner.self().id);
+
+  auto primary_put = [&](Node& at_node, const std::string& value) {
+    return k.ring.run(store_as_primary(at_node.shared_from_this(), key, id, value));
+  };
+  const auto held = owner.store().meta(id);
+  REQUIRE(held);
+  auto r = primary_put(after, "ordered by the owner");
+  INFO((r ? std::string() : r.error().message));
+  REQUIRE(r);
+  CHECK(r->owner.id == owner.self().id);
+  CHECK(held->version < r->version);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto copy = nth(i).store().meta(id);
+    CHECK((copy && copy->version == r->version));  // the key's k holders
+  }
+  const auto past = nth(3).store().meta(id);
+  CHECK_FALSE((past && past->version == r->version));
+
+  const DeleteRequest del{key, id, Role::primary, {}};
+  auto d = k.ring.run(after.remove(del, std::chrono::milliseconds(1000)));
+  INFO((d ? std::string() : d.error().message));
+  REQUIRE(d);
+  CHECK(d->owner.id == owner.self().id);
+  const auto tomb = owner.store().meta(id);
+  CHECK((tomb && tomb->deleted && tomb->version == d->version));
+
+  k.ring.network().kill(owner.self().uri);  // gone, and not yet suspected by its successor
+  auto taken = primary_put(after, "ordered by the successor");
+  INFO((taken ? std::string() : taken.error().message));
+  REQUIRE(taken);
+  CHECK(taken->owner.id == after.self().id);
+  CHECK(d->version < taken->version);
+  CHECK(after.suspected(owner.self().id));
   k.ring.revive(owner);
 }
