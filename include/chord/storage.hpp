@@ -87,11 +87,15 @@ class Storage final : public RingDelegate, public std::enable_shared_from_this<S
   asio::awaitable<Result<void>> push_value(const NodeRef& target, const Id& key_id, Role role);
   asio::awaitable<Result<void>> pull_value(const NodeRef& from, const Id& key_id);
   asio::awaitable<Result<FetchReply>> fetch_local(const FetchRequest& req, const Id& key_id, ChunkSink& sink);
+  // A read asked of this node as the key's owner (Role::primary) for a key before its
+  // predecessor `before` (see owner_before): the newer of this node's copy and that node's.
+  asio::awaitable<Result<FetchReply>> fetch_newer_of(const NodeRef& before, const FetchRequest& req, const Id& key_id,
+                                                     ChunkSink& sink, Timeout timeout);
   // One holder asked, within a read, what it holds (and up to `bytes` of the value): the answer
   // lands in round->probes[index]. keep holds the node for as long as the call runs.
   struct ProbeRound;
   asio::awaitable<void> probe(std::shared_ptr<ProbeRound> round, std::size_t index, std::string key, Id key_id,
-                              std::uint64_t bytes, Timeout timeout, std::shared_ptr<const void> keep);
+                              std::uint64_t bytes, Role role, Timeout timeout, std::shared_ptr<const void> keep);
   asio::awaitable<void> hand_off(std::optional<NodeRef> old_predecessor, NodeRef new_predecessor);
   // Which of these the target lacks or holds older (SyncReplicas, in pages; one even for none).
   // With a deadline (a leave), each call's timeout is cut short by it.

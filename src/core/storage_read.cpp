@@ -92,7 +92,7 @@ class PipeSink final : public ChunkSink {
 
 // Read repair: a holder that answered a read with an older version (or nothing) gets the newest,
 // copied from a holder of it, in the background; the store refuses it if it is no longer newer.
-asio::awaitable<void> repair_copy(asio::any_io_executor ex, std::shared_ptr<ChordService> from,
+asio::awaitable<void> repair_copy(asio::any_io_executor ex, std::shared_ptr<ChordService> from, Role from_role,
                                   std::shared_ptr<ChordService> to, ValueMeta meta, std::string what, Timeout timeout) {
   if (meta.deleted) {
     const DeleteRequest tombstone{meta.key, meta.key_id, Role::replica, meta.version};
@@ -104,7 +104,7 @@ asio::awaitable<void> repair_copy(asio::any_io_executor ex, std::shared_ptr<Chor
   const StoreRequest copy{meta, Role::replica};
   asio::co_spawn(ex, run_leg(to, leg, copy, timeout), asio::detached);
   PipeSink sink(leg->pipe, meta.version, timeout);
-  const FetchRequest req{meta.key, meta.key_id, Role::primary, 0, std::nullopt};
+  const FetchRequest req{meta.key, meta.key_id, from_role, 0, std::nullopt};
   auto r = co_await from->fetch(req, sink, timeout);
   if (!r) {
     leg->pipe.close();
@@ -152,8 +152,8 @@ struct Storage::ProbeRound {
 };
 
 asio::awaitable<void> Storage::probe(std::shared_ptr<ProbeRound> round, std::size_t index, std::string key, Id key_id,
-                                     std::uint64_t bytes, Timeout timeout, std::shared_ptr<const void> /*keep*/) {
-  const FetchRequest ask{key, key_id, Role::primary, 0, bytes};
+                                     std::uint64_t bytes, Role role, Timeout timeout, std::shared_ptr<const void> /*keep*/) {
+  const FetchRequest ask{key, key_id, role, 0, bytes};
   const NodeRef holder = round->probes[index].holder;
   ChunkSink& sink = round->probes[index].sink;
   Result<FetchReply> r = make_error(Errc::internal, "unreached");
@@ -179,14 +179,20 @@ asio::awaitable<Result<FetchReply>> Storage::fetch(const FetchRequest& req, Chun
   if (!id) co_return id.error();
   if (req.role == Role::shared)
     co_return make_error(Errc::invalid_argument, "role SHARED names a shared file: the node serves it, not its store");
+  if (req.role == Role::primary)
+    if (auto before = owner_before(*id)) co_return co_await fetch_newer_of(*before, req, *id, sink, timeout);
   if (req.role != Role::client) co_return co_await fetch_local(req, *id, sink);
   if (!ring_.joined()) co_return make_error(Errc::not_ready, fmt::format("{} is not part of a ring", ring_.self().uri));
   auto keep = ring_.hold();
   auto found = co_await ring_.find_successor(*id);
   if (!found) co_return found.error();
   // The owner first, then its successors: they hold replicas when the owner is gone, has not
-  // received the key yet, or missed a write while it was away.
+  // received the key yet, or missed a write while it was away. The owner is asked as the owner
+  // (Role::primary), the others as replicas: a node named the owner of a key before its own
+  // predecessor, by a lookup answered from a stale successor list, answers with the newer of its
+  // copy and that predecessor's, as writes of the key are ordered there (owner_before).
   std::vector<NodeRef> holders{found->owner};
+  auto role_of = [&](const NodeRef& holder) { return holder.id == found->owner.id ? Role::primary : Role::replica; };
   for (const auto& s : found->successors) {
     if (holders.size() >= std::max(1u, config_.replicas)) break;
     if (s.id != found->owner.id) holders.push_back(s);
@@ -220,7 +226,8 @@ asio::awaitable<Result<FetchReply>> Storage::fetch(const FetchRequest& req, Chun
       const std::uint64_t wanted = next == 0 ? inline_bytes : 0;
       if (wanted) round->probes.back().sink = StringSink(wanted);
       ++round->pending;
-      asio::co_spawn(ring_.executor(), probe(round, round->probes.size() - 1, req.key, *id, wanted, timeout, keep),
+      asio::co_spawn(ring_.executor(),
+                     probe(round, round->probes.size() - 1, req.key, *id, wanted, role_of(holders[next]), timeout, keep),
                      asio::detached);
     }
     while (round->pending > 0) co_await round->wake.async_wait(tuple_awaitable);
@@ -253,8 +260,8 @@ asio::awaitable<Result<FetchReply>> Storage::fetch(const FetchRequest& req, Chun
       auto to = ring_.peer(a.holder);
       if (!from || !to) continue;
       asio::co_spawn(ring_.executor(),
-                     repair_copy(ring_.executor(), *from, *to, *newest->meta, fmt::format("'{}' on {}", req.key, a.holder.uri),
-                                 config_.rpc_timeout),
+                     repair_copy(ring_.executor(), *from, role_of(newest->holder), *to, *newest->meta,
+                                 fmt::format("'{}' on {}", req.key, a.holder.uri), config_.rpc_timeout),
                      asio::detached);
     }
   }
@@ -274,10 +281,10 @@ asio::awaitable<Result<FetchReply>> Storage::fetch(const FetchRequest& req, Chun
   VersionSink checked(counted, chosen);
   FetchRequest direct = req;
   direct.key_id = *id;
-  direct.role = Role::primary;
   Error failed = make_error(Errc::unavailable, "unreached");
   for (const auto& a : answers) {
     if (!a.meta || a.meta->version != chosen) continue;
+    direct.role = role_of(a.holder);
     Result<FetchReply> r = make_error(Errc::internal, "unreached");
     if (a.holder.id == ring_.self().id) {
       r = co_await fetch_local(direct, *id, checked);
@@ -292,6 +299,30 @@ asio::awaitable<Result<FetchReply>> Storage::fetch(const FetchRequest& req, Chun
     failed = r.error();
   }
   co_return failed;
+}
+
+asio::awaitable<Result<FetchReply>> Storage::fetch_newer_of(const NodeRef& before, const FetchRequest& req,
+                                                           const Id& key_id, ChunkSink& sink, Timeout timeout) {
+  auto client = ring_.peer(before);
+  if (client) {
+    const FetchRequest ask{req.key, key_id, Role::primary, 0, std::uint64_t{0}};
+    StringSink header(0);
+    auto theirs = co_await (*client)->fetch(ask, header, timeout);
+    if (theirs || !is_peer_failure(theirs.error().code)) ring_.peer_answered(before);
+    else ring_.peer_failed(before, theirs.error());
+    const auto mine = store_->meta(key_id);
+    if (theirs && (!mine || mine->version < theirs->meta.version)) {
+      if (theirs->meta.deleted) {  // a tombstone is all of its answer
+        if (auto r = co_await sink.begin(*theirs); !r) co_return r.error();
+        co_return *theirs;
+      }
+      const FetchRequest from_it{req.key, key_id, Role::primary, req.offset, req.length};
+      VersionSink checked(sink, theirs->meta.version);
+      co_return co_await (*client)->fetch(from_it, checked, timeout);
+    }
+  }
+  // Its predecessor holds nothing newer, or is gone: this node's copy is the answer.
+  co_return co_await fetch_local(req, key_id, sink);
 }
 
 }  // namespace chord
