@@ -87,6 +87,10 @@ class Storage final : public RingDelegate, public std::enable_shared_from_this<S
   asio::awaitable<Result<void>> push_value(const NodeRef& target, const Id& key_id, Role role);
   asio::awaitable<Result<void>> pull_value(const NodeRef& from, const Id& key_id);
   asio::awaitable<Result<FetchReply>> fetch_local(const FetchRequest& req, const Id& key_id, ChunkSink& sink);
+  // What this node answers a read of its store with (any role but client and shared): its copy,
+  // or asked as the owner (Role::primary), see fetch_newer_of.
+  asio::awaitable<Result<FetchReply>> fetch_held(const FetchRequest& req, const Id& key_id, ChunkSink& sink,
+                                                 Timeout timeout);
   // A read asked of this node as the key's owner (Role::primary) for a key before its
   // predecessor `before` (see owner_before): the newer of this node's copy and that node's.
   asio::awaitable<Result<FetchReply>> fetch_newer_of(const NodeRef& before, const FetchRequest& req, const Id& key_id,

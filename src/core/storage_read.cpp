@@ -158,7 +158,7 @@ asio::awaitable<void> Storage::probe(std::shared_ptr<ProbeRound> round, std::siz
   ChunkSink& sink = round->probes[index].sink;
   Result<FetchReply> r = make_error(Errc::internal, "unreached");
   if (holder.id == ring_.self().id) {
-    r = co_await fetch_local(ask, key_id, sink);
+    r = co_await fetch_held(ask, key_id, sink, timeout);
   } else {
     auto client = ring_.peer(holder);
     if (!client) {
@@ -179,9 +179,7 @@ asio::awaitable<Result<FetchReply>> Storage::fetch(const FetchRequest& req, Chun
   if (!id) co_return id.error();
   if (req.role == Role::shared)
     co_return make_error(Errc::invalid_argument, "role SHARED names a shared file: the node serves it, not its store");
-  if (req.role == Role::primary)
-    if (auto before = owner_before(*id)) co_return co_await fetch_newer_of(*before, req, *id, sink, timeout);
-  if (req.role != Role::client) co_return co_await fetch_local(req, *id, sink);
+  if (req.role != Role::client) co_return co_await fetch_held(req, *id, sink, timeout);
   if (!ring_.joined()) co_return make_error(Errc::not_ready, fmt::format("{} is not part of a ring", ring_.self().uri));
   auto keep = ring_.hold();
   auto found = co_await ring_.find_successor(*id);
@@ -287,7 +285,7 @@ asio::awaitable<Result<FetchReply>> Storage::fetch(const FetchRequest& req, Chun
     direct.role = role_of(a.holder);
     Result<FetchReply> r = make_error(Errc::internal, "unreached");
     if (a.holder.id == ring_.self().id) {
-      r = co_await fetch_local(direct, *id, checked);
+      r = co_await fetch_held(direct, *id, checked, timeout);
     } else {
       auto client = ring_.peer(a.holder);
       if (!client) co_return client.error();
@@ -301,8 +299,16 @@ asio::awaitable<Result<FetchReply>> Storage::fetch(const FetchRequest& req, Chun
   co_return failed;
 }
 
+asio::awaitable<Result<FetchReply>> Storage::fetch_held(const FetchRequest& req, const Id& key_id, ChunkSink& sink,
+                                                       Timeout timeout) {
+  if (req.role == Role::primary)
+    if (auto before = owner_before(key_id)) co_return co_await fetch_newer_of(*before, req, key_id, sink, timeout);
+  co_return co_await fetch_local(req, key_id, sink);
+}
+
 asio::awaitable<Result<FetchReply>> Storage::fetch_newer_of(const NodeRef& before, const FetchRequest& req,
                                                            const Id& key_id, ChunkSink& sink, Timeout timeout) {
+  auto keep = ring_.hold();
   auto client = ring_.peer(before);
   if (client) {
     const FetchRequest ask{req.key, key_id, Role::primary, 0, std::uint64_t{0}};
