@@ -42,6 +42,13 @@ class RingView {
   virtual Result<std::shared_ptr<ChordService>> peer(const NodeRef& node) = 0;
   virtual void peer_failed(const NodeRef& node, const Error& error) = 0;
   virtual void peer_answered(const NodeRef& node) = 0;
+  // What a call to node came to: any answer, an error too unless it says the peer is gone, clears
+  // a suspicion; a peer failure makes one.
+  template <class T>
+  void report(const NodeRef& node, const Result<T>& r) {
+    if (r || !is_peer_failure(r.error().code)) peer_answered(node);
+    else peer_failed(node, r.error());
+  }
   // Keeps the ring (and with it the storage layer) alive while a coroutine of storage runs.
   virtual std::shared_ptr<const void> hold() const = 0;
 };

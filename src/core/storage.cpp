@@ -438,8 +438,7 @@ asio::awaitable<Result<StoreReply>> Storage::store_at(const NodeRef& owner, cons
   meta.deleted = false;
   const StoreRequest forward{meta, Role::primary, false, req.if_version};
   auto r = co_await (*client)->store(forward, chunks, timeout);
-  if (r) ring_.peer_answered(owner);
-  else ring_.peer_failed(owner, r.error());
+  ring_.report(owner, r);
   co_return r;
 }
 
@@ -527,8 +526,7 @@ asio::awaitable<Result<DeleteReply>> Storage::remove_at(const NodeRef& owner, co
   if (!client) co_return client.error();
   const DeleteRequest forward{req.key, key_id, Role::primary, {}, req.if_version};
   auto r = co_await (*client)->remove(forward, timeout);
-  if (r || !is_peer_failure(r.error().code)) ring_.peer_answered(owner);
-  else ring_.peer_failed(owner, r.error());
+  ring_.report(owner, r);
   co_return r;
 }
 

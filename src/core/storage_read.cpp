@@ -165,8 +165,7 @@ asio::awaitable<void> Storage::probe(std::shared_ptr<ProbeRound> round, std::siz
       r = client.error();
     } else {
       r = co_await (*client)->fetch(ask, sink, timeout);
-      if (r || !is_peer_failure(r.error().code)) ring_.peer_answered(holder);
-      else ring_.peer_failed(holder, r.error());
+      ring_.report(holder, r);
     }
   }
   round->probes[index].reply = std::move(r);
@@ -314,8 +313,7 @@ asio::awaitable<Result<FetchReply>> Storage::fetch_newer_of(const NodeRef& befor
     const FetchRequest ask{req.key, key_id, Role::primary, 0, std::uint64_t{0}};
     StringSink header(0);
     auto theirs = co_await (*client)->fetch(ask, header, timeout);
-    if (theirs || !is_peer_failure(theirs.error().code)) ring_.peer_answered(before);
-    else ring_.peer_failed(before, theirs.error());
+    ring_.report(before, theirs);
     const auto mine = store_->meta(key_id);
     if (theirs && (!mine || mine->version < theirs->meta.version)) {
       if (theirs->meta.deleted) {  // a tombstone is all of its answer
