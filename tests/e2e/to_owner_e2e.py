@@ -69,22 +69,32 @@ def bench(ring, via, op, prefix, to_owner, count=COUNT):
 def crash_mid_run(ring, uris, http_ports, check):
     """An owner that crashes while the client runs: its calls there fail, and the client retries
     them through its access node, which routes around it to the keys' other holders. Nothing
-    fails. The owner is killed once it has served some of the client's gets, so that the kill
+    fails. The owner is killed once it has served a tenth of its keys' gets, so that the kill
     lands after the client's walk and before its end, however fast the machine is. (Not on AMQP:
     a call to a killed node's queue can wait out the client's whole deadline, and the broker is
     shared by the other AMQP tests.)"""
     code, out, err = bench(ring, uris[0], "put", "many", True, MANY)
     check(code == 0 and out and out[0]["ok"] == MANY, "%d puts to the owner: %s %s" % (MANY, out, err))
     settle(http_ports)
-    victim = http_ports[3:4]
+    # The victim is the node (other than the reader's access node) that owns the most of the keys:
+    # node ids come from random ports, and a node that owns a sliver of the ring would be asked too
+    # few times for the kill to land mid-run.
+    owned = {u: 0 for u in uris}
+    for named in ring.owners(["many-4096-%d" % i for i in range(MANY)], [uris[0]]).values():
+        for u in named:
+            owned[u] += 1
+    index = max((0, 2, 3), key=lambda i: owned[uris[i]])
+    print("keys owned per node:", [owned[u] for u in uris], "victim: node", index, flush=True)
+    victim = http_ports[index:index + 1]
     before = calls(victim, "Fetch", "in")
     reader = subprocess.Popen(bench_cmd(ring, uris[1], "get", "many", True, MANY), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
-    while reader.poll() is None and time.time() < deadline and calls(victim, "Fetch", "in") - before < MANY // 40:
+    deadline, enough = time.time() + 60, max(1, owned[uris[index]] // 10)
+    while reader.poll() is None and time.time() < deadline and calls(victim, "Fetch", "in") - before < enough:
         time.sleep(0.005)
-    check(reader.poll() is None, "the gets were still running when the owner was killed")
-    ring.signal(uris[3], signal.SIGKILL)
+    check(reader.poll() is None, "the gets were still running when the owner was killed (it owns %d of %d keys)"
+          % (owned[uris[index]], MANY))
+    ring.signal(uris[index], signal.SIGKILL)
     stdout, stderr = reader.communicate(timeout=120)
     out = [json.loads(line) for line in stdout.splitlines() if line.strip()]
     print("gets while an owner crashed:", out[0] if out else stderr, flush=True)
