@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "chord/service.hpp"
 #include "chord/store.hpp"
@@ -52,17 +53,27 @@ class StringSink final : public ChunkSink {
   std::string data_;
 };
 
-// Counts what passes through, so that a caller knows whether a failed transfer can be retried
-// elsewhere (nothing consumed / nothing delivered yet).
-class CountingSource final : public ChunkSource {
+// Keeps the chunks it hands out, up to keep_bytes of them, so that a stream sent to a peer that
+// then failed can be sent again to another: a put whose owner went silent after the first chunks
+// left goes to the next holder. A longer value is not kept past keep_bytes (it would hold the
+// whole value in memory), nor is a stream whose own source failed; rewind() then says no.
+class RewindableSource final : public ChunkSource {
  public:
-  explicit CountingSource(ChunkSource& inner) : inner_(inner) {}
+  RewindableSource(ChunkSource& inner, std::uint64_t keep_bytes) : inner_(inner), keep_(keep_bytes) {}
   asio::awaitable<Result<std::optional<std::string>>> next() override;
-  std::uint64_t chunks() const { return chunks_; }
+  // Any chunk handed out since the start (or the last rewind).
+  bool started() const { return handed_ > 0; }
+  // Starts the stream over from its first chunk; false if it can only go on.
+  bool rewind();
 
  private:
   ChunkSource& inner_;
-  std::uint64_t chunks_ = 0;
+  std::uint64_t keep_;
+  std::vector<std::string> kept_;
+  std::uint64_t kept_bytes_ = 0;
+  std::size_t handed_ = 0;  // chunks handed out since the start; the first of them come from kept_
+  bool whole_ = true;       // kept_ holds every chunk taken from inner_
+  bool ended_ = false;      // inner_ has said the stream is over
 };
 
 class CountingSink final : public ChunkSink {

@@ -20,6 +20,10 @@ namespace chord {
 
 struct NodeConfig;
 
+// How much of a caller's deadline a node spends on a peer it hands the caller's request on to
+// before it answers itself (see storage.cpp).
+Timeout hand_on_budget(Timeout timeout);
+
 class Storage final : public RingDelegate, public std::enable_shared_from_this<Storage> {
  public:
   Storage(RingView& ring, const NodeConfig& config, std::unique_ptr<Store> store);
@@ -52,6 +56,9 @@ class Storage final : public RingDelegate, public std::enable_shared_from_this<S
   // Where a primary write of key_id goes when this node is not its owner: its predecessor, which
   // lies closer before the key (nullopt: this node owns it, or knows no live predecessor).
   std::optional<NodeRef> owner_before(const Id& key_id) const;
+  // owner_before, if that predecessor answers a ping within hand_on_budget(timeout): a write is
+  // handed on only to a predecessor known to be there (see its definition).
+  asio::awaitable<std::optional<NodeRef>> answering_owner_before(const Id& key_id, Timeout timeout);
   // A version newer than any this node has seen, and newer than `held` (the key's current one).
   Version next_version(const ValueMeta* held);
   void observe(const Version& v);
@@ -60,6 +67,8 @@ class Storage final : public RingDelegate, public std::enable_shared_from_this<S
   // The k-1 successors that hold copies of this node's keys, unsuspected first; the suspected
   // ones only with_suspected (anti-entropy leaves them out of its round).
   std::vector<NodeRef> replica_targets(bool with_suspected) const;
+  // A key's k holders as a lookup names them: its owner, then the owner's successors.
+  std::vector<NodeRef> holders_of(const LookupReply& found) const;
   Result<Id> key_id_of(const std::string& key, const std::optional<Id>& key_id) const;
   Result<void> check_meta(const ValueMeta& meta) const;
   Result<void> writable() const;

@@ -48,10 +48,31 @@ asio::awaitable<Result<void>> StringSink::write(std::string chunk) {
   co_return Result<void>{};
 }
 
-asio::awaitable<Result<std::optional<std::string>>> CountingSource::next() {
+asio::awaitable<Result<std::optional<std::string>>> RewindableSource::next() {
+  if (handed_ < kept_.size()) co_return std::optional<std::string>(kept_[handed_++]);
+  if (ended_) co_return std::optional<std::string>{};
   auto r = co_await inner_.next();
-  if (r && *r) ++chunks_;
+  if (!r) {
+    whole_ = false;  // the stream itself broke: another peer would get no further
+  } else if (!*r) {
+    ended_ = whole_;
+  } else {
+    ++handed_;
+    if (whole_ && kept_bytes_ + (*r)->size() <= keep_) {
+      kept_bytes_ += (*r)->size();
+      kept_.push_back(**r);
+    } else if (whole_) {
+      whole_ = false;
+      kept_ = {};
+    }
+  }
   co_return r;
+}
+
+bool RewindableSource::rewind() {
+  if (!whole_) return false;
+  handed_ = 0;
+  return true;
 }
 
 asio::awaitable<Result<void>> CountingSink::begin(const FetchReply& header) {

@@ -83,6 +83,33 @@ std::optional<NodeRef> Storage::owner_before(const Id& key_id) const {
   return *pred;
 }
 
+// The caller's deadline covers the hand-on and, if the predecessor is silent (paused,
+// partitioned, overloaded), this node's own handling of the request after it. Had the hand-on
+// waited the whole deadline, the caller's call to this node would have timed out with it: a put or
+// delete through an access node whose lookup named a paused owner failed, after the owner's
+// deadline and then this node's, where it should have been ordered here. A live predecessor
+// answers a ping on loopback or a LAN in well under a quarter of any usable deadline.
+// What a node keeps of a value it sends on, to send it again to another node if the first fails
+// mid-stream: all of a value up to this size (one copy of it in memory while the put runs), so
+// that a put whose owner is found silent only after the bytes left still goes through.
+constexpr std::uint64_t kReplayBytes = 1 << 20;
+
+Timeout hand_on_budget(Timeout timeout) { return std::max(Timeout(1), timeout / 4); }
+
+asio::awaitable<std::optional<NodeRef>> Storage::answering_owner_before(const Id& key_id, Timeout timeout) {
+  auto before = owner_before(key_id);
+  if (!before) co_return std::nullopt;
+  auto client = ring_.peer(*before);
+  if (!client) co_return std::nullopt;
+  // Asked before the value moves: a stream begun cannot be replayed here if the predecessor then
+  // fails to answer it.
+  auto pong = co_await (*client)->ping(Empty{}, hand_on_budget(timeout));
+  ring_.report(*before, pong);
+  // A predecessor that is leaving (or has not joined) answers, but does not take writes.
+  if (!pong || pong->id != before->id) co_return std::nullopt;
+  co_return before;
+}
+
 Version Storage::next_version(const ValueMeta* held) {
   hlc_ = std::max(hlc_ + 1, config_.clock->wall_ms() << 16);
   if (held && held->version.hlc >= hlc_) hlc_ = held->version.hlc + 1;
@@ -116,6 +143,15 @@ asio::awaitable<Result<bool>> Storage::put_tombstone(const std::string& key, con
     return existed;
   };
   co_return co_await run_blocking(store_->io_pool(), write);
+}
+
+std::vector<NodeRef> Storage::holders_of(const LookupReply& found) const {
+  std::vector<NodeRef> out{found.owner};
+  for (const auto& s : found.successors) {
+    if (out.size() >= std::max(1u, config_.replicas)) break;
+    if (s.id != found.owner.id) out.push_back(s);
+  }
+  return out;
 }
 
 std::vector<NodeRef> Storage::replica_targets(bool with_suspected) const {
@@ -327,6 +363,13 @@ asio::awaitable<Result<void>> Storage::push_value(const NodeRef& target, const I
 
 namespace {
 
+// A write that every holder of its key failed to take, as a peer failure: the caller hears how
+// many were tried and why the last one failed, with that failure's code.
+Error none_took(const std::string& key, std::size_t holders, const Error& last) {
+  return make_error(last.code, fmt::format("none of the {} holders of '{}' took the write; the last: {}", holders, key,
+                                           last.message));
+}
+
 // Writes a fetched value straight into the store: a pull of a newer version from a replica.
 class StoreSink final : public ChunkSink {
  public:
@@ -385,11 +428,14 @@ asio::awaitable<Result<StoreReply>> Storage::store(const StoreRequest& given, Ch
       co_return StoreReply{ring_.self(), req.meta.size, req.meta.sha256, 1, req.meta.version};
     }
     case Role::primary: {
-      if (auto before = owner_before(req.meta.key_id)) {
-        CountingSource counted(chunks);
-        auto r = co_await store_at(*before, req, counted, timeout);
-        // Gone before the value began to move: its range is this node's.
-        if (r || !is_peer_failure(r.error().code) || counted.chunks() > 0) co_return r;
+      ChunkSource* source = &chunks;
+      std::optional<RewindableSource> replay;
+      if (auto before = co_await answering_owner_before(req.meta.key_id, timeout)) {
+        replay.emplace(chunks, kReplayBytes);
+        auto r = co_await store_at(*before, req, *replay, timeout);
+        // Gone, and the value can still be had from its start: its range is this node's.
+        if (r || !is_peer_failure(r.error().code) || !replay->rewind()) co_return r;
+        source = &*replay;
       }
       // The owner orders the writes of its keys: whatever version the sender named is replaced.
       ValueMeta meta = req.meta;
@@ -402,7 +448,7 @@ asio::awaitable<Result<StoreReply>> Storage::store(const StoreRequest& given, Ch
         held = *newest;
       }
       meta.version = next_version(held ? &*held : nullptr);
-      co_return co_await store_as_owner(meta, chunks);
+      co_return co_await store_as_owner(meta, *source);
     }
     case Role::shared:
       co_return make_error(Errc::invalid_argument, "role SHARED is for fetching a shared file, not for a store");
@@ -410,23 +456,22 @@ asio::awaitable<Result<StoreReply>> Storage::store(const StoreRequest& given, Ch
   }
   auto found = co_await ring_.find_successor(req.meta.key_id);
   if (!found) co_return found.error();
-  std::vector<NodeRef> owners{found->owner};
-  owners.insert(owners.end(), found->successors.begin(), found->successors.end());
-  CountingSource counted(chunks);
-  Error last = make_error(Errc::unavailable, "no owner reachable");
+  const auto owners = holders_of(*found);
+  RewindableSource replay(chunks, kReplayBytes);
+  Error last = make_error(Errc::unavailable, "unreached");
   for (const auto& owner : owners) {
     if (owner.id == ring_.self().id) {
       const StoreRequest mine{req.meta, Role::primary, false, req.if_version};
-      co_return co_await store(mine, counted, timeout);
+      co_return co_await store(mine, replay, timeout);
     }
-    auto r = co_await store_at(owner, req, counted, timeout);
-    if (r) co_return r;
+    auto r = co_await store_at(owner, req, replay, timeout);
+    // The owner is dead or silent: its successor holds the key's range now, and so on down the
+    // key's k holders (past them, a write would land where reads do not look). A value longer
+    // than what was kept of it cannot be sent again once it began to move.
+    if (r || !is_peer_failure(r.error().code) || !replay.rewind()) co_return r;
     last = r.error();
-    // The owner is dead: its successor holds the key's range now. A stream already begun
-    // cannot be replayed, so only a transfer that has not started moves on.
-    if (!is_peer_failure(r.error().code) || counted.chunks() > 0) break;
   }
-  co_return last;
+  co_return none_took(req.meta.key, owners.size(), last);
 }
 
 asio::awaitable<Result<StoreReply>> Storage::store_at(const NodeRef& owner, const StoreRequest& req, ChunkSource& chunks,
@@ -458,7 +503,7 @@ asio::awaitable<Result<DeleteReply>> Storage::remove(const DeleteRequest& req, T
   if (!ring_.joined()) co_return make_error(Errc::not_ready, fmt::format("{} is not part of a ring", ring_.self().uri));
   auto keep = ring_.hold();
   if (req.role == Role::primary) {
-    if (auto before = owner_before(*id)) {
+    if (auto before = co_await answering_owner_before(*id, timeout)) {
       auto r = co_await remove_at(*before, req, *id, timeout);
       if (r || !is_peer_failure(r.error().code)) co_return r;
     }
@@ -504,20 +549,19 @@ asio::awaitable<Result<DeleteReply>> Storage::remove(const DeleteRequest& req, T
   }
   auto found = co_await ring_.find_successor(*id);
   if (!found) co_return found.error();
-  std::vector<NodeRef> owners{found->owner};
-  owners.insert(owners.end(), found->successors.begin(), found->successors.end());
-  Error last = make_error(Errc::unavailable, "no owner reachable");
+  const auto owners = holders_of(*found);
+  Error last = make_error(Errc::unavailable, "unreached");
   for (const auto& owner : owners) {
     if (owner.id == ring_.self().id) {
       const DeleteRequest mine{req.key, *id, Role::primary, {}, req.if_version};
       co_return co_await remove(mine, timeout);
     }
     auto r = co_await remove_at(owner, req, *id, timeout);
+    // The owner is dead or silent: its successor holds the key's range now (as for a put).
     if (r || !is_peer_failure(r.error().code)) co_return r;
-    // The owner is dead: its successor holds the key's range now.
     last = r.error();
   }
-  co_return last;
+  co_return none_took(req.key, owners.size(), last);
 }
 
 asio::awaitable<Result<DeleteReply>> Storage::remove_at(const NodeRef& owner, const DeleteRequest& req, const Id& key_id,

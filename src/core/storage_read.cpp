@@ -188,12 +188,8 @@ asio::awaitable<Result<FetchReply>> Storage::fetch(const FetchRequest& req, Chun
   // (Role::primary), the others as replicas: a node named the owner of a key before its own
   // predecessor, by a lookup answered from a stale successor list, answers with the newer of its
   // copy and that predecessor's, as writes of the key are ordered there (owner_before).
-  std::vector<NodeRef> holders{found->owner};
+  auto holders = holders_of(*found);
   auto role_of = [&](const NodeRef& holder) { return holder.id == found->owner.id ? Role::primary : Role::replica; };
-  for (const auto& s : found->successors) {
-    if (holders.size() >= std::max(1u, config_.replicas)) break;
-    if (s.id != found->owner.id) holders.push_back(s);
-  }
   // Holders this node suspects are asked last: a read stops at R answers, and a live holder
   // then spares it a dead one's deadline, while a busy one is still asked when it is needed.
   std::stable_partition(holders.begin() + 1, holders.end(), [&](const NodeRef& h) { return !ring_.suspected(h.id); });
@@ -312,7 +308,9 @@ asio::awaitable<Result<FetchReply>> Storage::fetch_newer_of(const NodeRef& befor
   if (client) {
     const FetchRequest ask{req.key, key_id, Role::primary, 0, std::uint64_t{0}};
     StringSink header(0);
-    auto theirs = co_await (*client)->fetch(ask, header, timeout);
+    // A silent predecessor costs this read a quarter of its deadline, not all of it (see
+    // hand_on_budget): its caller is still waiting for this node's answer.
+    auto theirs = co_await (*client)->fetch(ask, header, hand_on_budget(timeout));
     ring_.report(before, theirs);
     const auto mine = store_->meta(key_id);
     if (theirs && (!mine || mine->version < theirs->meta.version)) {

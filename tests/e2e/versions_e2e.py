@@ -4,7 +4,8 @@ transport: a key is deleted and another overwritten while one of their holders i
 holder restarts from its data dir with the old copies, and no read through any node ever returns
 them. Then a holder is paused (SIGSTOP) through an overwrite and resumed; then all three holders
 are paused: a put fails with a clear error and, once they resume, reads return the last
-acknowledged value."""
+acknowledged value. Last, a key's owner is paused through an overwrite and then a delete sent
+through another node: both are acknowledged, and neither is undone once the owner resumes."""
 import argparse
 import os
 import re
@@ -145,6 +146,33 @@ def main():
               "after the pause the value is the last acknowledged one (or the refused write, if a quorum took "
               "it after all): %r" % (final[:40] if final else final))
         v.never_reverts({gone: None, kept: final}, 4, "after all holders resumed")
+
+        # 4. A key's owner paused through an overwrite, then through a delete, each sent through a
+        # node that holds no copy of the key. The access node's call to the paused owner misses its
+        # deadline and it asks the owner's successor in its place; the successor, whose
+        # predecessor the paused owner still is, must order the write itself, not hand it on to
+        # the paused owner for the rest of the access node's deadline (the access node then gave
+        # up on the successor too, and the write failed).
+        key = "paused-owner"
+        v.put(key, b"first value of paused-owner", first)
+        expect = {gone: None, kept: final}
+        for value, label in ((b"second value of paused-owner", "an overwrite"), (None, "a delete")):
+            check(ring.wait_converged(60), "the ring is whole before %s with its owner paused" % label)
+            holders = v.holders(key)
+            outside = [u for u in ring.live() if u not in holders][0]
+            os.kill(ring.nodes[holders[0]].pid, signal.SIGSTOP)
+            began = time.time()
+            if value is None:
+                r = ring.cli("delete", key, "--via", outside, check=False, timeout=60)
+            else:
+                r = v.put(key, value, outside, False)
+            took = time.time() - began
+            os.kill(ring.nodes[holders[0]].pid, signal.SIGCONT)
+            check(r.returncode == 0, "%s of a key whose owner is paused is acknowledged (after %.1f s): %s" %
+                  (label, took, r.stderr.strip()))
+            print("%s with the owner paused took %.1f s" % (label, took), flush=True)
+            expect[key] = value
+            v.never_reverts(expect, 3, "the owner resumed after %s" % label)
     finally:
         ring.stop()
     check.finish("versions e2e (%s)" % args.transport, ring.workdir)

@@ -185,8 +185,10 @@ asio::awaitable<Result<StoreReply>> Client::store(const StoreRequest& req, Chunk
     write(last);
   }
   call->RemoveHold();
-  // The reply comes when the server has committed (and replicated) the value.
-  auto d = co_await call->done.wait_or_abandon(timeout * 4, cancel);
+  // The reply comes when the server has committed (and replicated) the value: its commit and its
+  // replica legs, each bounded by its own timeout. No longer than that: a caller that waits on a
+  // silent owner (paused, partitioned) only moves on to the key's next holder after this wait.
+  auto d = co_await call->done.wait_or_abandon(timeout * 2, cancel);
   if (d.timed_out && !failure) failure = stalled("Store", timeout);
   if (failure) co_return *failure;
   if (!call->status.ok()) co_return from_status(call->status, uri_, "Store");
