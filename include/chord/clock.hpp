@@ -21,6 +21,11 @@ class Clock {
 // The process's steady clock.
 std::shared_ptr<const Clock> steady_clock();
 
+// A write's not_after_ms (see StoreRequest) for a sender that waits `wait` from now by `clock`.
+inline std::uint64_t not_after(std::chrono::milliseconds wait, const Clock& clock = *steady_clock()) {
+  return clock.wall_ms() + static_cast<std::uint64_t>(wait.count());
+}
+
 // Time that moves only when told to.
 class ManualClock final : public Clock {
  public:

@@ -130,6 +130,8 @@ struct StoreRequest {
   bool derive_key_id = false;
   // Apply only if the key is at this version now; a zero version: only if it does not exist.
   std::optional<Version> if_version{};
+  // The sender's wall clock (ms) past which it has stopped waiting; 0: no limit (see the proto).
+  std::uint64_t not_after_ms = 0;
 };
 struct StoreReply {
   NodeRef owner;
@@ -157,6 +159,7 @@ struct DeleteRequest {
   Role role = Role::client;
   Version version;  // set by the owner for its replicas: the tombstone's version
   std::optional<Version> if_version{};  // as in StoreRequest
+  std::uint64_t not_after_ms = 0;       // as in StoreRequest
 };
 struct DeleteReply {
   NodeRef owner;

@@ -72,6 +72,8 @@ class Storage final : public RingDelegate, public std::enable_shared_from_this<S
   Result<Id> key_id_of(const std::string& key, const std::optional<Id>& key_id) const;
   Result<void> check_meta(const ValueMeta& meta) const;
   Result<void> writable() const;
+  // Refuses a write that arrives after its sender's not_after_ms (see storage.cpp).
+  Result<void> in_time(std::uint64_t not_after_ms) const;
   // Holds exactly this version of the key already (a write delivered twice).
   bool holds(const ValueMeta& meta) const;
   // Writes a tombstone here; whether it replaced a value.

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <set>
 
+#include "chord/clock.hpp"
 #include "chord/secret_file.hpp"
 #include "chord/sha256.hpp"
 #include "chord/version_text.hpp"
@@ -219,7 +220,7 @@ void add_client_commands(CLI::App& app, int& exit_code) {
         Progress progress("put", meta.size);
         if (fsrc) fsrc->show_progress(&progress);
         if (dsrc) dsrc->show_progress(&progress);
-        const StoreRequest req{meta, Role::client, false, *condition};
+        const StoreRequest req{meta, Role::client, false, *condition, not_after(o->timeout())};
         auto r = co_await via.store(req, source, o->timeout());
         if (!r) co_return fail(r.error(), "put");
         if (o->json) {
@@ -276,7 +277,7 @@ void add_client_commands(CLI::App& app, int& exit_code) {
       exit_code = run(*o, "delete", [&](ChordService& via, Ring ring) -> asio::awaitable<int> {
         auto condition = condition_of(*if_version, ring);
         if (!condition) co_return fail(condition.error(), "delete");
-        const DeleteRequest req{*key, std::nullopt, Role::client, {}, *condition};
+        const DeleteRequest req{*key, std::nullopt, Role::client, {}, *condition, not_after(o->timeout())};
         auto r = co_await via.remove(req, o->timeout());
         if (!r) co_return fail(r.error(), "delete");
         if (o->json)

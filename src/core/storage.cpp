@@ -110,6 +110,20 @@ asio::awaitable<std::optional<NodeRef>> Storage::answering_owner_before(const Id
   co_return before;
 }
 
+// A write whose sender stopped waiting before this node got to it (it was paused, the request sat
+// in a socket or a broker's queue) is not applied: the sender has since had it ordered by the
+// key's next holder, and the key may have been written again after that; applied now, with a
+// version newer than those, it would undo them (a delete undone by the put it followed).
+Result<void> Storage::in_time(std::uint64_t not_after_ms) const {
+  if (not_after_ms == 0) return {};
+  const std::uint64_t now = config_.clock->wall_ms();
+  if (now <= not_after_ms) return {};
+  return make_error(Errc::cancelled, fmt::format("the write reached {} {} ms after its sender's deadline and was not "
+                                                 "applied (the node was paused or busy, or the clocks of the two hosts "
+                                                 "are apart: keep them in sync)",
+                                                 ring_.self().uri, now - not_after_ms));
+}
+
 Version Storage::next_version(const ValueMeta* held) {
   hlc_ = std::max(hlc_ + 1, config_.clock->wall_ms() << 16);
   if (held && held->version.hlc >= hlc_) hlc_ = held->version.hlc + 1;
@@ -415,6 +429,7 @@ asio::awaitable<Result<StoreReply>> Storage::store(const StoreRequest& given, Ch
     req.meta.key_id = ring_.ring().hash(req.meta.key);
   req.derive_key_id = false;
   if (auto r = check_meta(req.meta); !r) co_return r.error();
+  if (auto r = in_time(req.not_after_ms); !r) co_return r.error();
   if (ring_.leaving()) co_return ring_.leaving_error();
   if (!ring_.joined()) co_return make_error(Errc::not_ready, fmt::format("{} is not part of a ring", ring_.self().uri));
   auto keep = ring_.hold();
@@ -481,7 +496,7 @@ asio::awaitable<Result<StoreReply>> Storage::store_at(const NodeRef& owner, cons
   ValueMeta meta = req.meta;
   meta.version = {};
   meta.deleted = false;
-  const StoreRequest forward{meta, Role::primary, false, req.if_version};
+  const StoreRequest forward{meta, Role::primary, false, req.if_version, not_after(timeout, *config_.clock)};
   auto r = co_await (*client)->store(forward, chunks, timeout);
   ring_.report(owner, r);
   co_return r;
@@ -492,6 +507,7 @@ asio::awaitable<Result<DeleteReply>> Storage::remove(const DeleteRequest& req, T
   if (!id) co_return id.error();
   if (req.role == Role::shared)
     co_return make_error(Errc::invalid_argument, "role SHARED is for fetching a shared file, not for a delete");
+  if (auto r = in_time(req.not_after_ms); !r) co_return r.error();
   if (req.role == Role::replica || req.role == Role::handoff) {
     if (req.version.zero()) co_return make_error(Errc::invalid_argument, "a replica's delete needs the tombstone's version");
     observe(req.version);
@@ -568,7 +584,7 @@ asio::awaitable<Result<DeleteReply>> Storage::remove_at(const NodeRef& owner, co
                                                         Timeout timeout) {
   auto client = ring_.peer(owner);
   if (!client) co_return client.error();
-  const DeleteRequest forward{req.key, key_id, Role::primary, {}, req.if_version};
+  const DeleteRequest forward{req.key, key_id, Role::primary, {}, req.if_version, not_after(timeout, *config_.clock)};
   auto r = co_await (*client)->remove(forward, timeout);
   ring_.report(owner, r);
   co_return r;

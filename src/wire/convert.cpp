@@ -156,6 +156,7 @@ void to_proto(const StoreRequest& in, pb::StoreRequest* out) {
   to_proto(in.meta, out->mutable_meta());
   out->set_role(static_cast<pb::Role>(in.role));
   if (in.if_version) version_to(*in.if_version, out->mutable_if_version());
+  out->set_not_after_ms(in.not_after_ms);
 }
 void to_proto(const StoreReply& in, pb::StoreReply* out) {
   to_proto(in.owner, out->mutable_owner());
@@ -181,6 +182,7 @@ void to_proto(const DeleteRequest& in, pb::DeleteRequest* out) {
   out->set_role(static_cast<pb::Role>(in.role));
   if (!in.version.zero()) version_to(in.version, out->mutable_version());
   if (in.if_version) version_to(*in.if_version, out->mutable_if_version());
+  out->set_not_after_ms(in.not_after_ms);
 }
 void to_proto(const DeleteReply& in, pb::DeleteReply* out) {
   to_proto(in.owner, out->mutable_owner());
@@ -326,7 +328,7 @@ Result<StoreRequest> from_proto(const pb::StoreRequest& in) {
   if (!role) return role.error();
   auto condition = if_version_from(in.has_if_version(), in.if_version());
   if (!condition) return condition.error();
-  return StoreRequest{std::move(*meta), *role, derive, *condition};
+  return StoreRequest{std::move(*meta), *role, derive, *condition, in.not_after_ms()};
 }
 Result<StoreReply> from_proto(const pb::StoreReply& in) {
   auto owner = from_proto(in.owner());
@@ -362,7 +364,7 @@ Result<DeleteRequest> from_proto(const pb::DeleteRequest& in) {
   if (!version) return version.error();
   auto condition = if_version_from(in.has_if_version(), in.if_version());
   if (!condition) return condition.error();
-  return DeleteRequest{in.key(), *id, *role, *version, *condition};
+  return DeleteRequest{in.key(), *id, *role, *version, *condition, in.not_after_ms()};
 }
 Result<DeleteReply> from_proto(const pb::DeleteReply& in) {
   auto owner = from_proto(in.owner());

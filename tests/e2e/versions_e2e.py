@@ -5,7 +5,9 @@ holder restarts from its data dir with the old copies, and no read through any n
 them. Then a holder is paused (SIGSTOP) through an overwrite and resumed; then all three holders
 are paused: a put fails with a clear error and, once they resume, reads return the last
 acknowledged value. Last, a key's owner is paused through an overwrite and then a delete sent
-through another node: both are acknowledged, and neither is undone once the owner resumes."""
+through another node: both are acknowledged, and neither is undone once the owner resumes; and a
+put and a delete that sat in a paused owner's socket while its successor ordered them are not
+applied again when it resumes."""
 import argparse
 import os
 import re
@@ -173,6 +175,25 @@ def main():
             print("%s with the owner paused took %.1f s" % (label, took), flush=True)
             expect[key] = value
             v.never_reverts(expect, 3, "the owner resumed after %s" % label)
+
+        # 5. A put and then a delete of one key, both while its owner is paused. Each reached the
+        # paused owner first and sat in its socket until the access node gave up and had the key's
+        # next holder order it. When the owner resumes it gets to both requests, long after their
+        # deadline: applied then, with versions newer than the delete's, the put undid the
+        # acknowledged delete. A node refuses a write that reaches it after its sender's deadline.
+        key = "stale-at-owner"
+        v.put(key, b"first value of stale-at-owner", first)
+        check(ring.wait_converged(60), "the ring is whole before the stale writes")
+        holders = v.holders(key)
+        outside = [u for u in ring.live() if u not in holders][0]
+        os.kill(ring.nodes[holders[0]].pid, signal.SIGSTOP)
+        p = v.put(key, b"second value of stale-at-owner", outside, False)
+        d = ring.cli("delete", key, "--via", outside, check=False, timeout=60)
+        os.kill(ring.nodes[holders[0]].pid, signal.SIGCONT)
+        check(p.returncode == 0 and d.returncode == 0, "a put and a delete with the owner paused are acknowledged: %s %s"
+              % (p.stderr.strip(), d.stderr.strip()))
+        expect[key] = None
+        v.never_reverts(expect, 4, "the owner resumed with a stale put and delete in its socket")
     finally:
         ring.stop()
     check.finish("versions e2e (%s)" % args.transport, ring.workdir)

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "chord/chunks.hpp"
+#include "chord/clock.hpp"
 #include "chord/sha256.hpp"
 #include "harness.hpp"
 
@@ -182,6 +183,26 @@ TEST_CASE("transport conformance") {
     auto replaced = h->run(put(c1, meta_of(ring, "cas", "three"), "three", 4, first->version));
     REQUIRE(replaced);
     CHECK(h->run(get(c0, "cas")).value() == "three");
+  }
+
+  SECTION("a put or delete that arrives after its sender's deadline is cancelled and changes nothing") {
+    REQUIRE(h->run(put(c0, meta_of(ring, "late", "kept"), "kept", 4)));
+    const std::uint64_t gone_by = steady_clock()->wall_ms() - 1000;  // its sender stopped waiting a second ago
+    StringSource source("lost", 4);
+    const StoreRequest late_put{meta_of(ring, "late", "lost"), Role::client, false, std::nullopt, gone_by};
+    auto p = h->run(c1->store(late_put, source, 2000ms));
+    REQUIRE_FALSE(p);
+    CHECK(p.error().code == Errc::cancelled);
+    CHECK(p.error().message.find("after its sender's deadline") != std::string::npos);
+    auto d = h->run(c1->remove(DeleteRequest{"late", std::nullopt, Role::client, {}, std::nullopt, gone_by}, 2000ms));
+    REQUIRE_FALSE(d);
+    CHECK(d.error().code == Errc::cancelled);
+    CHECK(h->run(get(c0, "late")).value() == "kept");
+    // In time, the same requests are applied.
+    StringSource again("newer", 4);
+    const StoreRequest in_time{meta_of(ring, "late", "newer"), Role::client, false, std::nullopt, not_after(2000ms)};
+    REQUIRE(h->run(c1->store(in_time, again, 2000ms)));
+    CHECK(h->run(get(c0, "late")).value() == "newer");
   }
 
   SECTION("a missing key is not_found, and a wrong key id is refused") {

@@ -40,7 +40,7 @@ Error from_status(const grpc::Status& s, std::string_view peer, std::string_view
     case grpc::StatusCode::ALREADY_EXISTS:
     case grpc::StatusCode::ABORTED: code = Errc::conflict; break;
     // This side reports its own cancellations as deadlines; a CANCELLED from the wire means the
-    // peer is shutting down.
+    // peer is shutting down (unless the details say otherwise, below).
     case grpc::StatusCode::CANCELLED: code = Errc::unavailable; break;
     case grpc::StatusCode::DATA_LOSS: code = Errc::data_loss; break;
     case grpc::StatusCode::UNIMPLEMENTED: code = Errc::not_found; break;
@@ -54,6 +54,11 @@ Error from_status(const grpc::Status& s, std::string_view peer, std::string_view
     code = Errc::unauthenticated;
   if (code == Errc::too_large && s.error_details() == to_string(Errc::resource_exhausted)) code = Errc::resource_exhausted;
   if (code == Errc::conflict && s.error_details() == to_string(Errc::precondition_failed)) code = Errc::precondition_failed;
+  // A chordnode peer's own cancelled (a write that reached it after its sender's deadline) names
+  // itself in the details, as it travels on REST and AMQP; gRPC's CANCELLED carries none.
+  if (code == Errc::unavailable && s.error_code() == grpc::StatusCode::CANCELLED &&
+      s.error_details() == to_string(Errc::cancelled))
+    code = Errc::cancelled;
   std::string detail = s.error_message().empty() ? std::string(to_string(code)) : s.error_message();
   return make_error(code, fmt::format("{} {}: {}", peer, method, detail));
 }
