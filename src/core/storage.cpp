@@ -83,17 +83,17 @@ std::optional<NodeRef> Storage::owner_before(const Id& key_id) const {
   return *pred;
 }
 
+// What a node keeps of a value it sends on, to send it again to another node if the first fails
+// mid-stream: all of a value up to this size (one copy of it in memory while the put runs), so
+// that a put whose owner is found silent only after the bytes left still goes through.
+constexpr std::uint64_t kReplayBytes = 1 << 20;
+
 // The caller's deadline covers the hand-on and, if the predecessor is silent (paused,
 // partitioned, overloaded), this node's own handling of the request after it. Had the hand-on
 // waited the whole deadline, the caller's call to this node would have timed out with it: a put or
 // delete through an access node whose lookup named a paused owner failed, after the owner's
 // deadline and then this node's, where it should have been ordered here. A live predecessor
 // answers a ping on loopback or a LAN in well under a quarter of any usable deadline.
-// What a node keeps of a value it sends on, to send it again to another node if the first fails
-// mid-stream: all of a value up to this size (one copy of it in memory while the put runs), so
-// that a put whose owner is found silent only after the bytes left still goes through.
-constexpr std::uint64_t kReplayBytes = 1 << 20;
-
 Timeout hand_on_budget(Timeout timeout) { return std::max(Timeout(1), timeout / 4); }
 
 asio::awaitable<std::optional<NodeRef>> Storage::answering_owner_before(const Id& key_id, Timeout timeout) {

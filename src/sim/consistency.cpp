@@ -21,7 +21,14 @@ struct KeyState {
   Version version;
   bool deleted = false;
   std::set<std::string> attempted;
+  // The version each acknowledged put was given: a write takes effect once, so a read that finds
+  // its value under another version saw it applied again (a late delivery).
+  std::map<std::string, Version> acked_at;
 };
+
+// How long a pause lasts: longer than any deadline of the calls made here (2 s), so that the
+// writes a paused node holds reach it after their senders gave up and sent them elsewhere.
+constexpr std::chrono::milliseconds kPausedFor{5000};
 
 struct Got {
   Result<FetchReply> reply = make_error(Errc::internal, "unset");
@@ -66,7 +73,7 @@ class Schedule {
       for (auto r = rng_() % 3; r > 0; --r) ring_.round();
     }
     // Everyone back, the ring repaired: every key must still read as acknowledged.
-    for (auto* n : paused_) ring_.revive(*n);
+    for (auto* n : paused_) report_.late_writes += ring_.resume(*n, kPausedFor);
     paused_.clear();
     while (!crashed_.empty()) restart();
     while (!left_.empty()) rejoin();
@@ -102,7 +109,9 @@ class Schedule {
   Result<StoreReply> write(unsigned k, std::optional<Version> if_version = std::nullopt) {
     const std::string value = fmt::format("{}-write-{}", key_name(k), writes_++);
     keys_[k].attempted.insert(value);
-    return ring_.run(put_value(access(), key_name(k), value, 1 << 20, std::chrono::milliseconds(2000), if_version));
+    auto r = ring_.run(put_value(access(), key_name(k), value, 1 << 20, std::chrono::milliseconds(2000), if_version));
+    if (r) keys_[k].acked_at[value] = r->version;
+    return r;
   }
 
   void put() {
@@ -158,6 +167,9 @@ class Schedule {
     else if (state.acked && meta.version < state.version)
       violation(fmt::format("get {}: version {} is older than the acknowledged {}{}", key_name(k), meta.version.hlc,
                             state.version.hlc, state.deleted ? " (a delete): the key came back" : ""));
+    else if (auto at = state.acked_at.find(got.data); at != state.acked_at.end() && at->second != meta.version)
+      violation(fmt::format("get {}: the put acknowledged at version {} read back at version {}: applied twice",
+                            key_name(k), at->second.hlc, meta.version.hlc));
     return meta.version;
   }
 
@@ -226,7 +238,7 @@ class Schedule {
   void pause() {
     if (down() >= budget()) return;
     auto n = access();
-    ring_.network().kill(n->self().uri);  // unreachable, its state kept: a stopped process
+    ring_.pause(*n);  // unreachable, its state kept, writes sent to it held: a stopped process
     paused_.push_back(n.get());
     ++report_.faults;
   }
@@ -248,7 +260,7 @@ class Schedule {
 
   void unpause() {
     if (paused_.empty()) return;
-    ring_.revive(*paused_.back());
+    report_.late_writes += ring_.resume(*paused_.back(), kPausedFor);
     paused_.pop_back();
   }
 

@@ -31,6 +31,7 @@ struct ConsistencyReport {
   std::uint64_t conflicts = 0;    // of those, refused as the key had changed since the read
   std::uint64_t leaves = 0;       // graceful leaves, each followed later by a rejoin
   std::uint64_t suspicions = 0;   // live nodes made to suspect live successors (a failed call)
+  std::uint64_t late_writes = 0;  // writes a paused node got when it resumed, after their senders gave up
   std::vector<std::string> violations;  // the first few, each with its schedule's seed
   std::uint64_t violation_count = 0;
 };

@@ -141,6 +141,15 @@ void SimRing::kill(Node& n) {
 
 void SimRing::revive(Node& n) { network_.revive(n.self().uri); }
 
+void SimRing::pause(Node& n) { network_.pause(n.self().uri); }
+
+std::size_t SimRing::resume(Node& n, std::chrono::milliseconds paused_for) {
+  if (clock_) clock_->advance(paused_for);
+  const auto handed = network_.resume(n.self().uri);
+  drain();
+  return handed;
+}
+
 std::shared_ptr<Node> SimRing::restart(Node& n, bool keep_store) {
   const NodeRef self = n.self();
   const std::size_t host = hosts_.at(&n);

@@ -70,6 +70,12 @@ class SimRing {
   // With keep_store, the new process finds what the old one held (a restart from its data dir).
   std::shared_ptr<Node> restart(Node& n, bool keep_store = false);
   void revive(Node& n);
+  // A stopped process: calls to the node fail as to a crashed one, but it keeps its state, and
+  // the writes sent to it wait in its socket. resume() lets it go on `paused_for` later (the
+  // clock moves on by that much) and hands it those writes, long after their senders gave up.
+  void pause(Node& n);
+  // How many held writes it handed over.
+  std::size_t resume(Node& n, std::chrono::milliseconds paused_for);
   // Graceful leave, run to completion.
   Result<void> leave(Node& n);
   // Graceful leaves of several nodes at the same moment (a process's virtual nodes, neighbours

@@ -40,6 +40,7 @@ def main():
     check(report["conditional"] > 2 * args.schedules and report["leaves"] > args.schedules / 4,
           "the schedules write conditionally and nodes leave and rejoin: %s" % report)
     check(report["suspicions"] > args.schedules / 2, "live nodes suspect live successors: %s" % report)
+    check(report["late_writes"] > 0, "paused nodes get writes after their senders gave up: %s" % report)
     again = run(args.binary, args.schedules, 7)[1]
     check(again == report, "the same seed gives the same run")
     if args.weak_schedules > 0:

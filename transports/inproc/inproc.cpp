@@ -1,7 +1,10 @@
 #include "inproc.hpp"
 
 #include <atomic>
+#include <utility>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -12,6 +15,7 @@ namespace chord::inproc {
 #define CHORD_INPROC_RPC(fn, Name, Req, Rep)                                                      \
   asio::awaitable<Result<Rep>> Network::Endpoint::fn(const Req& req, Timeout timeout) {             \
     if (auto now = net_.at_once(*this)) co_return co_await now->fn(req, timeout);                    \
+    if (paused) net_.hold(*this, req, timeout);                                                    \
     auto target = co_await net_.reach(uri_, *this, #Name, timeout);                                \
     if (!target) co_return target.error();                                                         \
     co_return co_await (*target)->fn(req, timeout);                                                \
@@ -21,6 +25,17 @@ CHORD_UNARY_RPCS(CHORD_INPROC_RPC)
 
 asio::awaitable<Result<StoreReply>> Network::Endpoint::store(const StoreRequest& req, ChunkSource& chunks,
                                                              Timeout timeout) {
+  if (paused) {
+    // The sender's bytes go into the stopped process's socket before the sender gives up.
+    HeldWrite w{req, {}, std::nullopt, timeout};
+    for (;;) {
+      auto chunk = co_await chunks.next();
+      if (!chunk) co_return chunk.error();
+      if (!*chunk) break;
+      w.chunks.push_back(std::move(**chunk));
+    }
+    held.push_back(std::move(w));
+  }
   auto target = co_await net_.reach(uri_, *this, "Store", timeout);
   if (!target) co_return target.error();
   co_return co_await (*target)->store(req, chunks, timeout);
@@ -56,11 +71,67 @@ void Network::detach(const std::string& uri) {
 }
 
 void Network::kill(const std::string& uri) {
-  if (auto it = endpoints_.find(uri); it != endpoints_.end()) it->second.alive = false;
+  if (auto it = endpoints_.find(uri); it != endpoints_.end()) {
+    it->second.alive = false;
+    it->second.paused = false;
+    it->second.held.clear();  // a crashed process's socket goes with it
+  }
 }
 
 void Network::revive(const std::string& uri) {
   if (auto it = endpoints_.find(uri); it != endpoints_.end()) it->second.alive = true;
+}
+
+void Network::pause(const std::string& uri) {
+  if (auto it = endpoints_.find(uri); it != endpoints_.end()) {
+    it->second.alive = false;
+    it->second.paused = true;
+  }
+}
+
+void Network::hold(Endpoint& e, const DeleteRequest& req, Timeout timeout) {
+  e.held.push_back(Endpoint::HeldWrite{std::nullopt, {}, req, timeout});
+}
+
+namespace {
+
+// Hands a held value's chunks out again, as the resumed process reads them from its socket.
+class HeldChunks final : public ChunkSource {
+ public:
+  explicit HeldChunks(std::vector<std::string> chunks) : chunks_(std::move(chunks)) {}
+  asio::awaitable<Result<std::optional<std::string>>> next() override {
+    if (at_ == chunks_.size()) co_return std::optional<std::string>{};
+    co_return std::optional<std::string>(std::move(chunks_[at_++]));
+  }
+
+ private:
+  std::vector<std::string> chunks_;
+  std::size_t at_ = 0;
+};
+
+// The resumed node handles a write its sender has given up on; no one reads the answer.
+asio::awaitable<void> deliver_late(std::shared_ptr<ChordService> to, Network::Endpoint::HeldWrite w) {
+  if (w.store) {
+    HeldChunks source(std::move(w.chunks));
+    (void)co_await to->store(*w.store, source, w.timeout);
+  } else if (w.remove) {
+    (void)co_await to->remove(*w.remove, w.timeout);
+  }
+}
+
+}  // namespace
+
+std::size_t Network::resume(const std::string& uri) {
+  auto it = endpoints_.find(uri);
+  if (it == endpoints_.end()) return 0;
+  auto& e = it->second;
+  e.alive = true;
+  e.paused = false;
+  auto held = std::exchange(e.held, {});
+  auto target = e.service.lock();
+  if (!target) return 0;
+  for (auto& w : held) asio::co_spawn(executor_, deliver_late(target, std::move(w)), asio::detached);
+  return held.size();
 }
 
 bool Network::alive(const std::string& uri) const {

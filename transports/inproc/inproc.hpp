@@ -4,8 +4,10 @@
 // io_context: a call runs the target's handler directly, with no executor hop.
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -36,6 +38,11 @@ class Network final : public Connector {
   // A killed node stays attached, but no call reaches it: it has crashed, as the ring sees it.
   void kill(const std::string& uri);
   void revive(const std::string& uri);
+  // A paused node (a stopped process) answers no call, as a killed one, but the writes sent to it
+  // (Store, Delete) stay in its socket: resume() hands them to it, after their senders gave up.
+  void pause(const std::string& uri);
+  // How many held writes it handed over.
+  std::size_t resume(const std::string& uri);
   bool alive(const std::string& uri) const;
 
   Result<std::shared_ptr<ChordService>> connect(const std::string& uri) override;
@@ -57,11 +64,25 @@ class Network final : public Connector {
 
     std::weak_ptr<ChordService> service;
     bool alive = true;
+    bool paused = false;
+    // Writes that reached it while paused, in the order they came.
+    struct HeldWrite {
+      std::optional<StoreRequest> store;
+      std::vector<std::string> chunks;
+      std::optional<DeleteRequest> remove;
+      Timeout timeout;
+    };
+    std::vector<HeldWrite> held;
 
    private:
     Network& net_;
     std::string uri_;
   };
+
+  // A call that reaches a paused endpoint: a write is kept for resume(), anything else is lost.
+  template <class Req>
+  void hold(Endpoint&, const Req&, Timeout) {}
+  void hold(Endpoint& e, const DeleteRequest& req, Timeout timeout);
 
   // Where a call to uri (whose endpoint is e) goes: the service, or the error the caller sees
   // (after its deadline).
