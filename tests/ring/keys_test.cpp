@@ -434,7 +434,7 @@ TEST_CASE("a node named the owner of a key before its predecessor answers a read
   REQUIRE(after.predecessor()->id == owner.self().id);
   auto read = [&](Role role) { return k.ring.run(fetch_as(after.shared_from_this(), key, id, role)); };
 
-  k.ring.network().kill(after.self().uri);  // paused: it misses the write
+  k.ring.network().kill(after.self().uri);  // unreachable, its store kept: it misses the write
   auto put = test::put(k.ring, owner, key, "written while it was away");
   INFO((put ? std::string() : put.error().message));
   REQUIRE(put);

@@ -63,7 +63,7 @@ Network::~Network() = default;
 void Network::attach(const std::string& uri, std::weak_ptr<ChordService> service) {
   auto& e = endpoints_.try_emplace(uri, *this, uri).first->second;
   e.service = std::move(service);
-  e.alive = true;
+  e.set_state(true, false);
 }
 
 void Network::detach(const std::string& uri) {
@@ -71,22 +71,16 @@ void Network::detach(const std::string& uri) {
 }
 
 void Network::kill(const std::string& uri) {
-  if (auto it = endpoints_.find(uri); it != endpoints_.end()) {
-    it->second.alive = false;
-    it->second.paused = false;
-    it->second.held.clear();  // a crashed process's socket goes with it
-  }
+  // A crashed process's socket goes with it.
+  if (auto it = endpoints_.find(uri); it != endpoints_.end()) it->second.set_state(false, false);
 }
 
 void Network::revive(const std::string& uri) {
-  if (auto it = endpoints_.find(uri); it != endpoints_.end()) it->second.alive = true;
+  if (auto it = endpoints_.find(uri); it != endpoints_.end()) it->second.set_state(true, false);
 }
 
 void Network::pause(const std::string& uri) {
-  if (auto it = endpoints_.find(uri); it != endpoints_.end()) {
-    it->second.alive = false;
-    it->second.paused = true;
-  }
+  if (auto it = endpoints_.find(uri); it != endpoints_.end()) it->second.set_state(false, true);
 }
 
 void Network::hold(Endpoint& e, const DeleteRequest& req, Timeout timeout) {
@@ -125,9 +119,8 @@ std::size_t Network::resume(const std::string& uri) {
   auto it = endpoints_.find(uri);
   if (it == endpoints_.end()) return 0;
   auto& e = it->second;
-  e.alive = true;
-  e.paused = false;
   auto held = std::exchange(e.held, {});
+  e.set_state(true, false);
   auto target = e.service.lock();
   if (!target) return 0;
   for (auto& w : held) asio::co_spawn(executor_, deliver_late(target, std::move(w)), asio::detached);

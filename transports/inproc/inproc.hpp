@@ -64,7 +64,14 @@ class Network final : public Connector {
 
     std::weak_ptr<ChordService> service;
     bool alive = true;
-    bool paused = false;
+    bool paused = false;  // not alive, and keeping the writes sent to it
+    // The one way the two flags change: a node that is not (or no longer) paused holds nothing, so
+    // that a paused node revived, restarted or killed does not keep taking in the writes sent to it.
+    void set_state(bool now_alive, bool now_paused) {
+      alive = now_alive;
+      paused = now_paused;
+      if (!paused) held.clear();
+    }
     // Writes that reached it while paused, in the order they came.
     struct HeldWrite {
       std::optional<StoreRequest> store;
