@@ -30,6 +30,10 @@ asio::awaitable<Result<std::optional<std::string>>> BlobSource::next() {
 asio::awaitable<Result<std::optional<std::string>>> StringSource::next() {
   if (pos_ >= data_.size()) co_return std::optional<std::string>{};
   auto n = std::min(chunk_, data_.size() - pos_);
+  if (pos_ == 0 && n == data_.size()) {  // the whole value in one chunk: handed over, not copied
+    pos_ = n;
+    co_return std::optional<std::string>(std::exchange(data_, {}));
+  }
   std::string chunk = data_.substr(pos_, n);
   pos_ += n;
   co_return std::optional<std::string>(std::move(chunk));

@@ -158,6 +158,35 @@ TEST_CASE("REST: malformed, misaddressed and oversized requests get a clear stat
     CHECK(got.body.find("\"data\":\"" + b64(value) + "\"") != std::string::npos);
     CHECK(h->node(0).store().count() == 1);
   }
+  SECTION("a whole value in one message is stored at once; a chunk after it, or a longer value, changes nothing") {
+    const Ring ring(160);
+    auto header_of = [&](const std::string& key, const std::string& value, std::size_t announced) {
+      auto digest = Sha256::of(value);
+      std::string digest_bytes(reinterpret_cast<const char*>(digest.data()), digest.size());
+      return fmt::format(R"({{"meta":{{"key":"{}","key_id":"{}","size":"{}","sha256":"{}"}},"role":"ROLE_CLIENT"}})", key,
+                         b64(ring.hash(key).to_bytes()), announced, b64(digest_bytes));
+    };
+    const std::string value = "one message";
+    auto whole = c.post("/chord.v1.Chord/Store",
+                        fmt::format(R"({{"header":{},"data":"{}","transfer":"w1","offset":"0","last":true}})",
+                                    header_of("whole-key", value, value.size()), b64(value)));
+    REQUIRE(whole.status == 200);
+    CHECK(whole.body.find("\"bytes\":\"11\"") != std::string::npos);
+    auto after = c.post("/chord.v1.Chord/Store",
+                        fmt::format(R"({{"data":"{}","transfer":"w1","offset":"11","last":true}})", b64("more")));
+    CHECK(after.status == 400);
+    CHECK(after.body.find("no such transfer") != std::string::npos);
+    auto got = c.post("/chord.v1.Chord/Fetch", R"({"key":"whole-key"})");
+    REQUIRE(got.status == 200);
+    CHECK(got.body.find("\"data\":\"" + b64(value) + "\"") != std::string::npos);
+    // Announced as 3 bytes, sent as 11: refused before anything is kept.
+    auto longer = c.post("/chord.v1.Chord/Store",
+                         fmt::format(R"({{"header":{},"data":"{}","transfer":"w2","offset":"0","last":true}})",
+                                     header_of("longer-key", value, 3), b64(value)));
+    CHECK(longer.status == 400);
+    CHECK(c.post("/chord.v1.Chord/Fetch", R"({"key":"longer-key"})").status == 404);
+    CHECK(h->node(0).store().count() == 1);
+  }
 }
 
 TEST_CASE("REST: values in proto3 JSON chunks, through the real client, in and out of a ring") {
