@@ -45,14 +45,8 @@ struct Exchange::Streamed {
 };
 
 Exchange::Exchange(HttpStream& stream, beast::flat_buffer& buffer,
-                   http::request_parser<http::buffer_body>& parser, const HttpOptions& options)
-    : stream_(stream), buffer_(buffer), parser_(parser), options_(options) {}
-
-std::string Exchange::remote_address() const {
-  boost::system::error_code ec;
-  auto ep = stream_.socket().remote_endpoint(ec);
-  return ec ? std::string("unknown") : ep.address().to_string();
-}
+                   http::request_parser<http::buffer_body>& parser, const HttpOptions& options, const std::string& remote)
+    : stream_(stream), remote_(remote), buffer_(buffer), parser_(parser), options_(options) {}
 
 std::optional<std::uint64_t> Exchange::content_length() const {
   auto n = parser_.content_length();
@@ -283,6 +277,9 @@ asio::awaitable<void> session(std::shared_ptr<HttpServer::State> st, tcp::socket
   st->connections.insert(&stream);
   boost::system::error_code ignored;
   stream.socket().set_option(tcp::no_delay(true), ignored);
+  // Read once: two system calls a request asked the kernel for what a connection cannot change.
+  const auto peer = stream.socket().remote_endpoint(ignored);
+  const std::string remote = ignored ? std::string("unknown") : peer.address().to_string();
   bool secured = true;
   if (stream.tls()) {
     stream.expires_after(st->options.header_timeout);
@@ -325,7 +322,7 @@ asio::awaitable<void> session(std::shared_ptr<HttpServer::State> st, tcp::socket
         }
         break;
       }
-      Exchange exchange(stream, buffer, parser, st->options);
+      Exchange exchange(stream, buffer, parser, st->options, remote);
       co_await st->handler(exchange);
       if (!exchange.responded())
         (void)co_await exchange.respond_error(make_error(Errc::internal, "the handler gave no response"));

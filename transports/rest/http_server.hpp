@@ -49,11 +49,12 @@ struct HttpOptions {
 // One request on a connection, as its handler sees it.
 class Exchange {
  public:
+  // remote: the client's IP address, read once per connection.
   Exchange(HttpStream& stream, beast::flat_buffer& buffer, http::request_parser<http::buffer_body>& parser,
-           const HttpOptions& options);
+           const HttpOptions& options, const std::string& remote);
 
   // The client's IP address: the unit of per-peer limits.
-  std::string remote_address() const;
+  const std::string& remote_address() const { return remote_; }
 
   const http::request_header<>& request() const { return parser_.get(); }
   std::optional<std::uint64_t> content_length() const;
@@ -92,6 +93,7 @@ class Exchange {
   asio::awaitable<Result<void>> write_head_only(http::status status, std::string content_type, std::uint64_t length,
                                                 const Headers& headers);
   HttpStream& stream_;
+  const std::string& remote_;
   beast::flat_buffer& buffer_;
   http::request_parser<http::buffer_body>& parser_;
   const HttpOptions& options_;
