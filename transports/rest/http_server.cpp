@@ -58,8 +58,8 @@ bool Exchange::keep_alive() const {
   return !broken_ && parser_.is_done() && parser_.get().keep_alive() && (!streamed_ || streamed_->left == 0);
 }
 
-asio::awaitable<Result<std::optional<std::string>>> Exchange::read_some(std::size_t max) {
-  if (parser_.is_done()) co_return std::optional<std::string>{};
+asio::awaitable<Result<bool>> Exchange::read_onto(std::string& into, std::size_t max) {
+  if (parser_.is_done()) co_return false;
   // A client that asked before sending its body (curl does, past 1 KiB) waits for this.
   if (auto expect = parser_.get()[http::field::expect]; beast::iequals(expect, "100-continue")) {
     parser_.get().erase(http::field::expect);
@@ -73,22 +73,31 @@ asio::awaitable<Result<std::optional<std::string>>> Exchange::read_some(std::siz
   }
   // A body that has not arrived costs first_read_bytes; the reads grow while it flows.
   if (next_read_ == 0) next_read_ = std::min(options_.first_read_bytes, options_.read_buffer_bytes);
-  std::string out(std::min(max, next_read_), '\0');
+  const std::size_t had = into.size();
+  into.resize(had + std::min(max, next_read_));
   if (buffer_.capacity() < std::min<std::size_t>(next_read_, 64 << 10))
     buffer_.reserve(std::min<std::size_t>(next_read_, 64 << 10));  // Beast reads 512 bytes at a time into less
   auto& body = parser_.get().body();
-  body.data = out.data();
-  body.size = out.size();
+  body.data = into.data() + had;
+  body.size = into.size() - had;
   stream_.expires_after(options_.io_timeout);
   auto [ec, n] = co_await http::async_read(stream_, buffer_, parser_, tuple_awaitable);
   if (ec == http::error::need_buffer) ec = {};
   if (ec) {
     broken_ = true;
+    into.resize(had);
     co_return io_error(ec, "reading the request body");
   }
   if (body.size == 0) next_read_ = std::min(next_read_ * 4, options_.read_buffer_bytes);
-  out.resize(out.size() - body.size);
-  if (out.empty() && parser_.is_done()) co_return std::optional<std::string>{};
+  into.resize(into.size() - body.size);
+  co_return !(into.size() == had && parser_.is_done());
+}
+
+asio::awaitable<Result<std::optional<std::string>>> Exchange::read_some(std::size_t max) {
+  std::string out;
+  auto more = co_await read_onto(out, max);
+  if (!more) co_return more.error();
+  if (!*more) co_return std::optional<std::string>{};
   co_return std::optional<std::string>(std::move(out));
 }
 
@@ -99,12 +108,14 @@ asio::awaitable<Result<std::string>> Exchange::read_body(std::size_t limit) {
   };
   auto declared = content_length();
   if (declared && *declared > limit) co_return too_large(*declared);
-  std::string all;  // grows as bytes come: a declared length alone reserves nothing
+  // Read straight onto the end of one string, which grows as bytes come: a declared length
+  // alone reserves nothing. (Pieces read apart and appended were two more copies of a value's
+  // chunk, and a zeroed buffer each.)
+  std::string all;
   for (;;) {
-    auto piece = co_await read_some(std::min<std::size_t>(options_.read_buffer_bytes, limit - all.size() + 1));
-    if (!piece) co_return piece.error();
-    if (!*piece) co_return all;
-    all += **piece;
+    auto more = co_await read_onto(all, std::min<std::size_t>(options_.read_buffer_bytes, limit - all.size() + 1));
+    if (!more) co_return more.error();
+    if (!*more) co_return all;
     if (all.size() > limit) co_return too_large(all.size());
   }
 }

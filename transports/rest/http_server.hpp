@@ -86,6 +86,8 @@ class Exchange {
 
  private:
   struct Streamed;
+  // Reads at most max more bytes of the body onto the end of into. false: the body had ended.
+  asio::awaitable<Result<bool>> read_onto(std::string& into, std::size_t max);
   asio::awaitable<void> drain_small_body();
   // The fields every response carries: server, type, no caching, extra headers, keep-alive.
   template <class Body>

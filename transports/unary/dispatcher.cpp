@@ -148,11 +148,12 @@ Reply stored_reply(const Result<StoreReply>& stored) {
 // store bounds each of its calls; no chunk can follow (it would be refused as out of turn).
 template <class Transfers>
 asio::awaitable<Reply> store_whole(std::shared_ptr<ChordService> node, std::shared_ptr<Transfers> all,
-                                   std::shared_ptr<Transfer> t, std::string id, StoreRequest req, const std::string& data,
+                                   std::shared_ptr<Transfer> t, std::string id, StoreRequest req, std::string data,
                                    Timeout timeout) {
   t->busy = true;
   t->next_offset = data.size();
-  StringSource whole(data, std::max<std::size_t>(data.size(), 1));
+  const std::size_t size = std::max<std::size_t>(data.size(), 1);
+  StringSource whole(std::move(data), size);
   auto stored = co_await node->store(req, whole, timeout);
   all->close(id, t->peer);
   co_return stored_reply(stored);
@@ -160,7 +161,7 @@ asio::awaitable<Reply> store_whole(std::shared_ptr<ChordService> node, std::shar
 
 }  // namespace
 
-asio::awaitable<Reply> Dispatcher::dispatch(std::string_view method, const gpb::Message& request, Timeout timeout,
+asio::awaitable<Reply> Dispatcher::dispatch(std::string_view method, gpb::Message& request, Timeout timeout,
                                             std::string peer, bool member, bool client) {
   if (auto admitted = wire::admit(method, request, member, client); !admitted) co_return admitted.error();
 #define CHORD_DISPATCH(fn, Name, Req, Rep) \
@@ -172,7 +173,8 @@ asio::awaitable<Reply> Dispatcher::dispatch(std::string_view method, const gpb::
                                    transfers_->limits.chunk_bytes, timeout);
   if (method != "Store") co_return make_error(Errc::not_found, fmt::format("chord.v1.Chord has no method '{}'", method));
 
-  const auto& chunk = static_cast<const wire::pb::StoreChunk&>(request);
+  // Mutable: the chunk's bytes are moved on to the node, not copied.
+  auto& chunk = static_cast<wire::pb::StoreChunk&>(request);
   const std::string& id = chunk.transfer();
   auto refuse = [&](Errc code, const std::string& why) -> Reply {
     return make_error(code, fmt::format("Store transfer '{}': {}", id, why));
@@ -211,7 +213,8 @@ asio::awaitable<Reply> Dispatcher::dispatch(std::string_view method, const gpb::
     t->members_only = wire::members_only(method, request);
     t->client_write = wire::client_write(method, request);
     transfers_->open.emplace(key, t);
-    if (chunk.last()) co_return co_await store_whole(node_, transfers_, std::move(t), key, std::move(*req), chunk.data(), timeout);
+    if (chunk.last()) co_return co_await store_whole(node_, transfers_, std::move(t), key, std::move(*req),
+                                     std::move(*chunk.mutable_data()), timeout);
     asio::co_spawn(transfers_->executor, run_store(node_, transfers_, t, key, std::move(*req), timeout), asio::detached);
   } else {
     auto it = transfers_->open.find(key);
@@ -246,7 +249,7 @@ asio::awaitable<Reply> Dispatcher::dispatch(std::string_view method, const gpb::
   };
 
   t->next_offset += chunk.data().size();
-  if (!chunk.data().empty() && !co_await hand_over(t, chunk.data(), take)) co_return outcome(t);
+  if (!chunk.data().empty() && !co_await hand_over(t, std::move(*chunk.mutable_data()), take)) co_return outcome(t);
   if (!chunk.last()) {
     if (t->result && !*t->result) co_return outcome(t);
     co_return std::unique_ptr<gpb::Message>(std::make_unique<wire::pb::StoreReply>());  // taken; send the next

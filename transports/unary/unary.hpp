@@ -62,9 +62,10 @@ class Dispatcher {
   // Answers one call. request must come from new_request(method). peer says who asked, as the
   // transport knows it (an IP address, a reply queue): the unit of per-peer limits. member: the
   // caller proved the cluster key (wire::prove_member); members-only calls are refused without.
-  // client: it presented the client token (or none is required); see wire::admit.
+  // client: it presented the client token (or none is required); see wire::admit. A Store
+  // chunk's bytes are moved out of request.
   asio::awaitable<Result<std::unique_ptr<gpb::Message>>> dispatch(std::string_view method,
-                                                                  const gpb::Message& request, Timeout timeout,
+                                                                  gpb::Message& request, Timeout timeout,
                                                                   std::string peer, bool member = true,
                                                                   bool client = true);
 
