@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "chord/sha256.hpp"
+#include "digests.hpp"
 
 namespace chord {
 
@@ -44,7 +45,7 @@ Ring::Ring(unsigned bits) : bits_(bits) {
 Id Ring::hash(std::string_view text) const {
   std::array<std::uint8_t, Id::kBytes> digest{};
   unsigned len = 0;
-  if (EVP_Digest(text.data(), text.size(), digest.data(), &len, EVP_sha1(), nullptr) != 1 ||
+  if (EVP_Digest(text.data(), text.size(), digest.data(), &len, digests::sha1(), nullptr) != 1 ||
       len != Id::kBytes)
     throw std::runtime_error("SHA-1 digest failed");
   return reduce(Id(digest));

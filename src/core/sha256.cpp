@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "digests.hpp"
+
 namespace chord {
 
 struct Sha256::Ctx {
@@ -13,7 +15,7 @@ struct Sha256::Ctx {
 };
 
 Sha256::Sha256() : ctx_(std::make_unique<Ctx>()) {
-  if (!ctx_->md || EVP_DigestInit_ex(ctx_->md, EVP_sha256(), nullptr) != 1)
+  if (!ctx_->md || EVP_DigestInit_ex(ctx_->md, digests::sha256(), nullptr) != 1)
     throw std::runtime_error("SHA-256 init failed");
 }
 Sha256::~Sha256() = default;
