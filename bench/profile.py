@@ -7,7 +7,7 @@
 - sim: `chordnode simulate` (the real node code, in-process transport).
 
     bench/profile.py --binary build/chordnode --out docs/bench/profiles/after [--transport grpc]
-                     [--only lookup,put,sim] [--nodes 8] [--sim-nodes 10000]
+                     [--only lookup,put,sim] [--nodes 8] [--sim-nodes 10000] [--put-size 1MiB]
 
 For each profile, OUT gets NAME.svg (the flame graph), NAME.folded (folded stacks) and
 NAME.top.txt (perf report's functions by own samples), and OUT/summary.json what was run.
@@ -87,12 +87,16 @@ def main():
     ap.add_argument("--nodes", type=int, default=8)
     ap.add_argument("--sim-nodes", type=int, default=10000)
     ap.add_argument("--only", default="lookup,put,sim")
+    ap.add_argument("--put-size", default="1MiB", help="value size of the put profile (e.g. 4KiB: the per-call cost)")
+    ap.add_argument("--put-count", type=int, default=0, help="puts profiled (default 200, or 5000 below 64 KiB)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     only = set(args.only.split(","))
     summary = {"binary_version": subprocess.run([args.binary, "--version"], capture_output=True,
                                                 text=True).stdout.strip()}
-    ops = [(op, count, size) for op, count, size in [("lookup", 5000, "4KiB"), ("put", 200, "1MiB")] if op in only]
+    small = args.put_size.upper().endswith("KIB") and float(args.put_size[:-3]) < 64
+    puts = args.put_count or (5000 if small else 200)
+    ops = [(op, count, size) for op, count, size in [("lookup", 5000, "4KiB"), ("put", puts, args.put_size)] if op in only]
     if ops:
         profile_ring(args, args.out, ops, summary)
     if "sim" in only:
