@@ -20,18 +20,18 @@ bool replica_traffic(int role) { return role == pb::ROLE_REPLICA || role == pb::
 
 bool members_only(std::string_view method, const google::protobuf::Message& request) {
   if (method == "Notify" || method == "Leave" || method == "SyncReplicas" || method == "GetPredecessor") return true;
-  if (method == "Store") {
+  if (method == "Store" || method == "StoreWhole") {
     const auto& chunk = static_cast<const pb::StoreChunk&>(request);
     return chunk.has_header() && replica_traffic(chunk.header().role());
   }
   if (method == "Delete") return replica_traffic(static_cast<const pb::DeleteRequest&>(request).role());
-  if (method == "Fetch") return replica_traffic(static_cast<const pb::FetchRequest&>(request).role());
+  if (method == "Fetch" || method == "FetchRange") return replica_traffic(static_cast<const pb::FetchRequest&>(request).role());
   return false;
 }
 
 bool client_write(std::string_view method, const google::protobuf::Message& request) {
   auto writes = [](int role) { return role == pb::ROLE_CLIENT || role == pb::ROLE_PRIMARY; };
-  if (method == "Store") {
+  if (method == "Store" || method == "StoreWhole") {
     const auto& chunk = static_cast<const pb::StoreChunk&>(request);
     return chunk.has_header() && writes(chunk.header().role());
   }

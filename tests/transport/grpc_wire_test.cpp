@@ -3,10 +3,96 @@
 #include <catch2/catch.hpp>
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
+
+#include "chord/chunks.hpp"
+#include "chord/id.hpp"
+#include "chord/sha256.hpp"
 #include "chord/v1/chord.grpc.pb.h"
 #include "harness.hpp"
 
 using namespace chord;
+
+namespace {
+
+std::string digest_bytes(const std::string& value) {
+  auto d = Sha256::of(value);
+  return std::string(reinterpret_cast<const char*>(d.data()), d.size());
+}
+
+// A peer of an older build: Store and Fetch as streams, and no StoreWhole or FetchRange (gRPC
+// answers those UNIMPLEMENTED). It keeps nothing; it counts the streams it served.
+class StreamsOnly final : public chord::v1::Chord::CallbackService {
+ public:
+  std::atomic<int> stores{0}, fetches{0};
+
+  grpc::ServerReadReactor<chord::v1::StoreChunk>* Store(grpc::CallbackServerContext*, chord::v1::StoreReply* reply) override {
+    class Reader final : public grpc::ServerReadReactor<chord::v1::StoreChunk> {
+     public:
+      explicit Reader(chord::v1::StoreReply* r) : reply_(r) { StartRead(&chunk_); }
+      void OnReadDone(bool ok) override {
+        if (ok) {
+          if (chunk_.has_header()) reply_->set_sha256(chunk_.header().meta().sha256());
+          reply_->set_bytes(reply_->bytes() + chunk_.data().size());
+          StartRead(&chunk_);
+          return;
+        }
+        reply_->mutable_owner()->set_id(std::string(20, '\1'));
+        reply_->mutable_owner()->set_uri("grpc://older.invalid:1");
+        reply_->set_copies(1);
+        Finish(grpc::Status::OK);
+      }
+      void OnDone() override { delete this; }
+
+     private:
+      chord::v1::StoreReply* reply_;
+      chord::v1::StoreChunk chunk_;
+    };
+    ++stores;
+    return new Reader(reply);
+  }
+
+  grpc::ServerWriteReactor<chord::v1::FetchChunk>* Fetch(grpc::CallbackServerContext*,
+                                                        const chord::v1::FetchRequest* request) override {
+    class Writer final : public grpc::ServerWriteReactor<chord::v1::FetchChunk> {
+     public:
+      explicit Writer(const std::string& key) {
+        auto* meta = chunk_.mutable_header()->mutable_meta();
+        meta->set_key(key);
+        meta->set_key_id(Ring(160).hash(key).to_bytes());
+        meta->set_size(5);
+        meta->set_sha256(digest_bytes("older"));
+        chunk_.mutable_header()->mutable_holder()->set_id(std::string(20, '\1'));
+        chunk_.mutable_header()->mutable_holder()->set_uri("grpc://older.invalid:1");
+        chunk_.set_data("older");
+        StartWriteAndFinish(&chunk_, grpc::WriteOptions(), grpc::Status::OK);
+      }
+      void OnDone() override { delete this; }
+
+     private:
+      chord::v1::FetchChunk chunk_;
+    };
+    ++fetches;
+    return new Writer(request->key());
+  }
+};
+
+asio::awaitable<Result<StoreReply>> put_through(std::shared_ptr<ChordService> client, std::string key, std::string value) {
+  const Ring ring(160);
+  const StoreRequest req{ValueMeta{key, ring.hash(key), value.size(), Sha256::of(value), {}, false}, Role::client};
+  StringSource source(std::move(value), 64 << 10);
+  co_return co_await client->store(req, source, Timeout(3000));
+}
+
+asio::awaitable<Result<std::string>> probe_through(std::shared_ptr<ChordService> client, std::string key) {
+  const FetchRequest req{key, Ring(160).hash(key), Role::replica, 0, std::uint64_t{16}};
+  StringSink sink(16);
+  auto r = co_await client->fetch(req, sink, Timeout(3000));
+  if (!r) co_return r.error();
+  co_return sink.data();
+}
+
+}  // namespace
 
 TEST_CASE("gRPC: malformed and oversized messages get a clear status and change nothing") {
   auto h = test::make_grpc_harness();
@@ -45,6 +131,41 @@ TEST_CASE("gRPC: malformed and oversized messages get a clear status and change 
     CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
     CHECK(h->node(0).store().count() == 0);
   }
+  SECTION("StoreWhole and FetchRange: a value in one message each way; a StoreWhole that is not whole changes nothing") {
+    const Ring ring(160);
+    const std::string value = "one message each way";
+    chord::v1::StoreChunk whole;
+    auto* meta = whole.mutable_header()->mutable_meta();
+    meta->set_key("whole");
+    meta->set_size(value.size());
+    meta->set_sha256(digest_bytes(value));
+    whole.mutable_header()->set_role(chord::v1::ROLE_CLIENT);
+    whole.set_data(value);
+    {
+      grpc::ClientContext ctx;
+      chord::v1::StoreReply rep;
+      auto partial = whole;
+      partial.set_last(false);  // more would follow: not a StoreWhole
+      auto s = stub->StoreWhole(&ctx, partial, &rep);
+      CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+      CHECK(h->node(0).store().count() == 0);
+    }
+    whole.set_last(true);
+    grpc::ClientContext put_ctx;
+    chord::v1::StoreReply put;
+    auto s = stub->StoreWhole(&put_ctx, whole, &put);
+    REQUIRE(s.ok());
+    CHECK(put.bytes() == value.size());
+    grpc::ClientContext get_ctx;
+    chord::v1::FetchRequest ask;
+    ask.set_key("whole");
+    ask.set_role(chord::v1::ROLE_CLIENT);
+    chord::v1::FetchChunk got;
+    s = stub->FetchRange(&get_ctx, ask, &got);
+    REQUIRE(s.ok());
+    CHECK(got.header().meta().size() == value.size());
+    CHECK(got.data() == value);
+  }
   SECTION("a message over the receive bound") {
     grpc::ClientContext ctx;
     chord::v1::LookupRequest req;
@@ -62,4 +183,39 @@ TEST_CASE("gRPC: malformed and oversized messages get a clear status and change 
     CHECK(s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
     CHECK(s.error_message().find("4096") != std::string::npos);
   }
+}
+
+TEST_CASE("gRPC client: a peer without StoreWhole and FetchRange is written and read through the streams") {
+  auto h = test::make_grpc_harness();
+  h->start(1);
+  // Two peers of an older build, one per client: each client finds out on its own.
+  StreamsOnly older[2];
+  std::unique_ptr<grpc::Server> servers[2];
+  std::string uris[2];
+  for (int i = 0; i < 2; ++i) {
+    int port = 0;
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&older[i]);
+    servers[i] = builder.BuildAndStart();
+    REQUIRE(servers[i]);
+    uris[i] = "grpc://127.0.0.1:" + std::to_string(port);
+  }
+  auto writer = h->connector().connect(uris[0]);
+  REQUIRE(writer);
+  auto first = h->run(put_through(*writer, "small", "a small value"));
+  REQUIRE(first);
+  CHECK(first->bytes == 13);
+  CHECK(older[0].stores == 1);
+  auto second = h->run(put_through(*writer, "small", "again"));
+  REQUIRE(second);
+  CHECK(older[0].stores == 2);
+
+  auto reader = h->connector().connect(uris[1]);
+  REQUIRE(reader);
+  auto got = h->run(probe_through(*reader, "any"));
+  REQUIRE(got);
+  CHECK(*got == "older");
+  CHECK(older[1].fetches == 1);
+  for (auto& s : servers) s->Shutdown();
 }

@@ -179,13 +179,27 @@ TEST_CASE("REST: malformed, misaddressed and oversized requests get a clear stat
     auto got = c.post("/chord.v1.Chord/Fetch", R"({"key":"whole-key"})");
     REQUIRE(got.status == 200);
     CHECK(got.body.find("\"data\":\"" + b64(value) + "\"") != std::string::npos);
+    // The unary forms of the schema (gRPC's StoreWhole and FetchRange) are the same calls here;
+    // a StoreWhole must be whole.
+    auto range = c.post("/chord.v1.Chord/FetchRange", R"({"key":"whole-key"})");
+    REQUIRE(range.status == 200);
+    CHECK(range.body.find("\"data\":\"" + b64(value) + "\"") != std::string::npos);
+    auto not_whole = c.post("/chord.v1.Chord/StoreWhole",
+                            fmt::format(R"({{"header":{},"data":"{}","transfer":"w3","offset":"0"}})",
+                                        header_of("part-key", value, value.size()), b64(value)));
+    CHECK(not_whole.status == 400);
+    auto whole2 = c.post("/chord.v1.Chord/StoreWhole",
+                         fmt::format(R"({{"header":{},"data":"{}","transfer":"w4","offset":"0","last":true}})",
+                                     header_of("whole-2", value, value.size()), b64(value)));
+    CHECK(whole2.status == 200);
+    CHECK(h->node(0).store().count() == 2);
     // Announced as 3 bytes, sent as 11: refused before anything is kept.
     auto longer = c.post("/chord.v1.Chord/Store",
                          fmt::format(R"({{"header":{},"data":"{}","transfer":"w2","offset":"0","last":true}})",
                                      header_of("longer-key", value, 3), b64(value)));
     CHECK(longer.status == 400);
     CHECK(c.post("/chord.v1.Chord/Fetch", R"({"key":"longer-key"})").status == 404);
-    CHECK(h->node(0).store().count() == 1);
+    CHECK(h->node(0).store().count() == 2);
   }
 }
 

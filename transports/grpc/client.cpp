@@ -1,5 +1,7 @@
 // gRPC client: unary calls through the callback API with the completion posted back to the
 // caller's executor; values through client-/server-streaming reactors, one chunk in flight.
+#include <atomic>
+
 #include <grpcpp/grpcpp.h>
 
 #include <boost/asio/associated_executor.hpp>
@@ -86,18 +88,21 @@ class Client final : public ChordService {
   asio::awaitable<Result<FetchReply>> fetch(const FetchRequest& req, ChunkSink& sink, Timeout timeout) override;
 
  private:
-  template <class Req, class Rep, class Start>
-  asio::awaitable<Result<Rep>> unary(const Req& req, Timeout timeout, const char* method, Start start) {
-    struct Call {
-      grpc::ClientContext ctx;
-      wire::proto_t<Req> request;
-      wire::proto_t<Rep> response;
-    };
-    auto call = std::make_shared<Call>();
-    wire::to_proto(req, &call->request);
+  template <class PbReq, class PbRep>
+  struct UnaryCall {
+    grpc::ClientContext ctx;
+    PbReq request;
+    PbRep response;
+  };
+
+  // One unary call of call->request; the status as gRPC gave it, or nullopt when this process is
+  // shutting down. call lives until gRPC is done with it.
+  template <class Call, class Start>
+  asio::awaitable<std::optional<grpc::Status>> run_unary(std::shared_ptr<Call> call, Timeout timeout, const char* method,
+                                                         Start start) {
     sign(call->ctx, method, call->request);
     call->ctx.set_deadline(deadline_after(timeout));
-    if (!tracker_->add(call.get(), &call->ctx, call)) co_return closing(method);
+    if (!tracker_->add(call.get(), &call->ctx, call)) co_return std::nullopt;
     grpc::Status status = co_await asio::async_initiate<decltype(asio::use_awaitable), void(grpc::Status)>(
         [&](auto handler) {
           auto ex = asio::get_associated_executor(handler, executor_);
@@ -109,11 +114,25 @@ class Client final : public ChordService {
                 });
         },
         asio::use_awaitable);
-    if (!status.ok()) co_return from_status(status, uri_, method);
+    co_return status;
+  }
+
+  template <class Req, class Rep, class Start>
+  asio::awaitable<Result<Rep>> unary(const Req& req, Timeout timeout, const char* method, Start start) {
+    auto call = std::make_shared<UnaryCall<wire::proto_t<Req>, wire::proto_t<Rep>>>();
+    wire::to_proto(req, &call->request);
+    auto status = co_await run_unary(call, timeout, method, start);
+    if (!status) co_return closing(method);
+    if (!status->ok()) co_return from_status(*status, uri_, method);
     auto out = wire::from_proto(call->response);
     if (!out) co_return make_error(out.error().code, fmt::format("{} {}: {}", uri_, method, out.error().message));
     co_return out;
   }
+
+  // A value or range that fits one message goes as one unary call (StoreWhole, FetchRange): a
+  // stream costs several times as much CPU at both ends. A peer without them (an older binary)
+  // answers UNIMPLEMENTED once; from then on this client streams.
+  std::atomic<bool> unary_values_{true};
 
   // Proof of the cluster key over the request (for a Store, its first message), in metadata.
   void sign(grpc::ClientContext& ctx, std::string_view method, const google::protobuf::Message& request) const {
@@ -153,6 +172,22 @@ asio::awaitable<Result<StoreReply>> Client::store(const StoreRequest& req, Chunk
     if (!ahead) co_return ahead.error();
   }
   std::optional<std::string> pending = std::move(*ahead);  // the chunk after the message; nullopt: the end
+  if (!pending && unary_values_) {
+    auto whole = std::make_shared<UnaryCall<pb::StoreChunk, pb::StoreReply>>();
+    whole->request = std::move(first);
+    whole->request.set_last(true);
+    // As long as the stream's wait for its reply: the owner's commit and its replica legs.
+    auto status = co_await run_unary(whole, timeout * 2, "StoreWhole", [this](auto* c, auto* q, auto* p, auto cb) {
+      stub_->async()->StoreWhole(c, q, p, std::move(cb));
+    });
+    if (!status) co_return closing("StoreWhole");
+    if (status->error_code() != grpc::StatusCode::UNIMPLEMENTED) {
+      if (!status->ok()) co_return from_status(*status, uri_, "Store");
+      co_return wire::from_proto(whole->response);
+    }
+    unary_values_ = false;
+    first = std::move(whole->request);  // gRPC is done with it
+  }
   auto call = std::make_shared<StoreCall>(executor_, tracker_);
   if (!tracker_->add(call.get(), &call->ctx, call)) co_return closing("Store");
   call->message = std::move(first);
@@ -196,6 +231,27 @@ asio::awaitable<Result<StoreReply>> Client::store(const StoreRequest& req, Chunk
 }
 
 asio::awaitable<Result<FetchReply>> Client::fetch(const FetchRequest& req, ChunkSink& sink, Timeout timeout) {
+  // A header-only probe or a small range: one unary call.
+  if (req.length && *req.length <= kInlineBytes && unary_values_) {
+    auto range = std::make_shared<UnaryCall<pb::FetchRequest, pb::FetchChunk>>();
+    wire::to_proto(req, &range->request);
+    auto status = co_await run_unary(range, timeout, "FetchRange", [this](auto* c, auto* q, auto* p, auto cb) {
+      stub_->async()->FetchRange(c, q, p, std::move(cb));
+    });
+    if (!status) co_return closing("FetchRange");
+    if (status->error_code() != grpc::StatusCode::UNIMPLEMENTED) {
+      if (!status->ok()) co_return from_status(*status, uri_, "Fetch");
+      if (!range->response.has_header())
+        co_return make_error(Errc::invalid_argument, fmt::format("{} FetchRange: a reply without a header", uri_));
+      auto header = wire::from_proto(range->response.header());
+      if (!header) co_return make_error(header.error().code, fmt::format("{} FetchRange: {}", uri_, header.error().message));
+      if (auto b = co_await sink.begin(*header); !b) co_return b.error();
+      if (!range->response.data().empty())
+        if (auto w = co_await sink.write(std::move(*range->response.mutable_data())); !w) co_return w.error();
+      co_return *header;
+    }
+    unary_values_ = false;
+  }
   auto call = std::make_shared<FetchCall>(executor_, tracker_);
   if (!tracker_->add(call.get(), &call->ctx, call)) co_return closing("Fetch");
   wire::to_proto(req, &call->request);

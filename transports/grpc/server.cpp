@@ -13,6 +13,7 @@
 
 #include "chord/v1/chord.grpc.pb.h"
 #include "admission.hpp"
+#include "chord/chunks.hpp"
 #include "chord/secret_file.hpp"
 #include "convert.hpp"
 #include "events.hpp"
@@ -80,17 +81,48 @@ Result<void> admitted(const Limits& limits, const grpc::CallbackServerContext* c
   return out;
 }
 
+// Ends a unary call with the node's answer: its error's status, or OK once fill has put the
+// answer into the response.
+template <class T, class Fill>
+void finish_with(grpc::ServerUnaryReactor* reactor, const Result<T>& out, Fill fill) {
+  if (!out) {
+    reactor->Finish(to_status(out.error()));
+    return;
+  }
+  fill(*out);
+  reactor->Finish(grpc::Status::OK);
+}
+
 template <class Req, class Rep>
 asio::awaitable<void> answer(std::shared_ptr<ChordService> node,
                              asio::awaitable<Result<Rep>> (ChordService::*method)(const Req&, Timeout), Req req,
                              Timeout timeout, wire::proto_t<Rep>* response, grpc::ServerUnaryReactor* reactor) {
   auto out = co_await ((*node).*method)(req, timeout);
-  if (!out) {
-    reactor->Finish(to_status(out.error()));
-    co_return;
-  }
-  wire::to_proto(*out, response);
-  reactor->Finish(grpc::Status::OK);
+  finish_with(reactor, out, [&](const Rep& r) { wire::to_proto(r, response); });
+}
+
+// StoreWhole: a value in one message, stored from it. It counts among the peer's transfers while
+// the node stores it, as a Store stream does.
+asio::awaitable<void> store_whole(std::shared_ptr<ChordService> node, StoreRequest req, std::string data,
+                                  Timeout timeout, pb::StoreReply* response, grpc::ServerUnaryReactor* reactor,
+                                  std::shared_ptr<PeerTransfers> transfers, std::string address) {
+  const std::size_t size = std::max<std::size_t>(data.size(), 1);
+  StringSource whole(std::move(data), size);
+  auto out = co_await node->store(req, whole, timeout);
+  transfers->leave(address);
+  finish_with(reactor, out, [&](const StoreReply& r) { wire::to_proto(r, response); });
+}
+
+// FetchRange: one range of at most a chunk, header and data in one reply.
+asio::awaitable<void> fetch_range(std::shared_ptr<ChordService> node, FetchRequest req, std::size_t chunk_bytes,
+                                  Timeout timeout, pb::FetchChunk* response, grpc::ServerUnaryReactor* reactor) {
+  req.length = std::min<std::uint64_t>(req.length.value_or(chunk_bytes), chunk_bytes);
+  StringSink sink(chunk_bytes);
+  auto out = co_await node->fetch(req, sink, timeout);
+  finish_with(reactor, out, [&](const FetchReply& r) {
+    wire::to_proto(r, response->mutable_header());
+    response->set_data(std::move(sink.data()));
+  });
 }
 
 // Client-streaming Store: the header, then data chunks pulled one at a time as the node asks.
@@ -284,6 +316,54 @@ class Service final : public pb::Chord::CallbackService {
   }
   CHORD_UNARY_RPCS(CHORD_GRPC_SERVER_RPC)
 #undef CHORD_GRPC_SERVER_RPC
+
+  grpc::ServerUnaryReactor* StoreWhole(grpc::CallbackServerContext* ctx, const pb::StoreChunk* request,
+                                      pb::StoreReply* response) override {
+    auto* reactor = ctx->DefaultReactor();
+    auto refuse = [&](const Error& e) {
+      reactor->Finish(to_status(e));
+      return reactor;
+    };
+    if (auto ok = admitted(limits_, ctx, "StoreWhole", *request); !ok) return refuse(ok.error());
+    if (!request->has_header() || !request->last())
+      return refuse(make_error(Errc::invalid_argument, "StoreWhole takes one message: the header, the whole value and last"));
+    if (request->data().size() > limits_.chunk_bytes)
+      return refuse(make_error(Errc::too_large, fmt::format("StoreWhole: {} bytes are over the {} byte chunk limit",
+                                                            request->data().size(), limits_.chunk_bytes)));
+    auto req = wire::from_proto(request->header());
+    if (!req) return refuse(req.error());
+    const auto address = PeerTransfers::address_of(ctx->peer());
+    if (!transfers_->enter(address)) {
+      if (limits_.refused) limits_.refused("transfers_per_peer");
+      return refuse(make_error(Errc::resource_exhausted,
+                               fmt::format("Store: {} has {} transfers in flight, the limit per peer; try again later",
+                                           address, transfers_->limit())));
+    }
+    // The request is gRPC's until Finish: the bytes are copied (at most a chunk) for the node.
+    asio::co_spawn(executor_,
+                   store_whole(node_, std::move(*req), request->data(), timeout_of(ctx, timeout_), response, reactor,
+                               transfers_, address),
+                   asio::detached);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* FetchRange(grpc::CallbackServerContext* ctx, const pb::FetchRequest* request,
+                                       pb::FetchChunk* response) override {
+    auto* reactor = ctx->DefaultReactor();
+    if (auto ok = admitted(limits_, ctx, "FetchRange", *request); !ok) {
+      reactor->Finish(to_status(ok.error()));
+      return reactor;
+    }
+    auto req = wire::from_proto(*request);
+    if (!req) {
+      reactor->Finish(to_status(req.error()));
+      return reactor;
+    }
+    asio::co_spawn(executor_,
+                   fetch_range(node_, std::move(*req), limits_.chunk_bytes, timeout_of(ctx, timeout_), response, reactor),
+                   asio::detached);
+    return reactor;
+  }
 
   grpc::ServerReadReactor<pb::StoreChunk>* Store(grpc::CallbackServerContext* ctx, pb::StoreReply* reply) override {
     return new StoreReader(executor_, node_, ctx, reply, limits_, timeout_of(ctx, timeout_), transfers_);

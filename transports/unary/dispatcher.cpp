@@ -104,8 +104,8 @@ std::unique_ptr<gpb::Message> Dispatcher::new_request(std::string_view method) {
   if (method == #Name) return std::make_unique<wire::proto_t<Req>>();
   CHORD_UNARY_RPCS(CHORD_NEW_REQUEST)
 #undef CHORD_NEW_REQUEST
-  if (method == "Store") return std::make_unique<wire::pb::StoreChunk>();
-  if (method == "Fetch") return std::make_unique<wire::pb::FetchRequest>();
+  if (method == "Store" || method == "StoreWhole") return std::make_unique<wire::pb::StoreChunk>();
+  if (method == "Fetch" || method == "FetchRange") return std::make_unique<wire::pb::FetchRequest>();
   return nullptr;
 }
 
@@ -168,10 +168,13 @@ asio::awaitable<Reply> Dispatcher::dispatch(std::string_view method, gpb::Messag
   if (method == #Name) co_return co_await answer<Req, Rep>(*node_, &ChordService::fn, request, timeout);
   CHORD_UNARY_RPCS(CHORD_DISPATCH)
 #undef CHORD_DISPATCH
-  if (method == "Fetch")
+  // Here every Fetch is one range and every Store chunk its own call: FetchRange and StoreWhole
+  // (the unary forms a streaming transport has) are the same calls.
+  if (method == "Fetch" || method == "FetchRange")
     co_return co_await fetch_range(*node_, static_cast<const wire::pb::FetchRequest&>(request),
                                    transfers_->limits.chunk_bytes, timeout);
-  if (method != "Store") co_return make_error(Errc::not_found, fmt::format("chord.v1.Chord has no method '{}'", method));
+  if (method != "Store" && method != "StoreWhole")
+    co_return make_error(Errc::not_found, fmt::format("chord.v1.Chord has no method '{}'", method));
 
   // Mutable: the chunk's bytes are moved on to the node, not copied.
   auto& chunk = static_cast<wire::pb::StoreChunk&>(request);
@@ -180,6 +183,8 @@ asio::awaitable<Reply> Dispatcher::dispatch(std::string_view method, gpb::Messag
     return make_error(code, fmt::format("Store transfer '{}': {}", id, why));
   };
   if (id.empty() || id.size() > 64) co_return refuse(Errc::invalid_argument, "a transfer id of 1 to 64 characters is required");
+  if (method == "StoreWhole" && !(chunk.has_header() && chunk.last()))
+    co_return refuse(Errc::invalid_argument, "StoreWhole takes one message: the header, the whole value and last");
   if (chunk.data().size() > transfers_->limits.chunk_bytes)
     co_return refuse(Errc::too_large, fmt::format("a chunk of {} bytes is over the {} byte limit", chunk.data().size(),
                                                   transfers_->limits.chunk_bytes));
