@@ -38,6 +38,7 @@ class ChunkPipe final : public ChunkSource {
   }
 
  private:
+  Error abandoned() const;
   asio::experimental::channel<void(boost::system::error_code, std::optional<std::string>)> channel_;
   Timeout timeout_;
   std::string name_;

@@ -1,5 +1,6 @@
 #pragma once
 // Ready-made ends of a streamed value, shared by the engine, the transports and the CLI.
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -30,6 +31,11 @@ class BlobSource final : public ChunkSource {
 class StringSource final : public ChunkSource {
  public:
   StringSource(std::string data, std::size_t chunk_bytes) : data_(std::move(data)), chunk_(chunk_bytes) {}
+  // All of data as one chunk (handed over, not copied): a value that came in one message.
+  static StringSource whole(std::string data) {
+    const std::size_t n = std::max<std::size_t>(data.size(), 1);
+    return StringSource(std::move(data), n);
+  }
   asio::awaitable<Result<std::optional<std::string>>> next() override;
 
  private:

@@ -33,12 +33,14 @@ asio::awaitable<bool> ChunkPipe::push_until(std::optional<std::string> chunk,
   co_return r.index() == 0 && !std::get<0>(std::get<0>(r));
 }
 
+Error ChunkPipe::abandoned() const { return make_error(Errc::cancelled, fmt::format("{} was abandoned", name_)); }
+
 asio::awaitable<Result<std::optional<std::string>>> ChunkPipe::next() {
   using namespace asio::experimental::awaitable_operators;
   // Likewise a chunk that waits in the pipe, or whose producer waits, is taken at once.
   std::optional<Result<std::optional<std::string>>> ready;
   channel_.try_receive([&](boost::system::error_code ec, std::optional<std::string> chunk) {
-    if (ec) ready.emplace(make_error(Errc::cancelled, fmt::format("{} was abandoned", name_)));
+    if (ec) ready.emplace(abandoned());
     else ready.emplace(std::move(chunk));
   });
   if (ready) co_return std::move(*ready);
@@ -47,7 +49,7 @@ asio::awaitable<Result<std::optional<std::string>>> ChunkPipe::next() {
   if (r.index() == 1)
     co_return make_error(Errc::deadline_exceeded, fmt::format("{}: no chunk within {} ms", name_, timeout_.count()));
   auto [ec, chunk] = std::get<0>(std::move(r));
-  if (ec) co_return make_error(Errc::cancelled, fmt::format("{} was abandoned", name_));
+  if (ec) co_return abandoned();
   co_return std::move(chunk);
 }
 

@@ -9,6 +9,7 @@
 
 #include "chord/secret_file.hpp"
 #include "chord/sha256.hpp"
+#include "digests.hpp"
 
 namespace chord {
 
@@ -40,7 +41,7 @@ std::string ClusterKey::mac(std::string_view method, std::int64_t ms, std::strin
       fmt::format("chord.v1\n{}\n{}\n{}\n{}", method, ms, nonce, to_hex(Sha256::of(body)));
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
+  HMAC(digests::sha256(), secret_.data(), static_cast<int>(secret_.size()),
        reinterpret_cast<const unsigned char*>(signed_text.data()), signed_text.size(), out, &n);
   return hex_of_bytes(std::span<const std::uint8_t>(out, n));
 }

@@ -18,20 +18,35 @@ namespace {
 bool replica_traffic(int role) { return role == pb::ROLE_REPLICA || role == pb::ROLE_HANDOFF; }
 }  // namespace
 
-bool members_only(std::string_view method, const google::protobuf::Message& request) {
+std::string_view base_method(std::string_view method) {
+  if (method == "StoreWhole") return "Store";
+  if (method == "FetchRange") return "Fetch";
+  return method;
+}
+
+Result<void> check_whole(std::string_view method, const google::protobuf::Message& request) {
+  if (method != "StoreWhole") return {};
+  const auto& chunk = static_cast<const pb::StoreChunk&>(request);
+  if (chunk.has_header() && chunk.last()) return {};
+  return make_error(Errc::invalid_argument, "StoreWhole takes one message: the header, the whole value and last");
+}
+
+bool members_only(std::string_view called, const google::protobuf::Message& request) {
+  const auto method = base_method(called);
   if (method == "Notify" || method == "Leave" || method == "SyncReplicas" || method == "GetPredecessor") return true;
-  if (method == "Store" || method == "StoreWhole") {
+  if (method == "Store") {
     const auto& chunk = static_cast<const pb::StoreChunk&>(request);
     return chunk.has_header() && replica_traffic(chunk.header().role());
   }
   if (method == "Delete") return replica_traffic(static_cast<const pb::DeleteRequest&>(request).role());
-  if (method == "Fetch" || method == "FetchRange") return replica_traffic(static_cast<const pb::FetchRequest&>(request).role());
+  if (method == "Fetch") return replica_traffic(static_cast<const pb::FetchRequest&>(request).role());
   return false;
 }
 
-bool client_write(std::string_view method, const google::protobuf::Message& request) {
+bool client_write(std::string_view called, const google::protobuf::Message& request) {
+  const auto method = base_method(called);
   auto writes = [](int role) { return role == pb::ROLE_CLIENT || role == pb::ROLE_PRIMARY; };
-  if (method == "Store" || method == "StoreWhole") {
+  if (method == "Store") {
     const auto& chunk = static_cast<const pb::StoreChunk&>(request);
     return chunk.has_header() && writes(chunk.header().role());
   }

@@ -17,6 +17,14 @@ class Message;
 
 namespace chord::wire {
 
+// StoreWhole and FetchRange are Store and Fetch in one message each way: the method whose rules
+// they follow (any other method: itself). Proofs of the cluster key still name the method called.
+std::string_view base_method(std::string_view method);
+
+// A StoreWhole must be a Store's only message: the header, the whole value, last (invalid_argument
+// otherwise). Every other call passes.
+Result<void> check_whole(std::string_view method, const google::protobuf::Message& request);
+
 // True for a method (and, for Store, Delete and Fetch, the role its request names) that needs
 // proof of the cluster key. A Store chunk without a header is judged by its transfer's header.
 bool members_only(std::string_view method, const google::protobuf::Message& request);

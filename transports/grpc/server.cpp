@@ -106,8 +106,7 @@ asio::awaitable<void> answer(std::shared_ptr<ChordService> node,
 asio::awaitable<void> store_whole(std::shared_ptr<ChordService> node, StoreRequest req, std::string data,
                                   Timeout timeout, pb::StoreReply* response, grpc::ServerUnaryReactor* reactor,
                                   std::shared_ptr<PeerTransfers> transfers, std::string address) {
-  const std::size_t size = std::max<std::size_t>(data.size(), 1);
-  StringSource whole(std::move(data), size);
+  auto whole = StringSource::whole(std::move(data));
   auto out = co_await node->store(req, whole, timeout);
   transfers->leave(address);
   finish_with(reactor, out, [&](const StoreReply& r) { wire::to_proto(r, response); });
@@ -325,8 +324,7 @@ class Service final : public pb::Chord::CallbackService {
       return reactor;
     };
     if (auto ok = admitted(limits_, ctx, "StoreWhole", *request); !ok) return refuse(ok.error());
-    if (!request->has_header() || !request->last())
-      return refuse(make_error(Errc::invalid_argument, "StoreWhole takes one message: the header, the whole value and last"));
+    if (auto whole = wire::check_whole("StoreWhole", *request); !whole) return refuse(whole.error());
     if (request->data().size() > limits_.chunk_bytes)
       return refuse(make_error(Errc::too_large, fmt::format("StoreWhole: {} bytes are over the {} byte chunk limit",
                                                             request->data().size(), limits_.chunk_bytes)));

@@ -104,8 +104,9 @@ std::unique_ptr<gpb::Message> Dispatcher::new_request(std::string_view method) {
   if (method == #Name) return std::make_unique<wire::proto_t<Req>>();
   CHORD_UNARY_RPCS(CHORD_NEW_REQUEST)
 #undef CHORD_NEW_REQUEST
-  if (method == "Store" || method == "StoreWhole") return std::make_unique<wire::pb::StoreChunk>();
-  if (method == "Fetch" || method == "FetchRange") return std::make_unique<wire::pb::FetchRequest>();
+  const auto base = wire::base_method(method);
+  if (base == "Store") return std::make_unique<wire::pb::StoreChunk>();
+  if (base == "Fetch") return std::make_unique<wire::pb::FetchRequest>();
   return nullptr;
 }
 
@@ -152,8 +153,7 @@ asio::awaitable<Reply> store_whole(std::shared_ptr<ChordService> node, std::shar
                                    Timeout timeout) {
   t->busy = true;
   t->next_offset = data.size();
-  const std::size_t size = std::max<std::size_t>(data.size(), 1);
-  StringSource whole(std::move(data), size);
+  auto whole = StringSource::whole(std::move(data));
   auto stored = co_await node->store(req, whole, timeout);
   all->close(id, t->peer);
   co_return stored_reply(stored);
@@ -170,10 +170,10 @@ asio::awaitable<Reply> Dispatcher::dispatch(std::string_view method, gpb::Messag
 #undef CHORD_DISPATCH
   // Here every Fetch is one range and every Store chunk its own call: FetchRange and StoreWhole
   // (the unary forms a streaming transport has) are the same calls.
-  if (method == "Fetch" || method == "FetchRange")
+  if (wire::base_method(method) == "Fetch")
     co_return co_await fetch_range(*node_, static_cast<const wire::pb::FetchRequest&>(request),
                                    transfers_->limits.chunk_bytes, timeout);
-  if (method != "Store" && method != "StoreWhole")
+  if (wire::base_method(method) != "Store")
     co_return make_error(Errc::not_found, fmt::format("chord.v1.Chord has no method '{}'", method));
 
   // Mutable: the chunk's bytes are moved on to the node, not copied.
@@ -183,8 +183,7 @@ asio::awaitable<Reply> Dispatcher::dispatch(std::string_view method, gpb::Messag
     return make_error(code, fmt::format("Store transfer '{}': {}", id, why));
   };
   if (id.empty() || id.size() > 64) co_return refuse(Errc::invalid_argument, "a transfer id of 1 to 64 characters is required");
-  if (method == "StoreWhole" && !(chunk.has_header() && chunk.last()))
-    co_return refuse(Errc::invalid_argument, "StoreWhole takes one message: the header, the whole value and last");
+  if (auto whole = wire::check_whole(method, request); !whole) co_return whole.error();
   if (chunk.data().size() > transfers_->limits.chunk_bytes)
     co_return refuse(Errc::too_large, fmt::format("a chunk of {} bytes is over the {} byte limit", chunk.data().size(),
                                                   transfers_->limits.chunk_bytes));
