@@ -1,8 +1,14 @@
 // ChordService over a Carrier: unary calls as they are, values as one message per chunk.
+#include <deque>
 #include <random>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/channel.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <fmt/format.h>
 
+#include "chord/tuple_awaitable.hpp"
 #include "convert.hpp"
 #include "unary.hpp"
 
@@ -58,16 +64,30 @@ class Client final : public ChordService {
   }
 
   asio::awaitable<Result<FetchReply>> fetch(const FetchRequest& req, ChunkSink& sink, Timeout timeout) override {
-    FetchRequest part = req;
+    // The first range alone (its reply tells the value's size), then up to kFetchWindow ranges in
+    // flight, written to the sink in order: one range per round trip left a 64 MiB get waiting
+    // on 64 of them in a row, each through the access node and back.
+    auto ex = co_await asio::this_coro::executor;
     std::optional<FetchReply> first;
     std::uint64_t end = req.length ? req.offset + *req.length : UINT64_MAX;
+    std::uint64_t asked = req.offset;  // where the next range to ask for begins
+    std::uint64_t taken = req.offset;  // where the next range to write begins
+    std::deque<std::shared_ptr<RangeCall>> window;
+    auto ask = [&] {
+      FetchRequest part = req;
+      part.offset = asked;
+      part.length = std::min<std::uint64_t>(chunk_bytes_, end - asked);
+      asked += *part.length;
+      window.push_back(start_range(ex, part, timeout));
+    };
+    ask();
     for (;;) {
-      part.length = std::min<std::uint64_t>(chunk_bytes_, end - part.offset);
-      wire::pb::FetchRequest request;
-      wire::to_proto(part, &request);
-      wire::pb::FetchChunk reply;
-      auto r = co_await carrier_->call("Fetch", request, reply, timeout);
-      if (!r) co_return r.error();
+      auto range = std::move(window.front());
+      window.pop_front();
+      if (auto [ec] = co_await range->done.async_receive(tuple_awaitable); ec)
+        co_return fail(Errc::cancelled, "Fetch", "the fetch was cancelled");
+      if (!range->result) co_return range->result.error();
+      auto& reply = range->reply;
       if (!reply.has_header()) co_return fail(Errc::invalid_argument, "Fetch", "a reply without a header");
       auto header = checked(wire::from_proto(reply.header()), "Fetch");
       if (!header) co_return header.error();
@@ -79,18 +99,46 @@ class Client final : public ChordService {
         co_return fail(Errc::conflict, "Fetch", fmt::format("key '{}' changed while it was being fetched", req.key));
       }
       const auto& data = reply.data();
-      std::uint64_t want = std::min<std::uint64_t>(chunk_bytes_, end - part.offset);
+      std::uint64_t want = std::min<std::uint64_t>(chunk_bytes_, end - taken);
       if (data.size() != want)
         co_return fail(Errc::invalid_argument, "Fetch",
-                       fmt::format("{} bytes at offset {}, expected {}", data.size(), part.offset, want));
-      part.offset += data.size();
+                       fmt::format("{} bytes at offset {}, expected {}", data.size(), taken, want));
+      taken += data.size();
+      // Asked before this chunk is written: the sink's write (a disk, a slow reader) overlaps
+      // the calls.
+      while (window.size() < kFetchWindow && asked < end) ask();
       if (!data.empty())
         if (auto w = co_await sink.write(std::move(*reply.mutable_data())); !w) co_return w.error();
-      if (part.offset >= end) co_return *first;
+      if (taken >= end) co_return *first;
     }
   }
 
  private:
+  // Ranges of a value asked for at once by one fetch. Each takes at most a chunk of memory.
+  static constexpr std::size_t kFetchWindow = 4;
+
+  // One range's call, run on its own so that several are in flight; the fetch takes the replies
+  // in order. It holds the carrier, not the client, and ends by itself (the carrier's deadline):
+  // a fetch that gave up early leaves it to finish unread.
+  struct RangeCall {
+    explicit RangeCall(const asio::any_io_executor& ex) : done(ex, 1) {}
+    wire::pb::FetchRequest request;
+    wire::pb::FetchChunk reply;
+    Result<void> result;
+    asio::experimental::channel<void(boost::system::error_code)> done;
+  };
+  std::shared_ptr<RangeCall> start_range(const asio::any_io_executor& ex, const FetchRequest& part, Timeout timeout) {
+    auto range = std::make_shared<RangeCall>(ex);
+    wire::to_proto(part, &range->request);
+    asio::co_spawn(ex, run_range(carrier_, range, timeout), asio::detached);
+    return range;
+  }
+  static asio::awaitable<void> run_range(std::shared_ptr<Carrier> carrier, std::shared_ptr<RangeCall> range,
+                                         Timeout timeout) {
+    range->result = co_await carrier->call("Fetch", range->request, range->reply, timeout);
+    range->done.try_send(boost::system::error_code{});
+  }
+
   template <class Req, class Rep>
   asio::awaitable<Result<Rep>> call(const char* method, Req req, Timeout timeout) {
     wire::proto_t<Req> request;

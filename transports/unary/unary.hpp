@@ -6,8 +6,9 @@
 // Values travel one message per chunk. Store: each StoreChunk names its transfer (chosen by the
 // client), its offset and whether it is the last; the first carries the header. The server feeds
 // the chunks of a transfer to one node->store() and acknowledges each chunk once the node has
-// taken it, so a slow receiver slows the sender down. Fetch: the client asks for one chunk-sized
-// range at a time; every reply repeats the header, so a value replaced mid-transfer is noticed.
+// taken it, so a slow receiver slows the sender down. Fetch: the client asks for chunk-sized
+// ranges, several at once, each its own call; every reply repeats the header, so a value
+// replaced mid-transfer is noticed.
 #include <cstddef>
 #include <functional>
 #include <memory>
