@@ -114,7 +114,8 @@ class Client final : public ChordService {
   }
 
  private:
-  // Ranges of a value asked for at once by one fetch. Each takes at most a chunk of memory.
+  // Ranges of a value in flight at once for one fetch, each at most a chunk; with the chunk being
+  // written, a fetch holds at most kFetchWindow + 1 chunks.
   static constexpr std::size_t kFetchWindow = 4;
 
   // One range's call, run on its own so that several are in flight; the fetch takes the replies
