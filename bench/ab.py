@@ -70,7 +70,7 @@ def together(args):
         for b in args.binaries:
             ring = Ring(b, args.transport, stabilize_ms=500, extra=["--replicas", str(args.replicas)])
             rings.append(ring)
-            uris = ring.start(args.nodes)
+            ring.start(args.nodes)
             if not ring.wait_converged(timeout=120):
                 raise RuntimeError("%s ring of %d did not converge (logs in %s)" % (args.transport, args.nodes, ring.workdir))
         time.sleep(2)
@@ -113,10 +113,10 @@ def main():
     ap.add_argument("--transport", default="grpc", choices=["grpc", "rest", "amqp"])
     ap.add_argument("--nodes", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--count", type=int, default=2000, help="pings and lookups per ring (0.15 as many 4 KiB puts and gets, 0.015 as many of 1 MiB)")
+    ap.add_argument("--count", type=int, default=2000, help="pings and lookups per ring (0.15 as many 4 KiB puts and gets, 0.015 as many of 1 MiB); with --together, operations of each kind per ring and round")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--together", action="store_true", help="the rings of all binaries up at once, with CPU per operation")
-    ap.add_argument("--ops", default="ping,lookup,put,get", help="with --together: ping, lookup, put, get, in order")
+    ap.add_argument("--ops", default="ping,lookup,put,get", help="with --together: ping, lookup, put, get, in order (a get reads what the round's put wrote)")
     ap.add_argument("--size", default="4KiB", help="with --together: the value size of put and get")
     ap.add_argument("--replicas", type=int, default=3, help="with --together: copies of each value (k)")
     ap.add_argument("binaries", nargs="+")
