@@ -177,9 +177,15 @@ class Bench:
         for label, size, count in plan["values"]:
             if isinstance(uris[4], int):  # one process: the values must be read where they were written
                 put, get = self.client(uris[4], "put,get", count, size=label, prefix="v" + label)
+                put_cpu, get_cpu = put["client_cpu_ms_per_op"], get["client_cpu_ms_per_op"]
             else:
+                cpu0 = cpu() if cpu else 0
                 put = self.client(uris[4], "put", count, size=label, prefix="v" + label)
+                cpu1 = cpu() if cpu else 0
                 get = self.client(uris[5 % nodes], "get", count, size=label, prefix="v" + label)
+                cpu2 = cpu() if cpu else 0
+                put_cpu = (cpu1 - cpu0) / put["ok"] * 1e3 if cpu else put["client_cpu_ms_per_op"]
+                get_cpu = (cpu2 - cpu1) / get["ok"] * 1e3 if cpu else get["client_cpu_ms_per_op"]
             # Against the raw 1 MiB stream only where a value is made of such pieces; a 4 KiB
             # value costs calls, not bandwidth.
             big = size >= (1 << 20)
@@ -187,6 +193,10 @@ class Bench:
                      ratio=self.ratio(transport, "stream", put["mb_per_s"]) if big else None)
             self.row(transport, "get %s" % label, get["mb_per_s"], "MB/s", size=size,
                      ratio=self.ratio(transport, "stream", get["mb_per_s"]) if big else None)
+            # The ring's CPU per value: latency moves with the machine's minute (and, for big
+            # puts, with how much memory it already holds); the work done moves less.
+            self.row(transport, "ring CPU per put %s" % label, round(put_cpu, 3), "ms")
+            self.row(transport, "ring CPU per get %s" % label, round(get_cpu, 3), "ms")
             if size == 4096:
                 self.row(transport, "put 4KiB p50, W=R=2 of 3", put["p50_ms"], "ms")
                 self.row(transport, "get 4KiB p50, W=R=2 of 3", get["p50_ms"], "ms")
