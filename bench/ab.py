@@ -74,13 +74,12 @@ def together(args):
             if not ring.wait_converged(timeout=120):
                 raise RuntimeError("%s ring of %d did not converge (logs in %s)" % (args.transport, args.nodes, ring.workdir))
         time.sleep(2)
-        ops = args.ops.split(",")
         seen = {}
         for r in range(args.rounds):
             for b, ring in zip(args.binaries, rings):
                 uris = list(ring.nodes)
                 pids = [p.pid for p in ring.nodes.values()]
-                for op in ops:
+                for op in args.ops:
                     before = cpu_seconds(pids)
                     size = args.size if op in ("put", "get") else None
                     out = client(b, uris[0], op, args.count, size, "ab%d" % r)
@@ -123,7 +122,8 @@ def main():
     args = ap.parse_args()
     if args.nodes < 2:
         sys.exit("ab.py: --nodes must be at least 2")
-    bad = [op for op in args.ops.split(",") if op not in ("ping", "lookup", "put", "get")]
+    args.ops = args.ops.split(",")
+    bad = [op for op in args.ops if op not in ("ping", "lookup", "put", "get")]
     if bad:
         sys.exit("ab.py: unknown --ops %s (ping, lookup, put, get)" % ",".join(bad))
     if args.together:

@@ -178,14 +178,12 @@ class Bench:
             if isinstance(uris[4], int):  # one process: the values must be read where they were written
                 put, get = self.client(uris[4], "put,get", count, size=label, prefix="v" + label)
                 put_cpu, get_cpu = put["client_cpu_ms_per_op"], get["client_cpu_ms_per_op"]
-            else:
-                cpu0 = cpu() if cpu else 0
+            else:  # a ring of processes: cpu() reads theirs
+                cpu0 = cpu()
                 put = self.client(uris[4], "put", count, size=label, prefix="v" + label)
-                cpu1 = cpu() if cpu else 0
+                cpu1 = cpu()
                 get = self.client(uris[5 % nodes], "get", count, size=label, prefix="v" + label)
-                cpu2 = cpu() if cpu else 0
-                put_cpu = (cpu1 - cpu0) / put["ok"] * 1e3 if cpu else put["client_cpu_ms_per_op"]
-                get_cpu = (cpu2 - cpu1) / get["ok"] * 1e3 if cpu else get["client_cpu_ms_per_op"]
+                put_cpu, get_cpu = (cpu1 - cpu0) / put["ok"] * 1e3, (cpu() - cpu1) / get["ok"] * 1e3
             # Against the raw 1 MiB stream only where a value is made of such pieces; a 4 KiB
             # value costs calls, not bandwidth.
             big = size >= (1 << 20)

@@ -16,6 +16,7 @@
 #include "events.hpp"
 #include "grpc_transport.hpp"
 #include "library.hpp"
+#include "range.hpp"
 #include "status.hpp"
 #include "uri.hpp"
 
@@ -241,9 +242,7 @@ asio::awaitable<Result<FetchReply>> Client::fetch(const FetchRequest& req, Chunk
     if (!status) co_return closing("FetchRange");
     if (status->error_code() != grpc::StatusCode::UNIMPLEMENTED) {
       if (!status->ok()) co_return from_status(*status, uri_, "Fetch");
-      if (!range->response.has_header())
-        co_return make_error(Errc::invalid_argument, fmt::format("{} FetchRange: a reply without a header", uri_));
-      auto header = wire::from_proto(range->response.header());
+      auto header = wire::header_of(range->response);
       if (!header) co_return make_error(header.error().code, fmt::format("{} FetchRange: {}", uri_, header.error().message));
       if (auto b = co_await sink.begin(*header); !b) co_return b.error();
       if (!range->response.data().empty())

@@ -1,7 +1,9 @@
 // gRPC server on the callback API. Each call is answered by a coroutine on the node's executor;
 // gRPC's own threads only move bytes.
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/resource_quota.h>
@@ -17,6 +19,7 @@
 #include "chord/secret_file.hpp"
 #include "convert.hpp"
 #include "events.hpp"
+#include "range.hpp"
 #include "grpc_transport.hpp"
 #include "library.hpp"
 #include "status.hpp"
@@ -42,18 +45,26 @@ class PeerTransfers {
     auto colon = peer.rfind(':');
     return colon == std::string::npos ? peer : peer.substr(0, colon);
   }
-  bool enter(const std::string& address) {
-    std::lock_guard lock(mutex_);
-    auto& n = open_[address];
-    if (n >= limit_) return false;
-    ++n;
-    return true;
+  // One more transfer of address, or resource_exhausted (told to refused) at the limit: refused
+  // rather than queued, so that a peer whose transfers stalled holds up nobody else's.
+  Result<void> enter(const std::string& address, const std::function<void(const std::string&)>& refused) {
+    {
+      std::lock_guard lock(mutex_);
+      auto& n = open_[address];
+      if (n < limit_) {
+        ++n;
+        return {};
+      }
+    }
+    if (refused) refused("transfers_per_peer");
+    return make_error(Errc::resource_exhausted,
+                      fmt::format("Store: {} has {} transfers in flight, the limit per peer; try again later", address,
+                                  limit_));
   }
   void leave(const std::string& address) {
     std::lock_guard lock(mutex_);
     if (auto it = open_.find(address); it != open_.end() && --it->second == 0) open_.erase(it);
   }
-  std::size_t limit() const { return limit_; }
 
  private:
   std::size_t limit_;
@@ -115,13 +126,8 @@ asio::awaitable<void> store_whole(std::shared_ptr<ChordService> node, StoreReque
 // FetchRange: one range of at most a chunk, header and data in one reply.
 asio::awaitable<void> fetch_range(std::shared_ptr<ChordService> node, FetchRequest req, std::size_t chunk_bytes,
                                   Timeout timeout, pb::FetchChunk* response, grpc::ServerUnaryReactor* reactor) {
-  req.length = std::min<std::uint64_t>(req.length.value_or(chunk_bytes), chunk_bytes);
-  StringSink sink(chunk_bytes);
-  auto out = co_await node->fetch(req, sink, timeout);
-  finish_with(reactor, out, [&](const FetchReply& r) {
-    wire::to_proto(r, response->mutable_header());
-    response->set_data(std::move(sink.data()));
-  });
+  auto got = co_await wire::fetch_range(*node, std::move(req), chunk_bytes, timeout, response);
+  reactor->Finish(got ? grpc::Status::OK : to_status(got.error()));
 }
 
 // Client-streaming Store: the header, then data chunks pulled one at a time as the node asks.
@@ -131,13 +137,9 @@ class StoreReader final : public grpc::ServerReadReactor<pb::StoreChunk>, public
               pb::StoreReply* reply, Limits limits, Timeout timeout, std::shared_ptr<PeerTransfers> transfers)
       : ops_(ex), node_(std::move(node)), ctx_(ctx), reply_(reply), limits_(limits), timeout_(timeout),
         transfers_(std::move(transfers)), address_(PeerTransfers::address_of(ctx->peer())) {
-    // Refused rather than queued: a peer whose transfers stalled must not hold up anyone else's.
-    if (!transfers_->enter(address_)) {
+    if (auto entered = transfers_->enter(address_, limits_.refused); !entered) {
       transfers_.reset();
-      if (limits_.refused) limits_.refused("transfers_per_peer");
-      Finish(to_status(make_error(Errc::resource_exhausted,
-                                  fmt::format("Store: {} has {} transfers in flight, the limit per peer; try again later",
-                                              address_, limits_.max_transfers_per_peer))));
+      Finish(to_status(entered.error()));
       return;
     }
     StartRead(&message_);
@@ -294,19 +296,29 @@ class Service final : public pb::Chord::CallbackService {
       : executor_(std::move(ex)), node_(std::move(node)), limits_(limits), timeout_(timeout),
         transfers_(std::make_shared<PeerTransfers>(limits.max_transfers_per_peer)) {}
 
+  // A unary call's request, admitted (the cluster key, who may call it, the peer's rate) and
+  // converted; nullopt once the call has been finished with why not.
+  template <class Req, class PbReq>
+  std::optional<Req> accepted(grpc::CallbackServerContext* ctx, std::string_view method, const PbReq& request,
+                              grpc::ServerUnaryReactor* reactor) {
+    if (auto ok = admitted(limits_, ctx, method, request); !ok) {
+      reactor->Finish(to_status(ok.error()));
+      return std::nullopt;
+    }
+    auto req = wire::from_proto(request);
+    if (!req) {
+      reactor->Finish(to_status(req.error()));
+      return std::nullopt;
+    }
+    return std::move(*req);
+  }
+
 #define CHORD_GRPC_SERVER_RPC(fn, Name, Req, Rep)                                                            \
   grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx, const wire::proto_t<Req>* request,       \
                                  wire::proto_t<Rep>* response) override {                                   \
     auto* reactor = ctx->DefaultReactor();                                                                   \
-    if (auto ok = admitted(limits_, ctx, #Name, *request); !ok) {                                            \
-      reactor->Finish(to_status(ok.error()));                                                                \
-      return reactor;                                                                                        \
-    }                                                                                                        \
-    auto req = wire::from_proto(*request);                                                                   \
-    if (!req) {                                                                                              \
-      reactor->Finish(to_status(req.error()));                                                               \
-      return reactor;                                                                                        \
-    }                                                                                                        \
+    auto req = accepted<Req>(ctx, #Name, *request, reactor);                                                 \
+    if (!req) return reactor;                                                                                \
     asio::co_spawn(executor_,                                                                                \
                    answer<Req, Rep>(node_, &ChordService::fn, std::move(*req), timeout_of(ctx, timeout_),    \
                                     response, reactor),                                                      \
@@ -331,12 +343,7 @@ class Service final : public pb::Chord::CallbackService {
     auto req = wire::from_proto(request->header());
     if (!req) return refuse(req.error());
     const auto address = PeerTransfers::address_of(ctx->peer());
-    if (!transfers_->enter(address)) {
-      if (limits_.refused) limits_.refused("transfers_per_peer");
-      return refuse(make_error(Errc::resource_exhausted,
-                               fmt::format("Store: {} has {} transfers in flight, the limit per peer; try again later",
-                                           address, transfers_->limit())));
-    }
+    if (auto entered = transfers_->enter(address, limits_.refused); !entered) return refuse(entered.error());
     // The request is gRPC's until Finish: the bytes are copied (at most a chunk) for the node.
     asio::co_spawn(executor_,
                    store_whole(node_, std::move(*req), request->data(), timeout_of(ctx, timeout_), response, reactor,
@@ -348,15 +355,8 @@ class Service final : public pb::Chord::CallbackService {
   grpc::ServerUnaryReactor* FetchRange(grpc::CallbackServerContext* ctx, const pb::FetchRequest* request,
                                        pb::FetchChunk* response) override {
     auto* reactor = ctx->DefaultReactor();
-    if (auto ok = admitted(limits_, ctx, "FetchRange", *request); !ok) {
-      reactor->Finish(to_status(ok.error()));
-      return reactor;
-    }
-    auto req = wire::from_proto(*request);
-    if (!req) {
-      reactor->Finish(to_status(req.error()));
-      return reactor;
-    }
+    auto req = accepted<FetchRequest>(ctx, "FetchRange", *request, reactor);
+    if (!req) return reactor;
     asio::co_spawn(executor_,
                    fetch_range(node_, std::move(*req), limits_.chunk_bytes, timeout_of(ctx, timeout_), response, reactor),
                    asio::detached);

@@ -10,6 +10,7 @@
 
 #include "chord/tuple_awaitable.hpp"
 #include "convert.hpp"
+#include "range.hpp"
 #include "unary.hpp"
 
 namespace chord::unary {
@@ -88,8 +89,7 @@ class Client final : public ChordService {
         co_return fail(Errc::cancelled, "Fetch", "the fetch was cancelled");
       if (!range->result) co_return range->result.error();
       auto& reply = range->reply;
-      if (!reply.has_header()) co_return fail(Errc::invalid_argument, "Fetch", "a reply without a header");
-      auto header = checked(wire::from_proto(reply.header()), "Fetch");
+      auto header = checked(wire::header_of(reply), "Fetch");
       if (!header) co_return header.error();
       if (!first) {
         first = *header;

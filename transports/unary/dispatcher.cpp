@@ -15,6 +15,7 @@
 #include "chord/chunks.hpp"
 #include "admission.hpp"
 #include "convert.hpp"
+#include "range.hpp"
 #include "unary.hpp"
 #include "chord/tuple_awaitable.hpp"
 
@@ -116,13 +117,9 @@ asio::awaitable<Reply> fetch_range(ChordService& node, const wire::pb::FetchRequ
                                    Timeout timeout) {
   auto req = wire::from_proto(request);
   if (!req) co_return req.error();
-  req->length = std::min<std::uint64_t>(req->length.value_or(chunk_bytes), chunk_bytes);
-  StringSink sink(chunk_bytes);
-  auto out = co_await node.fetch(*req, sink, timeout);
-  if (!out) co_return out.error();
   auto reply = std::make_unique<wire::pb::FetchChunk>();
-  wire::to_proto(*out, reply->mutable_header());
-  reply->set_data(std::move(sink.data()));
+  if (auto got = co_await wire::fetch_range(node, std::move(*req), chunk_bytes, timeout, reply.get()); !got)
+    co_return got.error();
   co_return std::unique_ptr<gpb::Message>(std::move(reply));
 }
 
@@ -170,10 +167,11 @@ asio::awaitable<Reply> Dispatcher::dispatch(std::string_view method, gpb::Messag
 #undef CHORD_DISPATCH
   // Here every Fetch is one range and every Store chunk its own call: FetchRange and StoreWhole
   // (the unary forms a streaming transport has) are the same calls.
-  if (wire::base_method(method) == "Fetch")
+  const auto base = wire::base_method(method);
+  if (base == "Fetch")
     co_return co_await fetch_range(*node_, static_cast<const wire::pb::FetchRequest&>(request),
                                    transfers_->limits.chunk_bytes, timeout);
-  if (wire::base_method(method) != "Store")
+  if (base != "Store")
     co_return make_error(Errc::not_found, fmt::format("chord.v1.Chord has no method '{}'", method));
 
   // Mutable: the chunk's bytes are moved on to the node, not copied.
