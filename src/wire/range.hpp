@@ -13,7 +13,10 @@ namespace chord::wire {
 asio::awaitable<Result<void>> fetch_range(ChordService& node, FetchRequest req, std::size_t chunk_bytes, Timeout timeout,
                                           pb::FetchChunk* out);
 
-// The header of a range's reply; invalid_argument for a reply without one or a malformed one.
-Result<FetchReply> header_of(const pb::FetchChunk& reply);
+// The header of the reply to a range's request, checked against it: invalid_argument for a reply
+// without a header, a malformed one, or data other than the range asked for (from the offset to
+// the value's end, at most the length asked; a server gives at most a chunk to a request without
+// one). A peer that sends short or long ranges must fail the fetch, not splice the value wrong.
+Result<FetchReply> header_of(const pb::FetchRequest& req, const pb::FetchChunk& reply);
 
 }  // namespace chord::wire

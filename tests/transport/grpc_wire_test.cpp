@@ -77,6 +77,28 @@ class StreamsOnly final : public chord::v1::Chord::CallbackService {
   }
 };
 
+// A peer whose FetchRange answers a range of a 100-byte value with `given` bytes, whatever was
+// asked for.
+class WrongRange final : public chord::v1::Chord::CallbackService {
+ public:
+  std::atomic<std::size_t> given{16};
+
+  grpc::ServerUnaryReactor* FetchRange(grpc::CallbackServerContext* ctx, const chord::v1::FetchRequest* request,
+                                       chord::v1::FetchChunk* reply) override {
+    auto* meta = reply->mutable_header()->mutable_meta();
+    meta->set_key(request->key());
+    meta->set_key_id(Ring(160).hash(request->key()).to_bytes());
+    meta->set_size(100);
+    meta->set_sha256(digest_bytes(std::string(100, 'v')));
+    reply->mutable_header()->mutable_holder()->set_id(std::string(20, '\1'));
+    reply->mutable_header()->mutable_holder()->set_uri("grpc://wrong.invalid:1");
+    reply->set_data(std::string(given, 'v'));
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+};
+
 asio::awaitable<Result<StoreReply>> put_through(std::shared_ptr<ChordService> client, std::string key, std::string value) {
   const Ring ring(160);
   const StoreRequest req{ValueMeta{key, ring.hash(key), value.size(), Sha256::of(value), {}, false}, Role::client};
@@ -218,4 +240,31 @@ TEST_CASE("gRPC client: a peer without StoreWhole and FetchRange is written and 
   CHECK(*got == "older");
   CHECK(older[1].fetches == 1);
   for (auto& s : servers) s->Shutdown();
+}
+
+TEST_CASE("gRPC client: a FetchRange reply with more or fewer bytes than the range fails the fetch") {
+  auto h = test::make_grpc_harness();
+  h->start(1);
+  WrongRange peer;
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&peer);
+  auto server = builder.BuildAndStart();
+  REQUIRE(server);
+  auto reader = h->connector().connect("grpc://127.0.0.1:" + std::to_string(port));
+  REQUIRE(reader);
+  // 16 bytes asked of 100: exactly 16 come back, or the fetch fails and the sink is left empty.
+  auto right = h->run(probe_through(*reader, "k"));
+  REQUIRE(right);
+  CHECK(*right == std::string(16, 'v'));
+  for (std::size_t wrong : {std::size_t{0}, std::size_t{15}, std::size_t{17}}) {
+    peer.given = wrong;
+    auto got = h->run(probe_through(*reader, "k"));
+    INFO(wrong << " bytes");
+    REQUIRE_FALSE(got);
+    CHECK(got.error().code == Errc::invalid_argument);
+    CHECK(got.error().message.find("asked for 16") != std::string::npos);
+  }
+  server->Shutdown();
 }

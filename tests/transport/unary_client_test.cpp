@@ -1,6 +1,7 @@
 // The client of the one-message-per-call transports (REST, AMQP) over a carrier that answers
 // Fetch ranges late and out of order: a value comes back whole and in order, with several ranges
-// asked for at once, and a range that fails or a value that changes mid-way fails the fetch.
+// asked for at once, and a range that fails or has the wrong length, or a value that changes
+// mid-way, fails the fetch.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -52,6 +53,8 @@ class LateRanges final : public unary::Carrier {
     wire::to_proto(header, chunk.mutable_header());
     const auto from = std::min<std::uint64_t>(req->offset, value_.size());
     chunk.set_data(value_.substr(from, std::min<std::uint64_t>(req->length.value_or(kChunk), value_.size() - from)));
+    if (index == short_at) chunk.mutable_data()->pop_back();
+    if (index == long_at) chunk.mutable_data()->push_back('x');
     co_return Result<void>{};
   }
 
@@ -59,6 +62,8 @@ class LateRanges final : public unary::Carrier {
   std::vector<std::uint64_t> asks;
   std::size_t fail_at = SIZE_MAX;    // this range's call fails
   std::size_t change_at = SIZE_MAX;  // this range names another value
+  std::size_t short_at = SIZE_MAX;   // this range comes a byte short
+  std::size_t long_at = SIZE_MAX;    // this range comes a byte long
 
  private:
   std::string value_;
@@ -117,7 +122,7 @@ TEST_CASE("a fetch of many ranges keeps several in flight and writes them in ord
   }
 }
 
-TEST_CASE("a range that fails or names another value fails the whole fetch") {
+TEST_CASE("a range that fails, has the wrong length or names another value fails the whole fetch") {
   const std::string value = value_of(12 * kChunk);
   auto carrier = std::make_shared<LateRanges>(value);
   SECTION("a failed call") {
@@ -126,6 +131,16 @@ TEST_CASE("a range that fails or names another value fails the whole fetch") {
     REQUIRE_FALSE(got.reply);
     CHECK(got.reply.error().code == Errc::unavailable);
     CHECK(got.data == value.substr(0, 6 * kChunk));  // what came before it, and nothing after
+  }
+  SECTION("a range a byte short or a byte long") {
+    for (bool shorter : {true, false}) {
+      auto wrong = std::make_shared<LateRanges>(value);
+      (shorter ? wrong->short_at : wrong->long_at) = 4;
+      auto got = fetch(wrong);
+      REQUIRE_FALSE(got.reply);
+      CHECK(got.reply.error().code == Errc::invalid_argument);
+      CHECK(got.data == value.substr(0, 4 * kChunk));  // nothing spliced in at the wrong offset
+    }
   }
   SECTION("a value replaced mid-way") {
     carrier->change_at = 5;

@@ -242,7 +242,7 @@ asio::awaitable<Result<FetchReply>> Client::fetch(const FetchRequest& req, Chunk
     if (!status) co_return closing("FetchRange");
     if (status->error_code() != grpc::StatusCode::UNIMPLEMENTED) {
       if (!status->ok()) co_return from_status(*status, uri_, "Fetch");
-      auto header = wire::header_of(range->response);
+      auto header = wire::header_of(range->request, range->response);
       if (!header) co_return make_error(header.error().code, fmt::format("{} FetchRange: {}", uri_, header.error().message));
       if (auto b = co_await sink.begin(*header); !b) co_return b.error();
       if (!range->response.data().empty())
