@@ -1,4 +1,5 @@
 #include <google/protobuf/stubs/logging.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstring>
@@ -20,6 +21,9 @@ struct GrpcLifetime {
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "simulate") == 0) chord::cli::restart_with_huge_pages(argv);
   GrpcLifetime grpc;
+  // Logs go to stderr for every command: stdout is a value (get), JSON (--json) or a table, and a
+  // client's warning there (a broker that refused it, an owner passed by) corrupted it.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("chordnode"));
   // protobuf logs an ERROR line for each string field of a received message that is not UTF-8:
   // anyone able to send one could fill the log. The call is refused as malformed anyway.
   google::protobuf::SetLogHandler([](google::protobuf::LogLevel level, const char* file, int line, const std::string& m) {

@@ -6,7 +6,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
@@ -146,7 +145,6 @@ struct Hosted {
 
 int serve(const ServeOptions& o) {
   auto level = spdlog::level::from_str(o.log_level);
-  spdlog::set_default_logger(spdlog::stderr_color_mt("chordnode"));
   spdlog::set_level(level);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
 
