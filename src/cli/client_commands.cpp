@@ -19,6 +19,7 @@
 #include "commands.hpp"
 #include "registry.hpp"
 #include "latency.hpp"
+#include "owner_put.hpp"
 #include "values.hpp"
 #include "views.hpp"
 
@@ -175,9 +176,14 @@ void add_client_commands(CLI::App& app, int& exit_code) {
     auto* f = cmd->add_option("FILE", *file, "the file to store");
     auto* d = cmd->add_option("--dummy", *dummy, "store generated content of this size (4096, 64KiB, 8MiB, 1GiB)");
     f->excludes(d);
+    auto through_via = std::make_shared<bool>(false);
     add_if_version(cmd, *if_version);
+    cmd->add_flag("--through-via", *through_via,
+                  "send the value through the --via node even at 4 MiB and more (by default such a value goes "
+                  "straight to its key's owner, which --via names, and through --via when this client cannot "
+                  "reach the owner)");
     common(cmd, *o);
-    cmd->callback([o, key, file, dummy, if_version, &exit_code] {
+    cmd->callback([o, key, file, dummy, if_version, through_via, &exit_code] {
       if (file->empty() == dummy->empty()) {
         std::cerr << "chordnode put: give either FILE or --dummy SIZE\n";
         exit_code = Exit::usage;
@@ -213,15 +219,27 @@ void add_client_commands(CLI::App& app, int& exit_code) {
         meta.sha256 = dsrc->sha256();
       }
       ChunkSource& source = fsrc ? static_cast<ChunkSource&>(*fsrc) : *dsrc;
-      exit_code = run(*o, "put", [&](ChordService& via, Ring ring) -> asio::awaitable<int> {
+      exit_code = run(*o, "put", [&](ChordService& via, Ring ring, Reach reach) -> asio::awaitable<int> {
         meta.key_id = ring.hash(*key);
         auto condition = condition_of(*if_version, ring);
         if (!condition) co_return fail(condition.error(), "put");
-        Progress progress("put", meta.size);
-        if (fsrc) fsrc->show_progress(&progress);
-        if (dsrc) dsrc->show_progress(&progress);
+        std::unique_ptr<Progress> progress;
+        // Named, as every argument of a co_await'ed call here: g++ 12 destroys temporaries there twice.
+        const std::function<void()> start = [&] {
+          progress = std::make_unique<Progress>("put", meta.size);
+          if (fsrc) {
+            fsrc->rewind();
+            fsrc->show_progress(progress.get());
+          }
+          if (dsrc) {
+            dsrc->rewind();
+            dsrc->show_progress(progress.get());
+          }
+        };
+        start();
         const StoreRequest req{meta, Role::client, false, *condition, not_after(o->timeout())};
-        auto r = co_await via.store(req, source, o->timeout());
+        const PutRoute route{via, reach.via, reach.connector, !*through_via};
+        auto r = co_await put_value(route, req, source, start, o->timeout());
         if (!r) co_return fail(r.error(), "put");
         if (o->json) {
           auto out = views::value(*key, r->owner, r->bytes, r->sha256, r->version, ring);
@@ -298,12 +316,8 @@ void add_client_commands(CLI::App& app, int& exit_code) {
     common(cmd, *o);
     cmd->add_option("--limit", *limit, "stop after this many nodes")->capture_default_str();
     cmd->callback([o, limit, &exit_code] {
-      exit_code = run(*o, "ring", [&](ChordService& via, Ring ring) -> asio::awaitable<int> {
-        auto executor = co_await asio::this_coro::executor;
-        auto credentials = o->credentials();  // run() has checked them
-        auto registry = make_registry(executor, credentials ? *credentials : Credentials{});
-        auto walk = co_await views::walk_ring(via, *registry, *limit, o->timeout());
-        registry->close();
+      exit_code = run(*o, "ring", [&](ChordService& via, Ring ring, Reach reach) -> asio::awaitable<int> {
+        auto walk = co_await views::walk_ring(via, reach.connector, *limit, o->timeout());
         if (walk.nodes.empty()) co_return fail(*walk.broken, "ring");
         const auto& nodes = walk.nodes;
         const auto& broken = walk.broken;

@@ -9,6 +9,7 @@
 #include <exception>
 #include <iostream>
 #include <string>
+#include <type_traits>
 
 #include "chord/id.hpp"
 #include "chord/service.hpp"
@@ -33,8 +34,15 @@ void common(CLI::App* cmd, ClientOptions& o);
 // Prints "chordnode WHAT: message" and returns the error's exit code.
 int fail(const Error& e, const std::string& what);
 
+// What an operation may need past the access node: the node as it names itself, and a way to
+// reach the ring's other nodes (with this client's credentials).
+struct Reach {
+  NodeRef via;
+  Connector& connector;
+};
+
 // Runs one client operation against the --via node: connects, learns the ring's bits, and
-// hands both to op.
+// hands both to op (and a Reach, to an op that takes one).
 template <class Op>
 int run(const ClientOptions& o, const std::string& what, Op op) {
   const char* level = std::getenv("CHORD_LOG_LEVEL");  // e.g. debug, to see what the client does
@@ -55,7 +63,10 @@ int run(const ClientOptions& o, const std::string& what, Op op) {
       code = fail(info.error(), what);
       co_return;
     }
-    code = co_await op(**via, Ring(info->bits));
+    if constexpr (std::is_invocable_v<Op&, ChordService&, Ring, Reach>)
+      code = co_await op(**via, Ring(info->bits), Reach{info->self, *registry});
+    else
+      code = co_await op(**via, Ring(info->bits));
   };
   std::exception_ptr error;
   asio::co_spawn(io, task(), [&](std::exception_ptr e) { error = e; });
