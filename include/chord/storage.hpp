@@ -59,6 +59,9 @@ class Storage final : public RingDelegate, public std::enable_shared_from_this<S
   // owner_before, if that predecessor answers a ping within hand_on_budget(timeout): a write is
   // handed on only to a predecessor known to be there (see its definition).
   asio::awaitable<std::optional<NodeRef>> answering_owner_before(const Id& key_id, Timeout timeout);
+  // Whether node answers a ping, as itself, within hand_on_budget(timeout): asked before a value
+  // that cannot be sent again starts moving there.
+  asio::awaitable<Result<void>> answers(const NodeRef& node, Timeout timeout);
   // A version newer than any this node has seen, and newer than `held` (the key's current one).
   Version next_version(const ValueMeta* held);
   void observe(const Version& v);

@@ -99,15 +99,23 @@ Timeout hand_on_budget(Timeout timeout) { return std::max(Timeout(1), timeout / 
 asio::awaitable<std::optional<NodeRef>> Storage::answering_owner_before(const Id& key_id, Timeout timeout) {
   auto before = owner_before(key_id);
   if (!before) co_return std::nullopt;
-  auto client = ring_.peer(*before);
-  if (!client) co_return std::nullopt;
   // Asked before the value moves: a stream begun cannot be replayed here if the predecessor then
   // fails to answer it.
-  auto pong = co_await (*client)->ping(Empty{}, hand_on_budget(timeout));
-  ring_.report(*before, pong);
-  // A predecessor that is leaving (or has not joined) answers, but does not take writes.
-  if (!pong || pong->id != before->id) co_return std::nullopt;
+  if (!co_await answers(*before, timeout)) co_return std::nullopt;
   co_return before;
+}
+
+asio::awaitable<Result<void>> Storage::answers(const NodeRef& node, Timeout timeout) {
+  auto client = ring_.peer(node);
+  if (!client) co_return client.error();
+  const Empty hello;
+  auto pong = co_await (*client)->ping(hello, hand_on_budget(timeout));
+  ring_.report(node, pong);
+  if (!pong) co_return pong.error();
+  // A node that is leaving (or has not joined) answers, but does not take writes.
+  if (pong->id != node.id)
+    co_return make_error(Errc::unavailable, fmt::format("{} answers as another node", node.uri));
+  co_return Result<void>{};
 }
 
 // A write whose sender stopped waiting before this node got to it (it was paused, the request sat
@@ -479,10 +487,19 @@ asio::awaitable<Result<StoreReply>> Storage::store(const StoreRequest& given, Ch
       const StoreRequest mine{req.meta, Role::primary, false, req.if_version};
       co_return co_await store(mine, replay, timeout);
     }
+    // A value longer than what is kept of it cannot be sent again once it began to move, so its
+    // holder is asked first whether it answers: one that is silent and not yet found so (paused,
+    // cut off) costs a ping's deadline and the next holder takes the value, where the put failed.
+    if (req.meta.size > kReplayBytes) {
+      if (auto a = co_await answers(owner, timeout); !a) {
+        if (!is_peer_failure(a.error().code)) co_return a.error();
+        last = a.error();
+        continue;
+      }
+    }
     auto r = co_await store_at(owner, req, replay, timeout);
     // The owner is dead or silent: its successor holds the key's range now, and so on down the
-    // key's k holders (past them, a write would land where reads do not look). A value longer
-    // than what was kept of it cannot be sent again once it began to move.
+    // key's k holders (past them, a write would land where reads do not look).
     if (r || !is_peer_failure(r.error().code) || !replay.rewind()) co_return r;
     last = r.error();
   }

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """`chordnode put` of a big value sends it straight to its key's owner, which --via names; a small
 one, one with --if-version, and one with --through-via go through --via; an owner this client
-cannot reach is passed by (with a warning) and the value goes through --via. Run on a mixed ring
+cannot reach is passed by (with a warning) and the value goes through --via; an owner that is
+paused is passed by, and its key's next holder takes the value. Run on a mixed ring
 of 3 REST nodes and 1 AMQP node, each node's served and made Store calls read from its /metrics.
 What must show, for each put: the exit code, one JSON object on stdout (warnings go to stderr),
 the owner it names, whether the access node forwarded a Store call and the owner served one, and
@@ -10,9 +11,11 @@ import argparse
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -53,18 +56,21 @@ def main():
         check(ring.wait_converged(), "the mixed ring of 3 REST nodes and 1 AMQP node converged")
         via, reader = uris[0], uris[1]
         metrics = dict(zip(uris, http))
-        owner_of = {k: next(iter(v)) for k, v in ring.owners(["big-%d" % i for i in range(40)], [via]).items()}
+        owner_of = {k: next(iter(v)) for k, v in ring.owners(["big-%d" % i for i in range(400)], [via]).items()}
         rest_keys = [k for k, o in owner_of.items() if o not in (via, uris[3])]
         amqp_key = next((k for k, o in owner_of.items() if o == uris[3]), None)
         check(amqp_key is not None and len(rest_keys) >= 4, "keys owned by each kind of node: %s" % owner_of)
 
-        def put(key, source, *flags, env=None):
+        def put(key, source, *flags, env=None, count=True):
             """Runs the put; returns (exit code, JSON out, stderr, Store calls the access node made,
             Store calls the owner served). The access node makes a Store call only to forward a
             value (the owner makes the replica copies; the access node may be a replica, so what
             it serves says nothing); the owner serves one, from the client or the access node."""
             owner = owner_of[key]
-            before_via, before_owner = stores(metrics[via])[1], stores(metrics[owner])[0]
+            if not count:  # the owner may not answer its /metrics
+                before_via = before_owner = 0
+            else:
+                before_via, before_owner = stores(metrics[via])[1], stores(metrics[owner])[0]
             cmd = [ring.binary, "put", key] + source + ["--via", via, "--json"] + list(flags)
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
                                env=dict(os.environ, **(env or {})))
@@ -73,6 +79,8 @@ def main():
             except ValueError:
                 out = None
                 check(False, "put %s prints one JSON object on stdout, and nothing else: %r" % (key, r.stdout))
+            if not count:
+                return r.returncode, out, r.stderr, None, None
             return (r.returncode, out, r.stderr, stores(metrics[via])[1] - before_via,
                     stores(metrics[owner])[0] - before_owner)
 
@@ -127,6 +135,25 @@ def main():
             check(via_forwarded == 1 and owner_served == 1,
                   "through the access node: it forwarded %d Store calls, the owner served %d" % (via_forwarded, owner_served))
             reads_back(amqp_key, digest, "an unreachable owner's")
+
+        # A paused owner, not yet found silent: a big value, which the access node cannot send
+        # again once it began to move, goes to the key's next holder, with --through-via (the
+        # access node asks the owner first) and without (the client asks it first, then the access
+        # node). Once the owner is back, the key reads the last value from any node.
+        paused = [k for k, o in owner_of.items() if o == uris[2]]
+        check(len(paused) >= 2, "two keys owned by %s: %s" % (uris[2], owner_of))
+        ring.signal(uris[2], signal.SIGSTOP)
+        try:
+            for key, flags in zip(paused, (["--through-via"], [])):
+                began = time.time()
+                code, out, err, _, _ = put(key, [path] + flags, count=False)
+                print("put %s to a paused owner: %.1f s, %s" % (flags, time.time() - began, err.strip()), flush=True)
+                check(code == 0 and out["sha256"] == digest and out["owner"]["uri"] != uris[2],
+                      "a big put %s whose owner is paused is stored on its next holder: %s" % (flags, out))
+        finally:
+            ring.signal(uris[2], signal.SIGCONT)
+        for key in paused[:2]:
+            reads_back(key, digest, "a paused owner's, once it is back,")
     finally:
         ring.stop()
     check.finish("owner put e2e", ring.workdir)
