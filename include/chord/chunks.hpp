@@ -1,8 +1,10 @@
 #pragma once
 // Ready-made ends of a streamed value, shared by the engine, the transports and the CLI.
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,6 +94,39 @@ class CountingSink final : public ChunkSink {
  private:
   ChunkSink& inner_;
   bool started_ = false;
+};
+
+// Passes one value's bytes to the caller's sink across several fetches (holders of a shared
+// file; the access node, then the holder it read from): the first header opens the sink, every
+// later one must announce the same size and digest (or it is `conflict`), and each fetch goes on
+// from offset(). Keeps to a byte rate when asked.
+class ResumingSink final : public ChunkSink {
+ public:
+  struct Content {
+    std::uint64_t size = 0;
+    Digest sha256{};
+  };
+  // expect: the content the value must have; none: the first header's.
+  explicit ResumingSink(ChunkSink& inner, std::optional<Content> expect = std::nullopt,
+                        std::uint64_t bytes_per_second = 0)
+      : inner_(inner), expect_(expect), rate_(bytes_per_second) {}
+  asio::awaitable<Result<void>> begin(const FetchReply& header) override;
+  asio::awaitable<Result<void>> write(std::string chunk) override;
+  std::uint64_t offset() const { return offset_; }
+  bool begun() const { return begun_; }
+  const std::string& from() const { return from_; }  // the holder of the last header
+  // A failure on this side (the caller's sink): no other holder would do better.
+  const std::optional<Error>& local_error() const { return local_error_; }
+
+ private:
+  ChunkSink& inner_;
+  std::optional<Content> expect_;
+  std::uint64_t rate_;
+  std::optional<Error> local_error_;
+  std::uint64_t offset_ = 0;
+  bool begun_ = false;
+  std::string from_;
+  std::chrono::steady_clock::time_point start_;
 };
 
 }  // namespace chord

@@ -19,7 +19,7 @@
 #include "commands.hpp"
 #include "registry.hpp"
 #include "latency.hpp"
-#include "owner_put.hpp"
+#include "value_route.hpp"
 #include "values.hpp"
 #include "views.hpp"
 
@@ -95,6 +95,14 @@ Result<std::optional<Version>> condition_of(const std::string& text, const Ring&
 }
 
 std::string hex_digest(const Digest& d) { return to_hex(d); }
+
+// --through-via: the bytes of a value of 4 MiB or more go through the access node too.
+void through_via_flag(CLI::App* cmd, bool& flag, const std::string& verb, const std::string& where) {
+  cmd->add_flag("--through-via", flag,
+                fmt::format("{} the value through the --via node even at 4 MiB and more (by default such a value's "
+                            "bytes go straight {}, and through --via when this client cannot reach it)",
+                            verb, where));
+}
 
 // Sequential lookups of distinct keys, timed from this client: what one lookup costs end to end.
 asio::awaitable<int> lookup_latency(ChordService& via, const std::string& key, unsigned n, const ClientOptions& o) {
@@ -178,10 +186,7 @@ void add_client_commands(CLI::App& app, int& exit_code) {
     f->excludes(d);
     auto through_via = std::make_shared<bool>(false);
     add_if_version(cmd, *if_version);
-    cmd->add_flag("--through-via", *through_via,
-                  "send the value through the --via node even at 4 MiB and more (by default such a value goes "
-                  "straight to its key's owner, which --via names, and through --via when this client cannot "
-                  "reach the owner)");
+    through_via_flag(cmd, *through_via, "send", "to its key's owner");
     common(cmd, *o);
     cmd->callback([o, key, file, dummy, if_version, through_via, &exit_code] {
       if (file->empty() == dummy->empty()) {
@@ -238,7 +243,7 @@ void add_client_commands(CLI::App& app, int& exit_code) {
         };
         start();
         const StoreRequest req{meta, Role::client, false, *condition, not_after(o->timeout())};
-        const PutRoute route{via, reach.via, reach.connector, !*through_via};
+        const Route route{via, reach.via, reach.connector, !*through_via};
         auto r = co_await put_value(route, req, source, start, o->timeout());
         if (!r) co_return fail(r.error(), "put");
         if (o->json) {
@@ -260,18 +265,20 @@ void add_client_commands(CLI::App& app, int& exit_code) {
     auto o = std::make_shared<ClientOptions>();
     auto key = std::make_shared<std::string>();
     auto out = std::make_shared<std::string>();
+    auto through_via = std::make_shared<bool>(false);
     cmd->add_option("KEY", *key, "the key")->required();
+    through_via_flag(cmd, *through_via, "fetch", "from the holder that --via read its first 4 MiB from");
     cmd->add_option("-o,--output", *out,
                     "write the value to FILE: a regular file is replaced only once the whole value has arrived "
                     "and matches its digest; a device or FIFO is written into; - is stdout; a symbolic link is "
                     "refused (default: stdout; with --json: nowhere)");
     common(cmd, *o);
-    cmd->callback([o, key, out, &exit_code] {
+    cmd->callback([o, key, out, through_via, &exit_code] {
       auto target = !out->empty() ? ValueSink::Target::file : o->json ? ValueSink::Target::discard : ValueSink::Target::stdout_;
       ValueSink sink(target, *out);
-      exit_code = run(*o, "get", [&](ChordService& via, Ring ring) -> asio::awaitable<int> {
-        const FetchRequest req{*key, std::nullopt, Role::client, 0, std::nullopt};
-        auto r = co_await via.fetch(req, sink, o->timeout());
+      exit_code = run(*o, "get", [&](ChordService& via, Ring ring, Reach reach) -> asio::awaitable<int> {
+        const Route route{via, reach.via, reach.connector, !*through_via};
+        auto r = co_await get_value(route, *key, sink, o->timeout());
         if (!r) co_return fail(r.error(), "get");
         if (auto done = sink.finish(); !done) co_return fail(done.error(), "get");
         if (o->json)

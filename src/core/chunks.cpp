@@ -3,6 +3,11 @@
 #include "chord/blocking.hpp"
 
 #include <algorithm>
+#include <utility>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <fmt/format.h>
 
@@ -86,6 +91,32 @@ asio::awaitable<Result<void>> CountingSink::begin(const FetchReply& header) {
 
 asio::awaitable<Result<void>> CountingSink::write(std::string chunk) {
   co_return co_await inner_.write(std::move(chunk));
+}
+
+asio::awaitable<Result<void>> ResumingSink::begin(const FetchReply& h) {
+  if (!expect_) expect_ = Content{h.meta.size, h.meta.sha256};
+  if (h.meta.size != expect_->size || h.meta.sha256 != expect_->sha256)
+    co_return make_error(Errc::conflict, fmt::format("{} holds another version of '{}' now", h.holder.uri, h.meta.key));
+  from_ = h.holder.uri;
+  if (std::exchange(begun_, true)) co_return Result<void>{};
+  start_ = std::chrono::steady_clock::now();
+  auto r = co_await inner_.begin(h);
+  if (!r) local_error_ = r.error();
+  co_return r;
+}
+
+asio::awaitable<Result<void>> ResumingSink::write(std::string chunk) {
+  offset_ += chunk.size();
+  auto r = co_await inner_.write(std::move(chunk));
+  if (!r) local_error_ = r.error();
+  if (r && rate_ > 0) {
+    const auto due = start_ + std::chrono::microseconds(offset_ * 1'000'000 / rate_);
+    if (due > std::chrono::steady_clock::now()) {
+      asio::steady_timer wait(co_await asio::this_coro::executor, due);
+      co_await wait.async_wait(asio::use_awaitable);
+    }
+  }
+  co_return r;
 }
 
 }  // namespace chord

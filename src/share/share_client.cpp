@@ -4,9 +4,6 @@
 #include <random>
 #include <set>
 
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -106,57 +103,6 @@ json::object to_json(const std::vector<FoundFile>& files) {
   return json::object{{"files", std::move(list)}};
 }
 
-namespace {
-
-// Passes one file's bytes to the caller's sink across holders: the first holder's header opens
-// it, every later holder must announce the same size and digest and goes on where the last
-// stopped. Keeps to a byte rate when asked.
-class ResumingSink final : public ChunkSink {
- public:
-  ResumingSink(ChunkSink& inner, std::uint64_t size, const Digest& sha256, std::uint64_t rate)
-      : inner_(inner), size_(size), sha256_(sha256), rate_(rate) {}
-  asio::awaitable<Result<void>> begin(const FetchReply& h) override {
-    if (h.meta.size != size_ || h.meta.sha256 != sha256_)
-      co_return make_error(Errc::conflict, fmt::format("{} holds another version of the file now", h.holder.uri));
-    from_ = h.holder.uri;
-    if (std::exchange(begun_, true)) co_return Result<void>{};
-    start_ = std::chrono::steady_clock::now();
-    auto r = co_await inner_.begin(h);
-    if (!r) local_error_ = r.error();
-    co_return r;
-  }
-  asio::awaitable<Result<void>> write(std::string chunk) override {
-    offset_ += chunk.size();
-    auto r = co_await inner_.write(std::move(chunk));
-    if (!r) local_error_ = r.error();
-    if (r && rate_ > 0) {
-      const auto due = start_ + std::chrono::microseconds(offset_ * 1'000'000 / rate_);
-      if (due > std::chrono::steady_clock::now()) {
-        asio::steady_timer wait(co_await asio::this_coro::executor, due);
-        co_await wait.async_wait(asio::use_awaitable);
-      }
-    }
-    co_return r;
-  }
-  std::uint64_t offset() const { return offset_; }
-  bool begun() const { return begun_; }
-  const std::string& from() const { return from_; }
-  // A failure on this side (the output file): no other holder would do better.
-  const std::optional<Error>& local_error() const { return local_error_; }
-
- private:
-  std::optional<Error> local_error_;
-  ChunkSink& inner_;
-  std::uint64_t size_;
-  Digest sha256_;
-  std::uint64_t rate_;
-  std::uint64_t offset_ = 0;
-  bool begun_ = false;
-  std::string from_;
-  std::chrono::steady_clock::time_point start_;
-};
-
-}  // namespace
 
 asio::awaitable<Result<Fetched>> fetch_file(Connector& peers, ChordService& via, const std::string& name,
                                             ChunkSink& sink, const FetchOptions& options) {
@@ -180,7 +126,7 @@ asio::awaitable<Result<Fetched>> fetch_file(Connector& peers, ChordService& via,
   auto note = [&](const std::string& line) {
     if (options.note) options.note(line);
   };
-  ResumingSink resuming(sink, pick->size, pick->sha256, options.bytes_per_second);
+  ResumingSink resuming(sink, ResumingSink::Content{pick->size, pick->sha256}, options.bytes_per_second);
   std::vector<std::string> failures;
   // In random order: every client starting with the same holder would load it alone.
   std::vector<std::string> holders = pick->holders;

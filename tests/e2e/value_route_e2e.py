@@ -2,7 +2,9 @@
 """`chordnode put` of a big value sends it straight to its key's owner, which --via names; a small
 one, one with --if-version, and one with --through-via go through --via; an owner this client
 cannot reach is passed by (with a warning) and the value goes through --via; an owner that is
-paused is passed by, and its key's next holder takes the value. Run on a mixed ring
+paused is passed by, and its key's next holder takes the value. `chordnode get` of a big value
+has its first 4 MiB through --via and the rest from the holder that sent them, or through --via
+where that holder cannot be reached. Run on a mixed ring
 of 3 REST nodes and 1 AMQP node, each node's served and made Store calls read from its /metrics.
 What must show, for each put: the exit code, one JSON object on stdout (warnings go to stderr),
 the owner it names, whether the access node forwarded a Store call and the owner served one, and
@@ -29,17 +31,21 @@ BIG = 6 << 20  # over the 4 MiB from which a put goes to the owner
 SMALL = 1 << 20
 
 
-def stores(port):
-    """(served, made) Store calls of the node whose metrics listen on port."""
+def calls(port, method):
+    """(served, made) calls of method by the node whose metrics listen on port."""
     with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
         samples = parse_prometheus(r.read().decode())
     count = {"in": 0, "out": 0}
     for name, value in samples.items():
-        if name.startswith("chord_rpcs_total{") and 'method="Store"' in name:
+        if name.startswith("chord_rpcs_total{") and 'method="%s"' % method in name:
             for d in count:
                 if 'direction="%s"' % d in name:
                     count[d] += value
     return count["in"], count["out"]
+
+
+def stores(port):
+    return calls(port, "Store")
 
 
 def main():
@@ -49,14 +55,14 @@ def main():
     check = Checks()
     ring = Ring(os.path.abspath(args.binary), "rest", stabilize_ms=100)
     http = free_ports(4)
-    tmp = tempfile.mkdtemp(prefix="owner-put-")
+    tmp = tempfile.mkdtemp(prefix="value-route-")
     try:
         uris = ring.start(4, extra_for=lambda i: ["--http", "127.0.0.1:%d" % http[i]],
                           transport_for=lambda i: "amqp" if i == 3 else "rest")
         check(ring.wait_converged(), "the mixed ring of 3 REST nodes and 1 AMQP node converged")
         via, reader = uris[0], uris[1]
         metrics = dict(zip(uris, http))
-        owner_of = {k: next(iter(v)) for k, v in ring.owners(["big-%d" % i for i in range(400)], [via]).items()}
+        owner_of = {k: next(iter(v)) for k, v in ring.owners(["big-%d" % i for i in range(2000)], [via]).items()}
         rest_keys = [k for k, o in owner_of.items() if o not in (via, uris[3])]
         amqp_key = next((k for k, o in owner_of.items() if o == uris[3]), None)
         check(amqp_key is not None and len(rest_keys) >= 4, "keys owned by each kind of node: %s" % owner_of)
@@ -112,6 +118,24 @@ def main():
               "a big file goes to its owner: %s, access node forwarded %d, owner served %d, %s" % (out, via_forwarded, owner_served, err))
         reads_back(key, digest, "a file to the owner")
 
+        # A big get: its first 4 MiB through --via, the rest from the holder that sent them. The
+        # key is one of --via's successor, so that --via holds no copy of it and serves no Fetch
+        # but the client's: the REST client asks for 1 MiB ranges, 4 of them for the first part,
+        # 7 for the whole value through --via.
+        successor = next(n["successor"] for n in ring.cli_json("ring", "--via", via)["nodes"] if n["uri"] == via)
+        key = next(k for k, o in owner_of.items() if o == successor)
+        code, out, err, _, _ = put(key, [path])
+        check(code == 0 and out["sha256"] == digest, "a big file for a get is stored: %s %s" % (out, err))
+        for flags, ranges in (([], 4), (["--through-via"], (len(data) + (1 << 20) - 1) >> 20)):
+            got = os.path.join(tmp, "got.bin")
+            before = calls(metrics[via], "Fetch")[0]
+            r = ring.cli("get", key, "--via", via, "-o", got, *flags, check=False)
+            served = calls(metrics[via], "Fetch")[0] - before
+            check(r.returncode == 0 and open(got, "rb").read() == data,
+                  "get %s of %d bytes comes back whole: %s" % (flags, len(data), r.stderr.strip()))
+            check(served == ranges, "get %s: the access node served %d Fetch calls, not %d" % (flags, served, ranges))
+            check("warning" not in r.stderr, "get %s: no warning: %r" % (flags, r.stderr))
+
         # Through --via: a value under 4 MiB, a conditional put, and --through-via.
         for what, key, source, flags in (
                 ("a %d-byte value" % SMALL, rest_keys[2], ["--dummy", str(SMALL)], []),
@@ -135,6 +159,12 @@ def main():
             check(via_forwarded == 1 and owner_served == 1,
                   "through the access node: it forwarded %d Store calls, the owner served %d" % (via_forwarded, owner_served))
             reads_back(amqp_key, digest, "an unreachable owner's")
+            # And read back by that client: the rest of the value comes through --via.
+            got = os.path.join(tmp, "unreachable.bin")
+            r = subprocess.run([ring.binary, "get", amqp_key, "--via", via, "-o", got], capture_output=True, text=True,
+                               timeout=120, env=dict(os.environ, CHORD_AMQP_URL="amqp://guest:not-the-password@127.0.0.1:5672/"))
+            check(r.returncode == 0 and open(got, "rb").read() == data and "cannot be reached from here" in r.stderr,
+                  "a big get whose holder this client cannot reach comes back whole through --via: %s" % r.stderr)
 
         # A paused owner, not yet found silent: a big value, which the access node cannot send
         # again once it began to move, goes to the key's next holder, with --through-via (the
@@ -156,7 +186,7 @@ def main():
             reads_back(key, digest, "a paused owner's, once it is back,")
     finally:
         ring.stop()
-    check.finish("owner put e2e", ring.workdir)
+    check.finish("value route e2e", ring.workdir)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
-// The CLI's put route (src/cli/owner_put.cpp) on a simulated ring of real nodes: a big value goes
-// to its owner, and when that fails as a peer fails, mid-way, the whole value goes again through
-// the access node from its first byte; any other failure is the put's answer.
+// The CLI's routes for values (src/cli/value_route.cpp) on a simulated ring of real nodes: a big
+// value goes to its owner, and when that fails as a peer fails, mid-way, the whole value goes again
+// through the access node from its first byte; any other failure is the put's answer. A big get
+// whose holder is gone after the first part goes on through the access node from the byte reached.
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <random>
+#include <utility>
 
 #include "chord/sha256.hpp"
-#include "owner_put.hpp"
+#include "value_route.hpp"
 #include "ring_helpers.hpp"
 
 using namespace chord;
@@ -49,7 +52,7 @@ struct Case {
   Case() {
     for (int i = 0; i < 5; ++i) REQUIRE(ring.join({ring.add()}, rng) == 0);
     REQUIRE(ring.stabilize(100, true));
-    value.resize(cli::kOwnerPutBytes + 3 * kPiece + 11);
+    value.resize(cli::kHolderBytes + 3 * kPiece + 11);
     for (std::size_t i = 0; i < value.size(); ++i) value[i] = static_cast<char>(rng());
   }
   // A key that the first node does not own, and the first node as the access node.
@@ -62,13 +65,51 @@ struct Case {
   }
   Result<StoreReply> put(const std::string& key, BreaksOnce& source, const Digest& digest) {
     const StoreRequest req{ValueMeta{key, ring.ring().hash(key), value.size(), digest, {}, false}, Role::client};
-    const cli::PutRoute route{via(), via().self(), ring.network()};
+    const cli::Route route{via(), via().self(), ring.network()};
     const std::function<void()> restart = [&] { source.rewind(); };
     return ring.run(cli::put_value(route, req, source, restart, std::chrono::milliseconds(1000)));
   }
 };
 
+// Collects a value; once it holds `at` bytes, runs `then` (once).
+class WatchingSink final : public ChunkSink {
+ public:
+  WatchingSink(std::uint64_t at, std::function<void()> then) : at_(at), then_(std::move(then)) {}
+  asio::awaitable<Result<void>> begin(const FetchReply& h) override { co_return co_await inner.begin(h); }
+  asio::awaitable<Result<void>> write(std::string chunk) override {
+    auto r = co_await inner.write(std::move(chunk));
+    if (then_ && inner.data().size() >= at_) std::exchange(then_, nullptr)();
+    co_return r;
+  }
+  StringSink inner;
+
+ private:
+  std::uint64_t at_;
+  std::function<void()> then_;
+};
+
 }  // namespace
+
+TEST_CASE("a big get whose holder is gone after the first part has the rest from the access node") {
+  Case c;
+  const auto key = c.foreign_key();
+  BreaksOnce source(c.value, SIZE_MAX);
+  REQUIRE(c.put(key, source, Sha256::of(c.value)));
+  const auto owner = c.ring.true_owner(c.ring.ring().hash(key));
+  Node* holder = nullptr;
+  for (auto& n : c.ring.nodes())
+    if (n->self().id == owner.id) holder = n.get();
+  REQUIRE(holder);
+  // The owner sends the first part through the access node, then crashes.
+  WatchingSink sink(cli::kHolderBytes, [&] { c.ring.kill(*holder); });
+  const cli::Route route{c.via(), c.via().self(), c.ring.network()};
+  auto r = c.ring.run(cli::get_value(route, key, sink, std::chrono::milliseconds(1000)));
+  INFO((r ? std::string() : r.error().message));
+  REQUIRE(r);
+  CHECK(r->holder.id != owner.id);  // the rest came from another holder, through the access node
+  CHECK(sink.inner.data().size() == c.value.size());
+  CHECK(sink.inner.data() == c.value);
+}
 
 TEST_CASE("a big put whose owner fails mid-way goes through the access node from its first byte") {
   Case c;
