@@ -8,7 +8,9 @@ processes on 127.0.0.1, waits for convergence, and measures with `chordnode benc
   lookup/s  throughput with C = 1, 4, 16 concurrent callers
   put, get  MB/s for values of 4 KiB, 1 MiB and 64 MiB; 4 KiB p50 with the default quorums
             (W = R = 2 of 3) through an access node and from a client that sends each value to
-            its key's owner (bench-client --to-owner), and on a second ring with W = R = 1
+            its key's owner (bench-client --to-owner), and on a second ring with W = R = 1;
+            64 MiB (quick: 8 MiB) also as the CLI sends them, between the client and the key's
+            holder (bench-client --cli-route)
   idle      RSS, PSS, private memory and threads per node; CPU time of the ring per lookup; CPU
             of each node of an idle ring of 64 processes (full mode, --idle-nodes)
   sizes     lookup latency against N (full mode: rings of 4 to 32 processes, in process up to 1024)
@@ -56,9 +58,10 @@ from procstat import cpu_seconds, memory  # noqa: E402
 MEMORY = {"rss": "RSS", "pss": "PSS", "private": "private memory"}
 FULL = {"raw_stream": "256MiB", "ping": 2000, "lookup": 2000, "throughput": 2000, "concurrency": [1, 4, 16],
         "values": [("4KiB", 4096, 500), ("1MiB", 1 << 20, 50), ("64MiB", 64 << 20, 3)],
+        "cli_route_values": [("64MiB", 64 << 20, 3)],
         "sizes": [4, 8, 16, 32], "inproc_sizes": [4, 8, 16, 32, 64, 128, 256, 512, 1024], "size_lookups": 1000}
 QUICK = {"raw_stream": "16MiB", "ping": 200, "lookup": 200, "throughput": 200, "concurrency": [1, 4],
-         "values": [("4KiB", 4096, 20), ("1MiB", 1 << 20, 4)],
+         "values": [("4KiB", 4096, 20), ("1MiB", 1 << 20, 4)], "cli_route_values": [("8MiB", 8 << 20, 2)],
          "sizes": [], "inproc_sizes": [4, 16, 64], "size_lookups": 200}
 
 
@@ -97,10 +100,12 @@ class Bench:
         raw = self.raw.get(FRAMEWORK.get(transport, ""), {}).get(kind)
         return round(value / raw, 2) if raw else None
 
-    def client(self, via, op, count, concurrency=1, size=None, prefix="bench", samples=False, to_owner=False):
+    def client(self, via, op, count, concurrency=1, size=None, prefix="bench", samples=False, to_owner=False,
+               cli_route=False):
         """Runs bench-client against via (a URI, or an int: an in-process ring of that many nodes);
         op may list several operations (put,get): then a list of results comes back. to_owner:
-        each put and get goes to its key's owner, from a walk of the ring before the clock."""
+        each put and get goes to its key's owner, from a walk of the ring before the clock;
+        cli_route: each goes as `chordnode put` and `get` send it (big values to their holder)."""
         target = ["--inproc", str(via)] if isinstance(via, int) else ["--via", via]
         cmd = [self.binary, "bench-client"] + target + ["--op", op, "--count", str(count),
                                                        "--concurrency", str(concurrency), "--prefix", prefix]
@@ -110,6 +115,8 @@ class Bench:
             cmd += ["--samples"]
         if to_owner:
             cmd += ["--to-owner"]
+        if cli_route:
+            cmd += ["--cli-route"]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
         if r.returncode != 0:
             raise RuntimeError("%s: %s" % (" ".join(cmd[1:]), r.stderr.strip() or r.stdout.strip()))
@@ -204,6 +211,16 @@ class Bench:
                 get = self.client(uris[5 % nodes], "get", count, size=label, prefix="o" + label, to_owner=True)
                 self.row(transport, "put 4KiB p50 to the owner, W=R=2 of 3", put["p50_ms"], "ms")
                 self.row(transport, "get 4KiB p50 to the owner, W=R=2 of 3", get["p50_ms"], "ms")
+
+        # Big values as the CLI sends them (src/cli/value_route.cpp): between the client and the
+        # key's holder, not through the access node (a get's first 4 MiB excepted).
+        if not isinstance(uris[4], int):
+            for label, size, count in plan["cli_route_values"]:
+                put = self.client(uris[4], "put", count, size=label, prefix="c" + label, cli_route=True)
+                get = self.client(uris[5 % nodes], "get", count, size=label, prefix="c" + label, cli_route=True)
+                for op, r in (("put", put), ("get", get)):
+                    self.row(transport, "%s %s, the CLI's route" % (op, label), r["mb_per_s"], "MB/s", size=size,
+                             ratio=self.ratio(transport, "stream", r["mb_per_s"]))
 
     def security(self, transport, nodes, plan):
         """Ping, lookup and 4 KiB / 1 MiB put on a ring with a cluster key and on one with TLS, each
