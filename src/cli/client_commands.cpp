@@ -232,14 +232,12 @@ void add_client_commands(CLI::App& app, int& exit_code) {
         // Named, as every argument of a co_await'ed call here: g++ 12 destroys temporaries there twice.
         const std::function<void()> start = [&] {
           progress = std::make_unique<Progress>("put", meta.size);
-          if (fsrc) {
-            fsrc->rewind();
-            fsrc->show_progress(progress.get());
-          }
-          if (dsrc) {
-            dsrc->rewind();
-            dsrc->show_progress(progress.get());
-          }
+          auto from_start = [&](auto& s) {
+            s.rewind();
+            s.show_progress(progress.get());
+          };
+          if (fsrc) from_start(*fsrc);
+          if (dsrc) from_start(*dsrc);
         };
         start();
         const StoreRequest req{meta, Role::client, false, *condition, not_after(o->timeout())};

@@ -103,7 +103,6 @@ json::object to_json(const std::vector<FoundFile>& files) {
   return json::object{{"files", std::move(list)}};
 }
 
-
 asio::awaitable<Result<Fetched>> fetch_file(Connector& peers, ChordService& via, const std::string& name,
                                             ChunkSink& sink, const FetchOptions& options) {
   if (auto ok = check_name(name); !ok) co_return ok.error();
