@@ -167,7 +167,7 @@ asio::awaitable<Result<StoreReply>> Client::store(const StoreRequest& req, Chunk
   wire::to_proto(req, first.mutable_header());
   auto ahead = co_await chunks.next();
   if (!ahead) co_return ahead.error();
-  if (*ahead && (*ahead)->size() <= kInlineBytes) {
+  if (*ahead && (*ahead)->size() <= kInlineStoreBytes) {
     first.set_data(std::move(**ahead));
     ahead = co_await chunks.next();
     if (!ahead) co_return ahead.error();
@@ -233,7 +233,7 @@ asio::awaitable<Result<StoreReply>> Client::store(const StoreRequest& req, Chunk
 
 asio::awaitable<Result<FetchReply>> Client::fetch(const FetchRequest& req, ChunkSink& sink, Timeout timeout) {
   // A header-only probe or a small range: one unary call.
-  if (req.length && *req.length <= kInlineBytes && unary_values_) {
+  if (req.length && *req.length <= kInlineFetchBytes && unary_values_) {
     auto range = std::make_shared<UnaryCall<pb::FetchRequest, pb::FetchChunk>>();
     wire::to_proto(req, &range->request);
     auto status = co_await run_unary(range, timeout, "FetchRange", [this](auto* c, auto* q, auto* p, auto cb) {

@@ -1,5 +1,6 @@
 // gRPC server on the callback API. Each call is answered by a coroutine on the node's executor;
 // gRPC's own threads only move bytes.
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -245,7 +246,7 @@ class FetchWriter final : public grpc::ServerWriteReactor<pb::FetchChunk>, publi
     co_return Result<void>{};
   }
   asio::awaitable<Result<void>> write(std::string chunk) override {
-    if (held_ && message_.has_header() && message_.data().empty() && chunk.size() <= kInlineBytes) {
+    if (held_ && message_.has_header() && message_.data().empty() && chunk.size() <= kInlineFetchBytes) {
       message_.set_data(std::move(chunk));
       co_return Result<void>{};
     }
@@ -358,7 +359,8 @@ class Service final : public pb::Chord::CallbackService {
     auto req = accepted<FetchRequest>(ctx, "FetchRange", *request, reactor);
     if (!req) return reactor;
     asio::co_spawn(executor_,
-                   fetch_range(node_, std::move(*req), limits_.chunk_bytes, timeout_of(ctx, timeout_), response, reactor),
+                   fetch_range(node_, std::move(*req), std::max(limits_.chunk_bytes, kInlineFetchBytes),
+                               timeout_of(ctx, timeout_), response, reactor),
                    asio::detached);
     return reactor;
   }
