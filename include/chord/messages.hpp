@@ -147,6 +147,8 @@ struct FetchRequest {
   Role role = Role::client;
   std::uint64_t offset = 0;
   std::optional<std::uint64_t> length;  // absent: to the end
+  // A later range of a read whose first range came at this version (see chord.proto).
+  std::optional<Version> version{};
 };
 struct FetchReply {
   ValueMeta meta;

@@ -13,6 +13,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include "chord/read_pins.hpp"
 #include "chord/ring_view.hpp"
 #include "chord/store.hpp"
 
@@ -112,6 +113,13 @@ class Storage final : public RingDelegate, public std::enable_shared_from_this<S
   // One holder asked, within a read, what it holds (and up to `bytes` of the value): the answer
   // lands in round->probes[index]. keep holds the node for as long as the call runs.
   struct ProbeRound;
+  // A client read's later range from the holder its first range came from (see read_pins.hpp);
+  // nullopt when there is no such pin or that holder no longer gives that version.
+  asio::awaitable<std::optional<Result<FetchReply>>> fetch_pinned(const FetchRequest& req, const Id& key_id,
+                                                                  ChunkSink& sink, Timeout timeout);
+  // From `holder` (this node or a peer), asked in `role`.
+  asio::awaitable<Result<FetchReply>> fetch_from(const NodeRef& holder, Role role, const FetchRequest& req,
+                                                 const Id& key_id, ChunkSink& sink, Timeout timeout);
   asio::awaitable<void> probe(std::shared_ptr<ProbeRound> round, std::size_t index, std::string key, Id key_id,
                               std::uint64_t bytes, Role role, Timeout timeout, std::shared_ptr<const void> keep);
   asio::awaitable<void> hand_off(std::optional<NodeRef> old_predecessor, NodeRef new_predecessor);
@@ -140,6 +148,7 @@ class Storage final : public RingDelegate, public std::enable_shared_from_this<S
   // Writes of each key in flight at this owner: a conditional write refuses to judge while
   // another one's version is not settled.
   std::unordered_map<Id, unsigned, IdHash> writing_;
+  ReadPins pins_;  // client reads served here, for their later ranges
   struct WriteGuard {
     WriteGuard(std::unordered_map<Id, unsigned, IdHash>& m, const Id& id) : map(m), key_id(id) { ++map[key_id]; }
     ~WriteGuard() {

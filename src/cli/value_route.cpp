@@ -59,6 +59,7 @@ asio::awaitable<Result<FetchReply>> get_value(const Route& route, const std::str
   if (!r || !req.length || resuming.offset() >= r->meta.size) co_return r;
   req.offset = resuming.offset();
   req.length.reset();
+  req.version = r->meta.version;  // the rest of this version; a holder of another one says so in its header
   const NodeRef holder = r->holder;
   if (holder.id != route.via_node.id) {
     auto client = co_await reachable(route, holder, timeout);

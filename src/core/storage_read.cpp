@@ -181,6 +181,8 @@ asio::awaitable<Result<FetchReply>> Storage::fetch(const FetchRequest& req, Chun
   if (req.role != Role::client) co_return co_await fetch_held(req, *id, sink, timeout);
   if (!ring_.joined()) co_return make_error(Errc::not_ready, fmt::format("{} is not part of a ring", ring_.self().uri));
   auto keep = ring_.hold();
+  if (req.version)
+    if (auto pinned = co_await fetch_pinned(req, *id, sink, timeout)) co_return std::move(*pinned);
   auto found = co_await ring_.find_successor(*id);
   if (!found) co_return found.error();
   // The owner first, then its successors: they hold replicas when the owner is gone, has not
@@ -272,26 +274,48 @@ asio::awaitable<Result<FetchReply>> Storage::fetch(const FetchRequest& req, Chun
   }
   CountingSink counted(sink);
   VersionSink checked(counted, chosen);
-  FetchRequest direct = req;
-  direct.key_id = *id;
   Error failed = make_error(Errc::unavailable, "unreached");
   for (const auto& a : answers) {
     if (!a.meta || a.meta->version != chosen) continue;
-    direct.role = role_of(a.holder);
-    Result<FetchReply> r = make_error(Errc::internal, "unreached");
-    if (a.holder.id == ring_.self().id) {
-      r = co_await fetch_held(direct, *id, checked, timeout);
-    } else {
-      auto client = ring_.peer(a.holder);
-      if (!client) co_return client.error();
-      r = co_await (*client)->fetch(direct, checked, timeout);
-      if (!r && is_peer_failure(r.error().code)) ring_.peer_failed(a.holder, r.error());
+    auto r = co_await fetch_from(a.holder, role_of(a.holder), req, *id, checked, timeout);
+    if (r) {
+      // More of the value is to come in later ranges (REST and AMQP clients read a chunk per
+      // call): they may come from this holder without a lookup and a quorum round each.
+      if (req.length && req.offset + *req.length < r->meta.size)
+        pins_.remember(*id, ReadPins::Pin{chosen, a.holder, role_of(a.holder), ReadPins::Clock::now()});
+      co_return r;
     }
-    if (r) co_return r;
     if (counted.started() || !is_peer_failure(r.error().code)) co_return r.error();  // bytes went out
     failed = r.error();
   }
   co_return failed;
+}
+
+asio::awaitable<Result<FetchReply>> Storage::fetch_from(const NodeRef& holder, Role role, const FetchRequest& req,
+                                                        const Id& key_id, ChunkSink& sink, Timeout timeout) {
+  FetchRequest direct = req;
+  direct.key_id = key_id;
+  direct.role = role;
+  direct.version.reset();  // for the access node that reads, not for the holder
+  if (holder.id == ring_.self().id) co_return co_await fetch_held(direct, key_id, sink, timeout);
+  auto client = ring_.peer(holder);
+  if (!client) co_return client.error();
+  auto r = co_await (*client)->fetch(direct, sink, timeout);
+  if (!r && is_peer_failure(r.error().code)) ring_.peer_failed(holder, r.error());
+  co_return r;
+}
+
+asio::awaitable<std::optional<Result<FetchReply>>> Storage::fetch_pinned(const FetchRequest& req, const Id& key_id,
+                                                                         ChunkSink& sink, Timeout timeout) {
+  auto pin = pins_.find(key_id, *req.version, ReadPins::Clock::now());
+  if (!pin) co_return std::nullopt;
+  CountingSink counted(sink);
+  VersionSink checked(counted, pin->version);
+  auto r = co_await fetch_from(pin->holder, pin->role, req, key_id, checked, timeout);
+  if (r || counted.started()) co_return std::optional<Result<FetchReply>>(std::move(r));
+  // Gone, or it holds another version now: the full read finds out which holders have what.
+  pins_.forget(key_id);
+  co_return std::nullopt;
 }
 
 asio::awaitable<Result<FetchReply>> Storage::fetch_held(const FetchRequest& req, const Id& key_id, ChunkSink& sink,

@@ -1,5 +1,6 @@
 #include "consistency.hpp"
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <set>
@@ -44,6 +45,18 @@ asio::awaitable<Got> get_versioned(std::shared_ptr<Node> via, std::string key) {
   co_return out;
 }
 
+// One range of a read in ranges, as the REST and AMQP clients ask for one.
+asio::awaitable<Got> get_range(std::shared_ptr<Node> via, std::string key, std::uint64_t offset, std::uint64_t length,
+                               std::optional<Version> version) {
+  StringSink sink;
+  FetchRequest req{std::move(key), std::nullopt, Role::client, offset, length};
+  req.version = version;
+  Got out;
+  out.reply = co_await via->fetch(req, sink, via->config().rpc_timeout);
+  out.data = std::move(sink.data());
+  co_return out;
+}
+
 asio::awaitable<Result<DeleteReply>> delete_key(std::shared_ptr<Node> via, std::string key) {
   const DeleteRequest req{std::move(key), std::nullopt, Role::client, {}};
   co_return co_await via->remove(req, via->config().rpc_timeout);
@@ -62,7 +75,8 @@ class Schedule {
       if (dice < 24) put();
       else if (dice < 32) put_if_unchanged();
       else if (dice < 42) remove();
-      else if (dice < 72) get(pick_key());
+      else if (dice < 66) get(pick_key());
+      else if (dice < 72) read_range();
       else if (dice < 79) crash();
       else if (dice < 85) restart();
       else if (dice < 88) pause();
@@ -171,6 +185,84 @@ class Schedule {
       violation(fmt::format("get {}: the put acknowledged at version {} read back at version {}: applied twice",
                             key_name(k), at->second.hlc, meta.version.hlc));
     return meta.version;
+  }
+
+  // A read in ranges (the values here are a few dozen bytes: ranges of kRangeBytes), one range per
+  // step, so that crashes, pauses, partitions and writes come between them. Its first range is
+  // a read like any other; each later range names the version the first came at
+  // (FetchRequest::version), which the access node may read from the first range's holder
+  // (include/chord/read_pins.hpp). A range that comes at another version ends the read as the
+  // REST client ends it (`conflict`: the key changed); one that fails ends it refused. Whatever
+  // comes must be bytes of the version its header names, and a read that completes one value
+  // written to the key, at the version it began with.
+  static constexpr std::uint64_t kRangeBytes = 8;
+  struct RangedRead {
+    unsigned key;
+    std::shared_ptr<Node> via;
+    FetchReply first;
+    std::string data;
+  };
+  std::optional<RangedRead> ranged_;
+
+  void read_range() {
+    if (!ranged_) {
+      const unsigned k = pick_key();
+      auto via = access();
+      ++report_.gets;
+      auto got = ring_.run(get_range(via, key_name(k), 0, kRangeBytes, std::nullopt));
+      if (!got.reply) {
+        if (got.reply.error().code != Errc::not_found) ++report_.refused;
+        return;
+      }
+      const auto& state = keys_[k];
+      if (state.acked && got.reply->meta.version < state.version)
+        violation(fmt::format("range read {}: version {} is older than the acknowledged {}", key_name(k),
+                              got.reply->meta.version.hlc, state.version.hlc));
+      check_range(k, *got.reply, 0, got.data);
+      ranged_ = RangedRead{k, via, *got.reply, std::move(got.data)};
+    } else {
+      auto& r = *ranged_;
+      auto live = ring_.live();
+      if (std::find(live.begin(), live.end(), r.via) == live.end()) {  // the client's access node is gone
+        ++report_.refused;
+        ranged_.reset();
+        return;
+      }
+      const std::uint64_t offset = r.data.size();
+      auto got = ring_.run(get_range(r.via, key_name(r.key), offset, kRangeBytes, r.first.meta.version));
+      if (!got.reply) {
+        ++report_.refused;
+        ranged_.reset();
+        return;
+      }
+      check_range(r.key, *got.reply, offset, got.data);
+      if (got.reply->meta.version != r.first.meta.version) {
+        ++report_.range_changes;
+        ranged_.reset();
+        return;
+      }
+      r.data += got.data;
+    }
+    auto& r = *ranged_;
+    if (r.data.size() < r.first.meta.size) return;
+    ++report_.range_reads;
+    if (Sha256::of(r.data) != r.first.meta.sha256 || !keys_[r.key].attempted.contains(r.data))
+      violation(fmt::format("range read {}: its ranges make no value written at version {}", key_name(r.key),
+                            r.first.meta.version.hlc));
+    ranged_.reset();
+  }
+
+  // A range's bytes are those of the value its header names.
+  void check_range(unsigned k, const FetchReply& header, std::uint64_t offset, const std::string& data) {
+    for (const auto& v : keys_[k].attempted)
+      if (Sha256::of(v) == header.meta.sha256 && v.size() == header.meta.size) {
+        if (offset > v.size() || v.compare(offset, data.size(), data) != 0 || data.size() != std::min(kRangeBytes, v.size() - offset))
+          violation(fmt::format("range read {}: bytes {}+{} are not those of the value its header names", key_name(k),
+                                offset, data.size()));
+        return;
+      }
+    if (!header.meta.deleted)
+      violation(fmt::format("range read {}: a header naming no value written to it", key_name(k)));
   }
 
   // A read, then a write conditional on the version it saw (as the shared-folder index updates

@@ -32,6 +32,8 @@ struct ConsistencyReport {
   std::uint64_t leaves = 0;       // graceful leaves, each followed later by a rejoin
   std::uint64_t suspicions = 0;   // live nodes made to suspect live successors (a failed call)
   std::uint64_t late_writes = 0;  // writes a paused node got when it resumed, after their senders gave up
+  std::uint64_t range_reads = 0;    // reads in ranges, one per step, completed
+  std::uint64_t range_changes = 0;  // ... ended as a later range came at another version
   std::vector<std::string> violations;  // the first few, each with its schedule's seed
   std::uint64_t violation_count = 0;
 };

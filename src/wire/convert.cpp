@@ -171,6 +171,7 @@ void to_proto(const FetchRequest& in, pb::FetchRequest* out) {
   out->set_role(static_cast<pb::Role>(in.role));
   out->set_offset(in.offset);
   if (in.length) out->set_length(*in.length);
+  if (in.version) version_to(*in.version, out->mutable_version());
 }
 void to_proto(const FetchReply& in, pb::FetchReply* out) {
   to_proto(in.meta, out->mutable_meta());
@@ -346,7 +347,13 @@ Result<FetchRequest> from_proto(const pb::FetchRequest& in) {
   if (!role) return role.error();
   std::optional<std::uint64_t> length;
   if (in.has_length()) length = in.length();
-  return FetchRequest{in.key(), *id, *role, in.offset(), length};
+  std::optional<Version> version;
+  if (in.has_version()) {
+    auto v = version_from(true, in.version());
+    if (!v) return v.error();
+    if (!v->zero()) version = *v;
+  }
+  return FetchRequest{in.key(), *id, *role, in.offset(), length, version};
 }
 Result<FetchReply> from_proto(const pb::FetchReply& in) {
   auto meta = from_proto(in.meta());

@@ -129,11 +129,20 @@ def main():
         for flags, ranges in (([], 4), (["--through-via"], (len(data) + (1 << 20) - 1) >> 20)):
             got = os.path.join(tmp, "got.bin")
             before = calls(metrics[via], "Fetch")[0]
+            others = [u for u in uris if u != via]
+            before_others = sum(calls(metrics[u], "Fetch")[0] for u in others)
             r = ring.cli("get", key, "--via", via, "-o", got, *flags, check=False)
             served = calls(metrics[via], "Fetch")[0] - before
             check(r.returncode == 0 and open(got, "rb").read() == data,
                   "get %s of %d bytes comes back whole: %s" % (flags, len(data), r.stderr.strip()))
             check(served == ranges, "get %s: the access node served %d Fetch calls, not %d" % (flags, served, ranges))
+            if flags:
+                # Through --via, each later range names the version the first one came at, and
+                # the access node reads it from that range's holder: one Fetch per range there,
+                # where a lookup and a round of R = 2 holders per range made three.
+                by_holders = sum(calls(metrics[u], "Fetch")[0] for u in others) - before_others
+                check(ranges <= by_holders <= ranges + 4,
+                      "get %s: the holders served %d Fetch calls for %d ranges" % (flags, by_holders, ranges))
             check("warning" not in r.stderr, "get %s: no warning: %r" % (flags, r.stderr))
 
         # Through --via: a value under 4 MiB, a conditional put, and --through-via.

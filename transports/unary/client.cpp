@@ -78,6 +78,9 @@ class Client final : public ChordService {
       FetchRequest part = req;
       part.offset = asked;
       part.length = std::min<std::uint64_t>(chunk_bytes_, end - asked);
+      // The rest of the version the first range named: the access node may read it from where
+      // that range came from, without a lookup and a quorum round per range.
+      if (first) part.version = first->meta.version;
       asked += *part.length;
       window.push_back(start_range(ex, part, timeout));
     };
