@@ -20,6 +20,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "chord/clock.hpp"
+#include "chord/route_cache.hpp"
 #include "chord/finger_table.hpp"
 #include "chord/ring_view.hpp"
 #include "chord/service.hpp"
@@ -76,6 +77,8 @@ class NodeObserver {
  public:
   virtual ~NodeObserver() = default;
   virtual void lookup_done(std::uint32_t hops, bool ok) = 0;
+  // A put, get or delete's owner came from the owners found lately (route_cache.hpp), no lookup.
+  virtual void lookup_cached() {}
   virtual void stabilized() = 0;
 };
 
@@ -122,6 +125,7 @@ class Node final : public ChordService, public RingView, public std::enable_shar
   asio::awaitable<Result<LookupReply>> find_successor(Id key_id) override;
   // The same, naming at most count nodes (owner first; 0: as many as the last hop knows).
   asio::awaitable<Result<LookupReply>> find_successor(Id key_id, unsigned count);
+  asio::awaitable<Result<LookupReply>> find_owner(Id key_id) override;
   // What a lookup asks for when only the owner matters (fix_fingers, check_successor): the owner,
   // and the node after it for when the owner has died, where the last step would otherwise send
   // its whole successor list (16 nodes by default) to be dropped.
@@ -173,8 +177,10 @@ class Node final : public ChordService, public RingView, public std::enable_shar
   // for this node's own id + 1 is then the ring's view of its successor: a way to find nodes
   // that its successor pointer skips, which stabilize alone never learns of.
   // count: the most nodes the answer names (0: all the last hop knows).
+  // arc_from, if given, is set to the node whose step named the owner, when that step's first
+  // node is the owner the answer names (no node of it was passed by as dead).
   asio::awaitable<Result<LookupReply>> route(Id key_id, std::optional<NodeRef> around_from = std::nullopt,
-                                             unsigned count = 0);
+                                             unsigned count = 0, std::optional<Id>* arc_from = nullptr);
   // Whether it found (and adopted) a node between this one and its successor.
   asio::awaitable<bool> check_successor();
   // fix_fingers' search for entry i's node by walking from the node it names, a call or two a
@@ -231,6 +237,7 @@ class Node final : public ChordService, public RingView, public std::enable_shar
   unsigned predecessor_missed_ = 0;  // pings in a row the predecessor did not answer
   unsigned successor_check_gap_ = 1, successor_check_wait_ = 1;  // stabilize rounds between check_successor
   std::unordered_map<Id, std::chrono::steady_clock::time_point, IdHash> suspected_;
+  RouteCache routes_;  // owners found for storage's calls (find_owner)
   // Successors dropped after a failed call, asked again once their suspicion expires.
   struct Lost {
     NodeRef node;

@@ -37,6 +37,9 @@ class RingView {
   virtual bool suspected(const Id& id) const = 0;
   // The owner of key_id and its successors, by an iterative lookup from this node.
   virtual asio::awaitable<Result<LookupReply>> find_successor(Id key_id) = 0;
+  // The same for a put, get or delete this node forwards: may answer from the owners found
+  // lately (route_cache.hpp) instead of routing.
+  virtual asio::awaitable<Result<LookupReply>> find_owner(Id key_id) { return find_successor(key_id); }
   // A client for a peer (this node itself for its own ref). What became of a call to it is
   // reported back, so that routing learns of dead peers from storage traffic too.
   virtual Result<std::shared_ptr<ChordService>> peer(const NodeRef& node) = 0;

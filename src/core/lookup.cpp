@@ -114,7 +114,20 @@ asio::awaitable<Result<LookupReply>> Node::find_successor(Id key_id, unsigned co
   co_return r;
 }
 
-asio::awaitable<Result<LookupReply>> Node::route(Id key_id, std::optional<NodeRef> around_from, unsigned count) {
+asio::awaitable<Result<LookupReply>> Node::find_owner(Id key_id) {
+  if (auto hit = routes_.find(key_id, now())) {
+    if (observer_) observer_->lookup_cached();
+    co_return std::move(*hit);
+  }
+  std::optional<Id> arc_from;
+  auto r = co_await route(key_id, std::nullopt, 0, &arc_from);
+  if (observer_) observer_->lookup_done(r ? r->hops : 0, r.ok());
+  if (r && arc_from) routes_.remember(*arc_from, *r, now() + config_.stabilize_interval);
+  co_return r;
+}
+
+asio::awaitable<Result<LookupReply>> Node::route(Id key_id, std::optional<NodeRef> around_from, unsigned count,
+                                                 std::optional<Id>* arc_from) {
   if (!joined_) co_return make_error(Errc::not_ready, fmt::format("{} is not part of a ring", self_.uri));
   auto keep = shared_from_this();
   LookupReply out;
@@ -160,6 +173,7 @@ asio::awaitable<Result<LookupReply>> Node::route(Id key_id, std::optional<NodeRe
     if (current.done) {
       // Moved, not copied, from the step's answer into the reply: each copy of a NodeRef counts
       // a reference to its URI, and every lookup of a fix_fingers round ends here.
+      const Id named_first = current.nodes.empty() ? Id{} : current.nodes.front().id;
       std::vector<NodeRef> live;
       live.reserve(current.nodes.size());
       for (auto& n : current.nodes) {
@@ -186,6 +200,9 @@ asio::awaitable<Result<LookupReply>> Node::route(Id key_id, std::optional<NodeRe
       if (live.empty())
         co_return make_error(Errc::unavailable,
                              fmt::format("every successor of key {} is unreachable", ring_.short_hex(key_id)));
+      // Only an answer that no failure shaped names an arc: a node found dead by one missed
+      // deadline may be alive, and its arc is not its successor's to keep for an interval.
+      if (arc_from && !around_from && dead.empty() && live.front().id == named_first) *arc_from = out.path.back().id;
       out.owner = std::move(live.front());
       out.successors.assign(std::make_move_iterator(live.begin() + 1), std::make_move_iterator(live.end()));
       co_return out;

@@ -83,6 +83,7 @@ Result<std::shared_ptr<ChordService>> Node::peer(const NodeRef& node) {
 void Node::peer_failed(const NodeRef& node, const Error& error) {
   if (!is_peer_failure(error.code)) return;
   spdlog::debug("[{}] peer {} failed: {}", tag_, node.uri, error.message);
+  routes_.forget(node.id);
   auto t = now();
   suspected_[node.id] = t + config_.suspect_for;
   if (successors_.contains(node.id) && node.id != self_.id) {

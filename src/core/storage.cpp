@@ -477,7 +477,7 @@ asio::awaitable<Result<StoreReply>> Storage::store(const StoreRequest& given, Ch
       co_return make_error(Errc::invalid_argument, "role SHARED is for fetching a shared file, not for a store");
     case Role::client: break;
   }
-  auto found = co_await ring_.find_successor(req.meta.key_id);
+  auto found = co_await ring_.find_owner(req.meta.key_id);
   if (!found) co_return found.error();
   const auto owners = holders_of(*found);
   RewindableSource replay(chunks, kReplayBytes);
@@ -580,7 +580,7 @@ asio::awaitable<Result<DeleteReply>> Storage::remove(const DeleteRequest& req, T
                                        req.key, reply.copies, config_.replicas, w, no_holders_or(lost)));
     co_return reply;
   }
-  auto found = co_await ring_.find_successor(*id);
+  auto found = co_await ring_.find_owner(*id);
   if (!found) co_return found.error();
   const auto owners = holders_of(*found);
   Error last = make_error(Errc::unavailable, "unreached");

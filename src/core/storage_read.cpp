@@ -183,7 +183,7 @@ asio::awaitable<Result<FetchReply>> Storage::fetch(const FetchRequest& req, Chun
   auto keep = ring_.hold();
   if (req.version)
     if (auto pinned = co_await fetch_pinned(req, *id, sink, timeout)) co_return std::move(*pinned);
-  auto found = co_await ring_.find_successor(*id);
+  auto found = co_await ring_.find_owner(*id);
   if (!found) co_return found.error();
   // The owner first, then its successors: they hold replicas when the owner is gone, has not
   // received the key yet, or missed a write while it was away. The owner is asked as the owner

@@ -102,7 +102,7 @@ Metrics::Metrics()
                    .Name("chord_requests_refused_total")
                    .Help("requests a server turned away before they reached the node, by transport and reason")
                    .Register(*registry_)),
-      lookups_(prometheus::BuildCounter().Name("chord_lookups_total").Help("lookups started here, by outcome").Register(*registry_)),
+      lookups_(prometheus::BuildCounter().Name("chord_lookups_total").Help("lookups started here, by outcome (cached: a put, get or delete's owner known from a lookup of its arc lately)").Register(*registry_)),
       lookup_hops_(prometheus::BuildHistogram()
                        .Name("chord_lookup_hops")
                        .Help("remote lookup steps per successful lookup")
@@ -166,6 +166,8 @@ void Metrics::lookup_done(std::uint32_t hops, bool ok) {
   lookups_.Add({{"outcome", ok ? "ok" : "failed"}}).Increment();
   if (ok) lookup_hops_.Observe(hops);
 }
+
+void Metrics::lookup_cached() { lookups_.Add({{"outcome", "cached"}}).Increment(); }
 
 void Metrics::stabilized() { stabilize_rounds_.Increment(); }
 

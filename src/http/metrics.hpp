@@ -39,6 +39,7 @@ class Metrics final : public NodeObserver, public std::enable_shared_from_this<M
   // the counters of accepts, pauses at --max-connections and accept failures.
   void watch_listener(std::string listener, std::function<rest::HttpCounters()> source);
   void lookup_done(std::uint32_t hops, bool ok) override;
+  void lookup_cached() override;
   void stabilized() override;
 
   // The text exposition, with the node's state read first. On the node's executor.

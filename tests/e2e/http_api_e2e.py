@@ -207,6 +207,15 @@ def main():
         st, _, body = curl(a + "/v1/keys")
         check(st == 200 and "keys" in json.loads(body), "/v1/keys")
 
+        # Puts in a burst through one node: 24 keys on the 8 arcs of the ring, so that most owners
+        # are known from a lookup of their arc a moment before (chord_lookups_total{outcome="cached"}).
+        burst = []
+        for i in range(24):
+            burst += ["-o", "/dev/null", "%s/v1/keys/burst-%d" % (a, i)]  # one curl: one kept connection
+        out = subprocess.run(["curl", "-sS", "-w", "%{http_code} ", "-X", "PUT", "--data-binary", "b", "--max-time", "60",
+                              *burst], capture_output=True, text=True, timeout=90).stdout.split()
+        check(out == ["201"] * 24, "a burst of 24 PUTs: %s" % out)
+
         # Metrics: valid exposition text that counts what happened.
         st, headers, body = curl(a + "/metrics")
         check(st == 200 and headers.get("content-type", "").startswith("text/plain"), "/metrics status and type")
@@ -220,6 +229,8 @@ def main():
         check(any('direction="in"' in k for k in keys), "incoming calls counted")
         check(samples.get("chord_stabilize_rounds_total", 0) > 0, "stabilize rounds counted")
         check(samples.get('chord_lookups_total{outcome="ok"}', 0) >= 3, "lookups counted")
+        check(samples.get('chord_lookups_total{outcome="cached"}', 0) >= 1,
+              "owners known from a lookup of their arc counted: %s" % samples.get('chord_lookups_total{outcome="cached"}'))
         check("chord_lookup_hops_count" in samples and "chord_keys_stored" in samples and "chord_bytes_stored" in samples
               and "chord_suspected_peers" in samples, "hop histogram and store gauges present")
     finally:

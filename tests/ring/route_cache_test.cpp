@@ -1,0 +1,94 @@
+// The owners an access node found lately (include/chord/route_cache.hpp), on a simulated ring of
+// real nodes: a put or get of a key on an arc a lookup named needs no lookup of its own while the
+// entry lives (one stabilize interval: a round of the simulated clock); a write sent on an entry
+// whose owner has died since goes to the key's next holder, and reads back from every node;
+// `lookup` itself always routes.
+#include <catch2/catch.hpp>
+
+#include <functional>
+#include <map>
+#include <random>
+#include <vector>
+
+#include "ring_helpers.hpp"
+
+using namespace chord;
+
+namespace {
+
+struct CacheCase {
+  sim::SimRing ring{sim::RingOptions{}};
+  std::mt19937_64 rng{23};
+  CacheCase() {
+    for (int i = 0; i < 8; ++i) REQUIRE(ring.join({ring.add()}, rng) == 0);
+    REQUIRE(ring.stabilize(100, true));
+  }
+  Node& via() { return *ring.nodes().front(); }
+  // Two keys whose owner is the same node, neither the access node nor the node just before it
+  // (so that the lookup from the access node takes hops).
+  std::pair<std::string, std::string> same_arc() {
+    std::map<std::string, std::vector<std::string>> by_owner;  // owner uri -> keys
+    for (int i = 0; i < 400; ++i) {
+      auto key = "arc-" + std::to_string(i);
+      auto owner = ring.true_owner(ring.ring().hash(key));
+      if (owner.id == via().self().id) continue;
+      auto& keys = by_owner[owner.uri];
+      keys.push_back(key);
+      if (keys.size() == 2 && !test::lookup(ring, via(), ring.ring().hash(key))->path.empty() &&
+          test::lookup(ring, via(), ring.ring().hash(key))->hops > 0)
+        return {keys[0], keys[1]};
+    }
+    FAIL("no two keys of one owner a hop away");
+    return {};
+  }
+  // What key reads as through node n ("" when it does not read).
+  std::string read(Node& n, const std::string& key) {
+    auto r = test::get(ring, n, key);
+    return r ? *r : std::string();
+  }
+  std::uint64_t calls_of(const std::function<void()>& op) {
+    const auto before = ring.network().calls();
+    op();
+    return ring.network().calls() - before;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a put on an arc a lookup named lately takes no lookup, and lookup itself still routes") {
+  CacheCase c;
+  auto [a, b] = c.same_arc();
+  const auto first = c.calls_of([&] { REQUIRE(test::put(c.ring, c.via(), a, "one")); });
+  const auto second = c.calls_of([&] { REQUIRE(test::put(c.ring, c.via(), b, "two")); });
+  INFO("first put " << first << " calls, second " << second);
+  CHECK(second < first);
+  const auto looked = test::lookup(c.ring, c.via(), c.ring.ring().hash(b));
+  REQUIRE(looked);
+  CHECK(looked->hops > 0);  // the Lookup RPC and the simulator's figures are Chord's own
+  // Both are where any node reads them.
+  for (auto& n : c.ring.nodes()) {
+    CHECK(c.read(*n, a) == "one");
+    CHECK(c.read(*n, b) == "two");
+  }
+  // The entry lives one stabilize interval: after a round of the clock, the next put routes.
+  c.ring.round();
+  const auto later = c.calls_of([&] { REQUIRE(test::put(c.ring, c.via(), b, "three")); });
+  CHECK(later == first);
+}
+
+TEST_CASE("a put on the arc of an owner that died since takes the key's next holder") {
+  CacheCase c;
+  auto [a, b] = c.same_arc();
+  REQUIRE(test::put(c.ring, c.via(), a, "cached"));
+  const NodeRef old_owner = c.ring.true_owner(c.ring.ring().hash(b));
+  for (auto& n : c.ring.nodes())
+    if (n->self().id == old_owner.id) c.ring.kill(*n);
+  // No round between: the entry still names the dead owner.
+  auto r = test::put(c.ring, c.via(), b, "after the crash");
+  INFO((r ? std::string() : r.error().message));
+  REQUIRE(r);
+  CHECK(r->owner.id != old_owner.id);
+  REQUIRE(c.ring.stabilize(100, true));
+  for (auto& n : c.ring.nodes())
+    if (n->self().id != old_owner.id) CHECK(c.read(*n, b) == "after the crash");
+}
