@@ -114,10 +114,17 @@ class Schedule {
     return o_.replicas - std::max(1u, o_.write_quorum ? o_.write_quorum : o_.replicas / 2 + 1);
   }
 
+  // A client's access node: half the time the one it used last (when that one is up), as a
+  // client that keeps its node would, so that the owners an access node remembers
+  // (route_cache.hpp) are used while faults change the ring under them.
   std::shared_ptr<Node> access() {
     auto live = ring_.live();
-    return live[rng_() % live.size()];
+    if (last_access_ && rng_() % 2 && std::find(live.begin(), live.end(), last_access_) != live.end())
+      return last_access_;
+    last_access_ = live[rng_() % live.size()];
+    return last_access_;
   }
+  std::shared_ptr<Node> last_access_;
 
   // A value never written before to key k, through a random node, remembered as attempted.
   Result<StoreReply> write(unsigned k, std::optional<Version> if_version = std::nullopt) {
