@@ -114,12 +114,13 @@ class Schedule {
     return o_.replicas - std::max(1u, o_.write_quorum ? o_.write_quorum : o_.replicas / 2 + 1);
   }
 
-  // A client's access node: half the time the one it used last (when that one is up), as a
+  // A client's access node: a quarter of the time the one it used last (when that one is up), as a
   // client that keeps its node would, so that the owners an access node remembers
-  // (route_cache.hpp) are used while faults change the ring under them.
+  // (route_cache.hpp) are used while faults change the ring under them. (Half the time made
+  // stale reads at R = 1, which the checker must find, too rare for the weak run's 3000.)
   std::shared_ptr<Node> access() {
     auto live = ring_.live();
-    if (last_access_ && rng_() % 2 && std::find(live.begin(), live.end(), last_access_) != live.end())
+    if (last_access_ && rng_() % 4 == 0 && std::find(live.begin(), live.end(), last_access_) != live.end())
       return last_access_;
     last_access_ = live[rng_() % live.size()];
     return last_access_;
