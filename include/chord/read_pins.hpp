@@ -11,6 +11,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "chord/clock.hpp"
 #include "chord/id.hpp"
 #include "chord/messages.hpp"
 
@@ -18,12 +19,13 @@ namespace chord {
 
 class ReadPins {
  public:
-  using Clock = std::chrono::steady_clock;
+  // By the node's clock (chord/clock.hpp): in the simulator, rounds.
+  using time_point = Clock::time_point;
   struct Pin {
     Version version;
     NodeRef holder;
     Role role = Role::replica;  // how the holder was asked
-    Clock::time_point used;
+    time_point used;
   };
 
   // A pin lasts this long after its last use: a range of a chunk takes milliseconds, and a
@@ -38,7 +40,7 @@ class ReadPins {
   }
 
   // The holder of exactly this version of the key, if one is remembered and fresh.
-  std::optional<Pin> find(const Id& key_id, const Version& version, Clock::time_point now) {
+  std::optional<Pin> find(const Id& key_id, const Version& version, time_point now) {
     auto it = pins_.find(key_id);
     if (it == pins_.end()) return std::nullopt;
     if (it->second.version != version || now - it->second.used > kIdle) return std::nullopt;
@@ -50,7 +52,7 @@ class ReadPins {
   std::size_t size() const { return pins_.size(); }
 
  private:
-  void evict(Clock::time_point now) {
+  void evict(time_point now) {
     std::erase_if(pins_, [&](const auto& p) { return now - p.second.used > kIdle; });
     if (pins_.size() < kMaxPins) return;
     auto oldest = pins_.begin();

@@ -282,7 +282,7 @@ asio::awaitable<Result<FetchReply>> Storage::fetch(const FetchRequest& req, Chun
       // More of the value is to come in later ranges (REST and AMQP clients read a chunk per
       // call): they may come from this holder without a lookup and a quorum round each.
       if (req.length && req.offset + *req.length < r->meta.size)
-        pins_.remember(*id, ReadPins::Pin{chosen, a.holder, role_of(a.holder), ReadPins::Clock::now()});
+        pins_.remember(*id, ReadPins::Pin{chosen, a.holder, role_of(a.holder), config_.clock->now()});
       co_return r;
     }
     if (counted.started() || !is_peer_failure(r.error().code)) co_return r.error();  // bytes went out
@@ -307,7 +307,7 @@ asio::awaitable<Result<FetchReply>> Storage::fetch_from(const NodeRef& holder, R
 
 asio::awaitable<std::optional<Result<FetchReply>>> Storage::fetch_pinned(const FetchRequest& req, const Id& key_id,
                                                                          ChunkSink& sink, Timeout timeout) {
-  auto pin = pins_.find(key_id, *req.version, ReadPins::Clock::now());
+  auto pin = pins_.find(key_id, *req.version, config_.clock->now());
   if (!pin) co_return std::nullopt;
   CountingSink counted(sink);
   VersionSink checked(counted, pin->version);
