@@ -126,6 +126,7 @@ class Node final : public ChordService, public RingView, public std::enable_shar
   // The same, naming at most count nodes (owner first; 0: as many as the last hop knows).
   asio::awaitable<Result<LookupReply>> find_successor(Id key_id, unsigned count);
   asio::awaitable<Result<LookupReply>> find_owner(Id key_id) override;
+  void peer_not_ready(const NodeRef& node) override { routes_.forget(node.id); }
   // What a lookup asks for when only the owner matters (fix_fingers, check_successor): the owner,
   // and the node after it for when the owner has died, where the last step would otherwise send
   // its whole successor list (16 nodes by default) to be dropped.

@@ -45,10 +45,13 @@ class RingView {
   virtual Result<std::shared_ptr<ChordService>> peer(const NodeRef& node) = 0;
   virtual void peer_failed(const NodeRef& node, const Error& error) = 0;
   virtual void peer_answered(const NodeRef& node) = 0;
+  // A peer that answered it is leaving the ring, or not (yet) in one: it owns no arc to remember.
+  virtual void peer_not_ready(const NodeRef& /*node*/) {}
   // What a call to node came to: any answer, an error too unless it says the peer is gone, clears
   // a suspicion; a peer failure makes one.
   template <class T>
   void report(const NodeRef& node, const Result<T>& r) {
+    if (!r && r.error().code == Errc::not_ready) peer_not_ready(node);
     if (r || !is_peer_failure(r.error().code)) peer_answered(node);
     else peer_failed(node, r.error());
   }

@@ -94,3 +94,21 @@ TEST_CASE("a put on the arc of an owner that died since takes the key's next hol
   for (auto& n : c.ring.nodes())
     if (n->self().id != old_owner.id) CHECK(c.read(*n, b) == "after the crash");
 }
+
+TEST_CASE("an owner that answers it is leaving is forgotten: the next put routes again") {
+  CacheCase c;
+  const auto keys = c.same_arc();
+  REQUIRE(test::put(c.ring, c.via(), keys.first, "cached"));
+  const NodeRef owner = c.ring.true_owner(c.ring.ring().hash(keys.second));
+  for (auto& n : c.ring.nodes())
+    if (n->self().id == owner.id) n->begin_leave();
+  // Its neighbours have not heard of the leave yet (no Leave was sent): a lookup names it too,
+  // and the write is refused either way. What the cache changes is the number of calls.
+  Result<StoreReply> r = make_error(Errc::internal, "unset");
+  const auto on_entry = c.calls_of([&] { r = test::put(c.ring, c.via(), keys.second, "refused"); });
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::not_ready);
+  const auto routed = c.calls_of([&] { r = test::put(c.ring, c.via(), keys.second, "refused again"); });
+  REQUIRE_FALSE(r);
+  CHECK(routed > on_entry);  // a lookup first: the leaving owner's arc was forgotten
+}
