@@ -25,6 +25,10 @@ struct KeyState {
   // The version each acknowledged put was given: a write takes effect once, so a read that finds
   // its value under another version saw it applied again (a late delivery).
   std::map<std::string, Version> acked_at;
+  // A delete since the last acknowledged write was refused: it may still have taken effect at
+  // some holder (as a refused put may, whose value then reads back), and its tombstone is a newer
+  // write, so "not found" is a right answer until the next acknowledged write.
+  bool delete_in_doubt = false;
 };
 
 // How long a pause lasts: longer than any deadline of the calls made here (2 s), so that the
@@ -153,6 +157,7 @@ class Schedule {
     auto r = ring_.run(delete_key(access(), key_name(k)));
     if (!r) {
       ++report_.refused;
+      keys_[k].delete_in_doubt = true;
       return;
     }
     acknowledge(k, r->version, true, "delete");
@@ -166,6 +171,7 @@ class Schedule {
     state.acked = true;
     state.version = v;
     state.deleted = deleted;
+    state.delete_in_doubt = false;
   }
 
   // The version read (zero: not found), or nullopt when the read was refused.
@@ -178,7 +184,7 @@ class Schedule {
         ++report_.refused;
         return std::nullopt;
       }
-      if (state.acked && !state.deleted)
+      if (state.acked && !state.deleted && !state.delete_in_doubt)
         violation(fmt::format("get {}: not found, but a write at version {} was acknowledged", key_name(k),
                               state.version.hlc));
       return Version{};
@@ -288,7 +294,8 @@ class Schedule {
       return;
     }
     const auto& state = keys_[k];
-    if (state.acked && (state.deleted ? !seen->zero() && *seen < state.version : *seen < state.version))
+    const bool absent_by_doubt = seen->zero() && state.delete_in_doubt;  // the refused delete's tombstone
+    if (state.acked && !absent_by_doubt && (state.deleted ? !seen->zero() && *seen < state.version : *seen < state.version))
       violation(fmt::format("put {} if at version {}: accepted, but version {}{} was acknowledged", key_name(k),
                             seen->hlc, state.version.hlc, state.deleted ? " (a delete)" : ""));
     acknowledge(k, r->version, false, "conditional put");
