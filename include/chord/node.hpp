@@ -178,8 +178,8 @@ class Node final : public ChordService, public RingView, public std::enable_shar
   // for this node's own id + 1 is then the ring's view of its successor: a way to find nodes
   // that its successor pointer skips, which stabilize alone never learns of.
   // count: the most nodes the answer names (0: all the last hop knows).
-  // arc_from, if given, is set to the node whose step named the owner, when that step's first
-  // node is the owner the answer names (no node of it was passed by as dead).
+  // arc_from, if given, is set to the node whose step named the owner, when no node was found
+  // dead on the way (so none of that step was passed by: its first node is the owner).
   asio::awaitable<Result<LookupReply>> route(Id key_id, std::optional<NodeRef> around_from = std::nullopt,
                                              unsigned count = 0, std::optional<Id>* arc_from = nullptr);
   // Whether it found (and adopted) a node between this one and its successor.

@@ -2,7 +2,7 @@
 // Which holder an access node read a value's version from, for the read's later ranges. A client
 // of a one-message-per-call transport (REST, AMQP) reads a big value as ranges of a chunk, each
 // its own call; without this every range was a lookup and a round of R holders again (on AMQP
-// a sixth of a 64 MiB get through an access node, each probe a broker round trip). A range that
+// each a broker round trip: docs/BENCHMARKS.md, the fourth run of 2026-12-07). A range that
 // names the version its first range returned (FetchRequest::version) is read from the holder
 // remembered here, checked to be that version. A pin is a hint, never an answer: one that is
 // missing, expired or wrong only costs the full read it replaces.

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <map>
 #include <optional>
+#include <vector>
 
 #include "chord/clock.hpp"
 #include "chord/id.hpp"

@@ -173,7 +173,6 @@ asio::awaitable<Result<LookupReply>> Node::route(Id key_id, std::optional<NodeRe
     if (current.done) {
       // Moved, not copied, from the step's answer into the reply: each copy of a NodeRef counts
       // a reference to its URI, and every lookup of a fix_fingers round ends here.
-      const Id named_first = current.nodes.empty() ? Id{} : current.nodes.front().id;
       std::vector<NodeRef> live;
       live.reserve(current.nodes.size());
       for (auto& n : current.nodes) {
@@ -201,8 +200,9 @@ asio::awaitable<Result<LookupReply>> Node::route(Id key_id, std::optional<NodeRe
         co_return make_error(Errc::unavailable,
                              fmt::format("every successor of key {} is unreachable", ring_.short_hex(key_id)));
       // Only an answer that no failure shaped names an arc: a node found dead by one missed
-      // deadline may be alive, and its arc is not its successor's to keep for an interval.
-      if (arc_from && !around_from && dead.empty() && live.front().id == named_first) *arc_from = out.path.back().id;
+      // deadline may be alive, and its arc is not its successor's to keep for an interval. (With
+      // none found dead, no node of the step was passed by: the owner is the step's first.)
+      if (arc_from && !around_from && dead.empty()) *arc_from = out.path.back().id;
       out.owner = std::move(live.front());
       out.successors.assign(std::make_move_iterator(live.begin() + 1), std::make_move_iterator(live.end()));
       co_return out;

@@ -40,18 +40,10 @@ struct Got {
   std::string data;
 };
 
-asio::awaitable<Got> get_versioned(std::shared_ptr<Node> via, std::string key) {
-  StringSink sink;
-  const FetchRequest req{std::move(key), std::nullopt, Role::client, 0, std::nullopt};
-  Got out;
-  out.reply = co_await via->fetch(req, sink, via->config().rpc_timeout);
-  out.data = std::move(sink.data());
-  co_return out;
-}
-
-// One range of a read in ranges, as the REST and AMQP clients ask for one.
-asio::awaitable<Got> get_range(std::shared_ptr<Node> via, std::string key, std::uint64_t offset, std::uint64_t length,
-                               std::optional<Version> version) {
+// A read through via as a client makes it: the whole value (no length), or one range of it, the
+// later ranges naming the version the first came at.
+asio::awaitable<Got> fetch_value(std::shared_ptr<Node> via, std::string key, std::uint64_t offset,
+                                 std::optional<std::uint64_t> length, std::optional<Version> version) {
   StringSink sink;
   FetchRequest req{std::move(key), std::nullopt, Role::client, offset, length};
   req.version = version;
@@ -129,7 +121,6 @@ class Schedule {
     last_access_ = live[rng_() % live.size()];
     return last_access_;
   }
-  std::shared_ptr<Node> last_access_;
 
   // A value never written before to key k, through a random node, remembered as attempted.
   Result<StoreReply> write(unsigned k, std::optional<Version> if_version = std::nullopt) {
@@ -178,7 +169,7 @@ class Schedule {
   std::optional<Version> get(unsigned k) {
     auto& state = keys_[k];
     ++report_.gets;
-    auto got = ring_.run(get_versioned(access(), key_name(k)));
+    auto got = ring_.run(fetch_value(access(), key_name(k), 0, std::nullopt, std::nullopt));
     if (!got.reply) {
       if (got.reply.error().code != Errc::not_found) {
         ++report_.refused;
@@ -223,7 +214,7 @@ class Schedule {
       const unsigned k = pick_key();
       auto via = access();
       ++report_.gets;
-      auto got = ring_.run(get_range(via, key_name(k), 0, kRangeBytes, std::nullopt));
+      auto got = ring_.run(fetch_value(via, key_name(k), 0, kRangeBytes, std::nullopt));
       if (!got.reply) {
         if (got.reply.error().code != Errc::not_found) ++report_.refused;
         return;
@@ -243,7 +234,7 @@ class Schedule {
         return;
       }
       const std::uint64_t offset = r.data.size();
-      auto got = ring_.run(get_range(r.via, key_name(r.key), offset, kRangeBytes, r.first.meta.version));
+      auto got = ring_.run(fetch_value(r.via, key_name(r.key), offset, kRangeBytes, r.first.meta.version));
       if (!got.reply) {
         ++report_.refused;
         ranged_.reset();
@@ -384,6 +375,7 @@ class Schedule {
   SimRing ring_;
   std::map<unsigned, KeyState> keys_;
   std::vector<Node*> crashed_, paused_, left_;
+  std::shared_ptr<Node> last_access_;  // see access()
   unsigned writes_ = 0;
 };
 

@@ -23,8 +23,7 @@ struct PinCase {
   std::mt19937_64 rng{11};
   std::string key;
   PinCase() {
-    for (int i = 0; i < 5; ++i) REQUIRE(ring.join({ring.add()}, rng) == 0);
-    REQUIRE(ring.stabilize(100, true));
+    test::joined_ring(ring, 5, rng);
     // A key that the access node does not hold, so that every range is read from elsewhere.
     for (int i = 0;; ++i) {
       key = "pinned-" + std::to_string(i);
@@ -47,11 +46,6 @@ struct PinCase {
     for (std::size_t i = 0; i < 3; ++i) out.push_back(sorted[(static_cast<std::size_t>(at - sorted.begin()) + i) % sorted.size()]);
     return out;
   }
-  std::string value_of(std::size_t bytes) {
-    std::string v(bytes, '\0');
-    for (auto& c : v) c = static_cast<char>(rng());
-    return v;
-  }
   void put(const std::string& value) { REQUIRE(test::put(ring, via(), key, value)); }
   // One range through the access node, as a REST or AMQP client asks for it; the calls it took.
   struct Range {
@@ -69,7 +63,7 @@ struct PinCase {
   }
   // A value of `bytes` stored, and its first range read: the read the later ranges continue.
   std::pair<std::string, Range> stored_and_begun(std::size_t bytes) {
-    auto value = value_of(bytes);
+    auto value = test::random_bytes(bytes, rng);
     put(value);
     auto first = range(0, std::nullopt);
     REQUIRE(first.reply);
@@ -114,7 +108,7 @@ TEST_CASE("a later range whose holder is gone is read from another holder") {
 TEST_CASE("a later range of a version since replaced comes as the new version, its header says so") {
   PinCase c;
   auto [old_value, first] = c.stored_and_begun(3 * kPinRange);
-  const auto new_value = c.value_of(2 * kPinRange + 99);
+  const auto new_value = test::random_bytes(2 * kPinRange + 99, c.rng);
   c.put(new_value);
   REQUIRE(c.ring.stabilize(20, true));  // the third copy too, past the write quorum
   auto later = c.range(kPinRange, first.reply->meta.version);

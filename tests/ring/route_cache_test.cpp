@@ -20,8 +20,7 @@ struct CacheCase {
   sim::SimRing ring{sim::RingOptions{}};
   std::mt19937_64 rng{23};
   CacheCase() {
-    for (int i = 0; i < 8; ++i) REQUIRE(ring.join({ring.add()}, rng) == 0);
-    REQUIRE(ring.stabilize(100, true));
+    test::joined_ring(ring, 8, rng);
   }
   Node& via() { return *ring.nodes().front(); }
   // Two keys whose owner is the same node, neither the access node nor the node just before it

@@ -50,10 +50,8 @@ struct Case {
   std::mt19937_64 rng{7};
   std::string value;
   Case() {
-    for (int i = 0; i < 5; ++i) REQUIRE(ring.join({ring.add()}, rng) == 0);
-    REQUIRE(ring.stabilize(100, true));
-    value.resize(cli::kHolderBytes + 3 * kPiece + 11);
-    for (std::size_t i = 0; i < value.size(); ++i) value[i] = static_cast<char>(rng());
+    test::joined_ring(ring, 5, rng);
+    value = test::random_bytes(cli::kHolderBytes + 3 * kPiece + 11, rng);
   }
   // A key that the first node does not own, and the first node as the access node.
   Node& via() { return *ring.nodes().front(); }
