@@ -84,6 +84,21 @@ class RewindableSource final : public ChunkSource {
   bool ended_ = false;      // inner_ has said the stream is over
 };
 
+// The chunks a reader looked ahead at (and the end, if it came), then the rest of inner: the
+// owner of a put reads a value's start before it knows whether the value came whole.
+class PeekedSource final : public ChunkSource {
+ public:
+  PeekedSource(ChunkSource& inner, std::vector<std::string> taken, bool ended)
+      : inner_(inner), taken_(std::move(taken)), ended_(ended) {}
+  asio::awaitable<Result<std::optional<std::string>>> next() override;
+
+ private:
+  ChunkSource& inner_;
+  std::vector<std::string> taken_;
+  std::size_t handed_ = 0;
+  bool ended_;
+};
+
 class CountingSink final : public ChunkSink {
  public:
   explicit CountingSink(ChunkSink& inner) : inner_(inner) {}

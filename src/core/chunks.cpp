@@ -57,6 +57,12 @@ asio::awaitable<Result<void>> StringSink::write(std::string chunk) {
   co_return Result<void>{};
 }
 
+asio::awaitable<Result<std::optional<std::string>>> PeekedSource::next() {
+  if (handed_ < taken_.size()) co_return std::optional<std::string>(std::move(taken_[handed_++]));
+  if (ended_) co_return std::optional<std::string>{};
+  co_return co_await inner_.next();
+}
+
 asio::awaitable<Result<std::optional<std::string>>> RewindableSource::next() {
   if (handed_ < kept_.size()) co_return std::optional<std::string>(kept_[handed_++]);
   if (ended_) co_return std::optional<std::string>{};

@@ -282,6 +282,22 @@ asio::awaitable<Result<StoreReply>> Storage::store_as_owner(const ValueMeta& met
   // Replicas receive each chunk as it arrives rather than the whole value afterwards: the put's
   // answer then comes right after its last chunk, whatever the value's size, and it still
   // comes only once W copies exist, so an acknowledged put survives W-1 failures.
+  // A value that came whole (one message: every value up to a chunk) goes to the replicas as it
+  // is, at once, while this node stores its own copy: no pipe per replica to hand the chunk and
+  // the end through, and a disk write here overlaps the replicas' calls. Known after a look at
+  // the stream's first chunk and what follows it, which a longer value then gets back.
+  std::vector<std::string> taken;
+  bool ended = false;
+  for (int i = 0; i < 2 && !ended; ++i) {
+    auto chunk = co_await chunks.next();
+    if (!chunk) co_return chunk.error();
+    if (*chunk) taken.push_back(std::move(**chunk));
+    else ended = true;
+  }
+  const bool whole = ended && taken.size() <= 1 && (taken.empty() ? 0 : taken.front().size()) == meta.size &&
+                     meta.size <= config_.chunk_bytes;
+  std::string bytes = whole && !taken.empty() ? std::move(taken.front()) : std::string();
+  PeekedSource rest(chunks, whole ? std::vector<std::string>{} : std::move(taken), ended);
   std::vector<std::shared_ptr<ReplicaLeg>> legs;
   auto any_done = std::make_shared<asio::steady_timer>(ring_.executor(), asio::steady_timer::time_point::max());
   const unsigned w = quorum(config_.write_quorum);
@@ -292,14 +308,19 @@ asio::awaitable<Result<StoreReply>> Storage::store_as_owner(const ValueMeta& met
       lost.push_back(missing_copy(target, client.error().message));
       continue;
     }
-    auto leg = std::make_shared<ReplicaLeg>(ring_.executor(), target, config_.rpc_timeout, kReplicaLookahead);
+    auto leg = whole ? std::make_shared<ReplicaLeg>(ring_.executor(), target, bytes)
+                     : std::make_shared<ReplicaLeg>(ring_.executor(), target, config_.rpc_timeout, kReplicaLookahead);
     leg->any_done = any_done;
     asio::co_spawn(ring_.executor(), run_leg(*client, leg, StoreRequest{meta, Role::replica}, config_.rpc_timeout),
                    asio::detached);
     legs.push_back(std::move(leg));
   }
+  // A replica never commits a value the owner refused, unless it had the value whole and sent
+  // before this node's store refused it: then the replica checks size and digest itself, and
+  // what is left (this node's disk failing) is a refused write that took effect, which the
+  // consistency model allows.
   auto abandon = [&] {
-    for (auto& leg : legs) leg->pipe.close();  // a replica never commits a value the owner refused
+    for (auto& leg : legs) leg->abandon();
   };
   // A replica that does not keep up (paused, overloaded) is dropped from this write rather than
   // holding it up: the write needs W copies, not k, and anti-entropy brings the laggard up to
@@ -312,9 +333,12 @@ asio::awaitable<Result<StoreReply>> Storage::store_as_owner(const ValueMeta& met
   const ChunkTap feed = [&](const std::string& chunk) -> asio::awaitable<void> {
     const auto by = clock::now() + lag;
     for (auto& leg : legs)
-      if (leg->fed && !co_await leg->pipe.push_until(chunk, by)) leg->fed = false;
+      if (leg->fed && !co_await leg->pipe->push_until(chunk, by)) leg->fed = false;
   };
-  auto stored = co_await store_local(meta, chunks, feed);
+  StringSource mine = StringSource::whole(std::move(bytes));
+  Result<void> stored;
+  if (whole) stored = co_await store_local(meta, mine);
+  else stored = co_await store_local(meta, rest, feed);
   if (!stored) {
     abandon();
     co_return stored.error();
@@ -322,7 +346,7 @@ asio::awaitable<Result<StoreReply>> Storage::store_as_owner(const ValueMeta& met
   StoreReply reply{ring_.self(), meta.size, meta.sha256, 1, meta.version};
   auto end_by = clock::now() + config_.rpc_timeout / 2;
   for (auto& leg : legs)
-    if (leg->fed && !co_await leg->pipe.push_until(std::nullopt, end_by)) leg->fed = false;
+    if (leg->pipe && leg->fed && !co_await leg->pipe->push_until(std::nullopt, end_by)) leg->fed = false;
   // The replicas commit at the same time. Once W copies exist the write is acknowledged after a
   // short grace for the rest (so that a healthy ring reports all k): a paused replica then costs
   // the caller the grace, not the whole deadline.
@@ -348,7 +372,7 @@ asio::awaitable<Result<StoreReply>> Storage::store_as_owner(const ValueMeta& met
       continue;
     }
     // A leg that got every chunk may still commit after this answer; one that did not is ended.
-    if (!leg->fed) leg->pipe.close();
+    if (!leg->fed) leg->abandon();
     Error why = leg->result && !*leg->result ? leg->result->error()
                 : leg->fed ? make_error(Errc::deadline_exceeded, "did not confirm its copy in time")
                            : make_error(Errc::deadline_exceeded,

@@ -103,17 +103,17 @@ asio::awaitable<void> repair_copy(asio::any_io_executor ex, std::shared_ptr<Chor
   auto leg = std::make_shared<ReplicaLeg>(ex, NodeRef{}, timeout);
   const StoreRequest copy{meta, Role::replica};
   asio::co_spawn(ex, run_leg(to, leg, copy, timeout), asio::detached);
-  PipeSink sink(leg->pipe, meta.version, timeout);
+  PipeSink sink(*leg->pipe, meta.version, timeout);
   const FetchRequest req{meta.key, meta.key_id, from_role, 0, std::nullopt};
   auto r = co_await from->fetch(req, sink, timeout);
   if (!r) {
-    leg->pipe.close();
+    leg->pipe->close();
     spdlog::debug("read repair of {}: {}", what, r.error().message);
     co_return;
   }
   std::optional<std::string> end;
-  const bool ended = co_await leg->pipe.push(std::move(end), timeout);
-  if (!ended) leg->pipe.close();
+  const bool ended = co_await leg->pipe->push(std::move(end), timeout);
+  if (!ended) leg->pipe->close();
   if (!leg->result) {
     asio::steady_timer limit(ex, timeout);
     using namespace asio::experimental::awaitable_operators;

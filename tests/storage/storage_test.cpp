@@ -267,6 +267,43 @@ TEST_CASE("storage: a commit that blocks on the disk leaves the node's executor 
   CHECK(r.get(*r.hosts[0], "slow").value() == "bytes");
 }
 
+TEST_CASE("storage: a value that came whole goes to the replicas while the owner writes its own copy") {
+  FixedRing r(5);
+  Host& owner = r.owner_of("whole");
+  std::promise<void> release;
+  owner.open(std::make_unique<BlockingStore>(release.get_future().share()));
+  // The owner's commit waits for this timer: by then both replicas hold the value (they were
+  // sent it at once, not after the owner's copy and an end of stream through a pipe each).
+  asio::steady_timer timer(r.io, std::chrono::milliseconds(20));
+  bool replicas_first = false;
+  timer.async_wait([&](boost::system::error_code) {
+    replicas_first = owner.storage().local().count() == 0 && r.held(r.after(owner, 1), "whole") &&
+                     r.held(r.after(owner, 2), "whole");
+    release.set_value();
+  });
+  auto put = r.put(owner, "whole", "all of it");
+  REQUIRE(put);
+  CHECK(put->copies == 3);
+  CHECK(replicas_first);
+  for (std::size_t c = 0; c < 3; ++c) CHECK(r.held(r.after(owner, c), "whole")->version == put->version);
+
+  // Bytes that do not match their digest reach the replicas the same way: each checks them
+  // itself, and no holder keeps them.
+  std::promise<void> release_lie;
+  owner.open(std::make_unique<BlockingStore>(release_lie.get_future().share()));
+  asio::steady_timer later(r.io, std::chrono::milliseconds(20));
+  later.async_wait([&](boost::system::error_code) { release_lie.set_value(); });
+  const ValueMeta lie{"lie", r.ring.hash("lie"), 9, Sha256::of(std::string("the truth")), {}, false};
+  auto refused = r.run([&]() -> asio::awaitable<Result<StoreReply>> {
+    StringSource source("the lies!", r.config.chunk_bytes);
+    const StoreRequest req{lie, Role::client};
+    co_return co_await owner.store(req, source, kTimeout);
+  }());
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == Errc::data_loss);
+  for (auto& h : r.hosts) CHECK_FALSE(r.held(*h, "lie"));
+}
+
 TEST_CASE("storage: a put through any member lands on the owner and its k-1 successors, versioned") {
   FixedRing r(6);
   auto put = r.put(*r.hosts[0], "alpha", "one");
