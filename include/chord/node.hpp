@@ -111,6 +111,7 @@ class Node final : public ChordService, public RingView, public std::enable_shar
   asio::awaitable<Result<void>> leave(
       std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
   bool leaving() const override { return leaving_; }
+  asio::awaitable<void> until_left(Timeout limit) override;
 
   // --- the paper's periodic tasks (public so that a simulator can run them in rounds) ---
   asio::awaitable<void> stabilize();
@@ -261,6 +262,7 @@ class Node final : public ChordService, public RingView, public std::enable_shar
   bool joined_ = false;
   bool running_ = false;
   bool leaving_ = false;
+  std::shared_ptr<asio::steady_timer> left_;  // from begin_leave; cancelled once the leave is announced
   std::vector<std::shared_ptr<asio::steady_timer>> timers_;
   std::minstd_rand jitter_;
   std::shared_ptr<NodeObserver> observer_;

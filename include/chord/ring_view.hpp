@@ -31,6 +31,10 @@ class RingView {
   virtual bool leaving() const = 0;
   // The error a leaving node answers writes with.
   virtual Error leaving_error() const = 0;
+  // On a leaving node: returns once the leave has been announced to the neighbours (or after
+  // limit), so that a write refused meanwhile is answered when its sender's next lookup can name
+  // the node that holds the key now.
+  virtual asio::awaitable<void> until_left(Timeout /*limit*/) { co_return; }
   virtual const std::optional<NodeRef>& predecessor() const = 0;
   virtual const SuccessorList& successors() const = 0;
   // Routed around for now: a call to it failed lately.

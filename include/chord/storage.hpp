@@ -76,6 +76,8 @@ class Storage final : public RingDelegate, public std::enable_shared_from_this<S
   Result<Id> key_id_of(const std::string& key, const std::optional<Id>& key_id) const;
   Result<void> check_meta(const ValueMeta& meta) const;
   Result<void> writable() const;
+  // What a leaving node answers a write with (see storage.cpp).
+  asio::awaitable<Error> refused_while_leaving(Role role, Timeout timeout);
   // Refuses a write that arrives after its sender's not_after_ms (see storage.cpp).
   Result<void> in_time(std::uint64_t not_after_ms) const;
   // Holds exactly this version of the key already (a write delivered twice).
@@ -99,6 +101,11 @@ class Storage final : public RingDelegate, public std::enable_shared_from_this<S
                                                Timeout timeout);
   asio::awaitable<Result<DeleteReply>> remove_at(const NodeRef& owner, const DeleteRequest& req, const Id& key_id,
                                                  Timeout timeout);
+  // The holders' loop of a client's put or delete (see storage.cpp): mine(budget) when this node
+  // owns the key, send(owner, budget) to another, resend() whether the write can go out again.
+  template <class Reply, class Mine, class Send, class Resend>
+  asio::awaitable<Result<Reply>> forward_write(const std::string& key, const Id& key_id, Timeout timeout, Mine& mine,
+                                               Send& send, Resend resend);
   asio::awaitable<Result<void>> push_value(const NodeRef& target, const Id& key_id, Role role);
   asio::awaitable<Result<void>> pull_value(const NodeRef& from, const Id& key_id);
   asio::awaitable<Result<FetchReply>> fetch_local(const FetchRequest& req, const Id& key_id, ChunkSink& sink);

@@ -160,6 +160,17 @@ asio::awaitable<Result<LookupReply>> Node::route(Id key_id, std::optional<NodeRe
     peer_failed(node, error);
     if (!listed(dead, node.id)) dead.push_back(node.id);
   };
+  // A hop that answers it is not part of a ring (it left, or restarted and has not joined again)
+  // is alive but routes nothing: passed by as a dead one is, without a suspicion, and no finger
+  // of this node points to it any more. (It ended the whole lookup with its refusal before: the
+  // data checker's writes during leaves met it.)
+  auto outside = [&](const NodeRef& node, const Error& error) {
+    if (error.code != Errc::not_ready) return false;
+    fingers_.forget(node.id);
+    routes_.forget(node.id);
+    if (!listed(dead, node.id)) dead.push_back(node.id);
+    return true;
+  };
 
   // path holds the nodes that answered, the access node first: the stack to back up along.
   LookupStepReply current = around_from ? LookupStepReply{false, {*around_from}}
@@ -217,6 +228,7 @@ asio::awaitable<Result<LookupReply>> Node::route(Id key_id, std::optional<NodeRe
       asked.push_back(next.id);
       auto r = co_await ask(next);
       if (!r) {
+        if (outside(next, r.error())) continue;
         if (!is_peer_failure(r.error().code)) co_return r.error();
         failed(next, r.error());
         continue;
@@ -241,8 +253,10 @@ asio::awaitable<Result<LookupReply>> Node::route(Id key_id, std::optional<NodeRe
         current = std::move(*r);
         break;
       }
-      if (!is_peer_failure(r.error().code)) co_return r.error();
-      failed(back, r.error());
+      if (!outside(back, r.error())) {
+        if (!is_peer_failure(r.error().code)) co_return r.error();
+        failed(back, r.error());
+      }
       out.path.pop_back();
     }
   }

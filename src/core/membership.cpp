@@ -4,12 +4,14 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
 #include "chord/node.hpp"
+#include "chord/tuple_awaitable.hpp"
 
 namespace chord {
 
@@ -130,7 +132,16 @@ Error Node::leaving_error() const {
 void Node::begin_leave() {
   if (leaving_) return;
   leaving_ = true;
+  left_ = std::make_shared<asio::steady_timer>(executor_, asio::steady_timer::time_point::max());
   stop();
+}
+
+asio::awaitable<void> Node::until_left(Timeout limit) {
+  if (!leaving_ || !joined_ || !left_) co_return;
+  auto left = left_;  // every waiter wakes on its cancel
+  asio::steady_timer enough(executor_, limit);
+  using namespace asio::experimental::awaitable_operators;
+  co_await (left->async_wait(tuple_awaitable) || enough.async_wait(tuple_awaitable));
 }
 
 asio::awaitable<Result<void>> Node::leave(std::chrono::steady_clock::time_point deadline) {
@@ -152,6 +163,7 @@ asio::awaitable<Result<void>> Node::leave(std::chrono::steady_clock::time_point 
     if (!r) spdlog::warn("[{}] leave: {} was not told: {}", tag_, n.uri, r.error().message);
   }
   joined_ = false;
+  if (left_) left_->cancel();
   spdlog::info("[{}] left the ring", tag_);
   co_return departure.outcome;
 }

@@ -96,6 +96,15 @@ constexpr std::uint64_t kReplayBytes = 1 << 20;
 // answers a ping on loopback or a LAN in well under a quarter of any usable deadline.
 Timeout hand_on_budget(Timeout timeout) { return std::max(Timeout(1), timeout / 4); }
 
+namespace {
+// What is left of a caller's timeout since `started` (at least 1 ms: a call still gets its answer
+// or its deadline, never a wait of zero).
+Timeout left_of(Timeout timeout, std::chrono::steady_clock::time_point started) {
+  const auto spent = std::chrono::duration_cast<Timeout>(std::chrono::steady_clock::now() - started);
+  return std::max(Timeout(1), timeout - spent);
+}
+}  // namespace
+
 asio::awaitable<std::optional<NodeRef>> Storage::answering_owner_before(const Id& key_id, Timeout timeout) {
   auto before = owner_before(key_id);
   if (!before) co_return std::nullopt;
@@ -116,6 +125,18 @@ asio::awaitable<Result<void>> Storage::answers(const NodeRef& node, Timeout time
   if (pong->id != node.id)
     co_return make_error(Errc::unavailable, fmt::format("{} answers as another node", node.uri));
   co_return Result<void>{};
+}
+
+// A leaving node takes no writes: its keys are on their way to its successor. One sent to it as
+// their owner (the sender's view has not heard of the leave yet) is answered once the leave has
+// been announced, within a quarter of its deadline, so that the sender's next lookup names the
+// node that holds the key now and the write goes there (store() and remove() send it again once);
+// answered at once, the write was refused, as every lookup until then still named this node.
+asio::awaitable<Error> Storage::refused_while_leaving(Role role, Timeout timeout) {
+  if (role != Role::primary) co_return ring_.leaving_error();
+  co_await ring_.until_left(hand_on_budget(timeout));
+  if (ring_.joined()) co_return ring_.leaving_error();
+  co_return make_error(Errc::not_ready, fmt::format("{} has left the ring: its keys are its successor's", ring_.self().uri));
 }
 
 // A write whose sender stopped waiting before this node got to it (it was paused, the request sat
@@ -455,6 +476,38 @@ asio::awaitable<Result<void>> Storage::pull_value(const NodeRef& from, const Id&
   co_return co_await sink.commit();
 }
 
+// A client's put or delete at an access node: the key's holders as a lookup names them, in
+// order. The owner dead or silent: its successor holds the key's range now, and so on down the
+// key's k holders (past them, a write would land where reads do not look), as long as the write
+// can be sent again (resend). The owner leaving or gone from the ring (see refused_while_leaving):
+// a new lookup, within what is left of the deadline, up to kLookupsPastLeaves times (neighbours
+// that leave together are met one after the other).
+template <class Reply, class Mine, class Send, class Resend>
+asio::awaitable<Result<Reply>> Storage::forward_write(const std::string& key, const Id& key_id, Timeout timeout,
+                                                      Mine& mine, Send& send, Resend resend) {
+  constexpr unsigned kLookupsPastLeaves = 3;
+  const auto started = std::chrono::steady_clock::now();
+  for (unsigned round = 0;; ++round) {
+    auto found = co_await ring_.find_owner(key_id);
+    if (!found) co_return found.error();
+    const auto owners = holders_of(*found);
+    const Timeout budget = round > 0 ? left_of(timeout, started) : timeout;
+    Error last = make_error(Errc::unavailable, "unreached");
+    bool left = false;
+    for (const auto& owner : owners) {
+      if (owner.id == ring_.self().id) co_return co_await mine(budget);
+      auto r = co_await send(owner, budget);
+      if (!r && r.error().code == Errc::not_ready && round < kLookupsPastLeaves && resend()) {
+        left = true;
+        break;
+      }
+      if (r || !is_peer_failure(r.error().code) || !resend()) co_return r;
+      last = r.error();
+    }
+    if (!left) co_return none_took(key, owners.size(), last);
+  }
+}
+
 asio::awaitable<Result<StoreReply>> Storage::store(const StoreRequest& given, ChunkSource& chunks, Timeout timeout) {
   StoreRequest req = given;
   if (req.derive_key_id && !req.meta.key.empty() && req.meta.key.size() <= config_.max_key_bytes)
@@ -462,7 +515,7 @@ asio::awaitable<Result<StoreReply>> Storage::store(const StoreRequest& given, Ch
   req.derive_key_id = false;
   if (auto r = check_meta(req.meta); !r) co_return r.error();
   if (auto r = in_time(req.not_after_ms); !r) co_return r.error();
-  if (ring_.leaving()) co_return ring_.leaving_error();
+  if (ring_.leaving()) co_return co_await refused_while_leaving(req.role, timeout);
   if (!ring_.joined()) co_return make_error(Errc::not_ready, fmt::format("{} is not part of a ring", ring_.self().uri));
   auto keep = ring_.hold();
   switch (req.role) {
@@ -501,33 +554,21 @@ asio::awaitable<Result<StoreReply>> Storage::store(const StoreRequest& given, Ch
       co_return make_error(Errc::invalid_argument, "role SHARED is for fetching a shared file, not for a store");
     case Role::client: break;
   }
-  auto found = co_await ring_.find_owner(req.meta.key_id);
-  if (!found) co_return found.error();
-  const auto owners = holders_of(*found);
   RewindableSource replay(chunks, kReplayBytes);
-  Error last = make_error(Errc::unavailable, "unreached");
-  for (const auto& owner : owners) {
-    if (owner.id == ring_.self().id) {
-      const StoreRequest mine{req.meta, Role::primary, false, req.if_version};
-      co_return co_await store(mine, replay, timeout);
-    }
+  auto mine = [&](Timeout budget) -> asio::awaitable<Result<StoreReply>> {
+    const StoreRequest primary{req.meta, Role::primary, false, req.if_version};
+    co_return co_await store(primary, replay, budget);
+  };
+  auto send = [&](const NodeRef& owner, Timeout budget) -> asio::awaitable<Result<StoreReply>> {
     // A value longer than what is kept of it cannot be sent again once it began to move, so its
     // holder is asked first whether it answers: one that is silent and not yet found so (paused,
     // cut off) costs a ping's deadline and the next holder takes the value, where the put failed.
-    if (req.meta.size > kReplayBytes) {
-      if (auto a = co_await answers(owner, timeout); !a) {
-        if (!is_peer_failure(a.error().code)) co_return a.error();
-        last = a.error();
-        continue;
-      }
-    }
-    auto r = co_await store_at(owner, req, replay, timeout);
-    // The owner is dead or silent: its successor holds the key's range now, and so on down the
-    // key's k holders (past them, a write would land where reads do not look).
-    if (r || !is_peer_failure(r.error().code) || !replay.rewind()) co_return r;
-    last = r.error();
-  }
-  co_return none_took(req.meta.key, owners.size(), last);
+    if (req.meta.size > kReplayBytes)
+      if (auto a = co_await answers(owner, budget); !a) co_return a.error();
+    co_return co_await store_at(owner, req, replay, budget);
+  };
+  co_return co_await forward_write<StoreReply>(req.meta.key, req.meta.key_id, timeout, mine, send,
+                                               [&] { return replay.rewind(); });
 }
 
 asio::awaitable<Result<StoreReply>> Storage::store_at(const NodeRef& owner, const StoreRequest& req, ChunkSource& chunks,
@@ -556,7 +597,7 @@ asio::awaitable<Result<DeleteReply>> Storage::remove(const DeleteRequest& req, T
     if (!r) co_return r.error();
     co_return DeleteReply{ring_.self(), *r, req.version, 1};
   }
-  if (ring_.leaving()) co_return ring_.leaving_error();
+  if (ring_.leaving()) co_return co_await refused_while_leaving(req.role, timeout);
   if (!ring_.joined()) co_return make_error(Errc::not_ready, fmt::format("{} is not part of a ring", ring_.self().uri));
   auto keep = ring_.hold();
   if (req.role == Role::primary) {
@@ -604,21 +645,14 @@ asio::awaitable<Result<DeleteReply>> Storage::remove(const DeleteRequest& req, T
                                        req.key, reply.copies, config_.replicas, w, no_holders_or(lost)));
     co_return reply;
   }
-  auto found = co_await ring_.find_owner(*id);
-  if (!found) co_return found.error();
-  const auto owners = holders_of(*found);
-  Error last = make_error(Errc::unavailable, "unreached");
-  for (const auto& owner : owners) {
-    if (owner.id == ring_.self().id) {
-      const DeleteRequest mine{req.key, *id, Role::primary, {}, req.if_version};
-      co_return co_await remove(mine, timeout);
-    }
-    auto r = co_await remove_at(owner, req, *id, timeout);
-    // The owner is dead or silent: its successor holds the key's range now (as for a put).
-    if (r || !is_peer_failure(r.error().code)) co_return r;
-    last = r.error();
-  }
-  co_return none_took(req.key, owners.size(), last);
+  auto mine = [&](Timeout budget) -> asio::awaitable<Result<DeleteReply>> {
+    const DeleteRequest primary{req.key, *id, Role::primary, {}, req.if_version};
+    co_return co_await remove(primary, budget);
+  };
+  auto send = [&](const NodeRef& owner, Timeout budget) -> asio::awaitable<Result<DeleteReply>> {
+    co_return co_await remove_at(owner, req, *id, budget);
+  };
+  co_return co_await forward_write<DeleteReply>(req.key, *id, timeout, mine, send, [] { return true; });
 }
 
 asio::awaitable<Result<DeleteReply>> Storage::remove_at(const NodeRef& owner, const DeleteRequest& req, const Id& key_id,

@@ -31,4 +31,9 @@ inline asio::awaitable<Result<std::string>> get_value(std::shared_ptr<Node> via,
   co_return std::move(sink.data());
 }
 
+inline asio::awaitable<Result<DeleteReply>> delete_key(std::shared_ptr<Node> via, std::string key) {
+  const DeleteRequest req{std::move(key), std::nullopt, Role::client, {}};
+  co_return co_await via->remove(req, via->config().rpc_timeout);
+}
+
 }  // namespace chord::sim

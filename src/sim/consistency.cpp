@@ -53,11 +53,6 @@ asio::awaitable<Got> fetch_value(std::shared_ptr<Node> via, std::string key, std
   co_return out;
 }
 
-asio::awaitable<Result<DeleteReply>> delete_key(std::shared_ptr<Node> via, std::string key) {
-  const DeleteRequest req{std::move(key), std::nullopt, Role::client, {}};
-  co_return co_await via->remove(req, via->config().rpc_timeout);
-}
-
 class Schedule {
  public:
   Schedule(const ConsistencyOptions& o, std::uint64_t index, ConsistencyReport& report)
@@ -123,10 +118,12 @@ class Schedule {
   }
 
   // A value never written before to key k, through a random node, remembered as attempted.
-  Result<StoreReply> write(unsigned k, std::optional<Version> if_version = std::nullopt) {
+  Result<StoreReply> write(unsigned k, std::optional<Version> if_version = std::nullopt,
+                           std::shared_ptr<Node> via = nullptr) {
     const std::string value = fmt::format("{}-write-{}", key_name(k), writes_++);
     keys_[k].attempted.insert(value);
-    auto r = ring_.run(put_value(access(), key_name(k), value, 1 << 20, std::chrono::milliseconds(2000), if_version));
+    if (!via) via = access();
+    auto r = ring_.run(put_value(via, key_name(k), value, 1 << 20, std::chrono::milliseconds(2000), if_version));
     if (r) keys_[k].acked_at[value] = r->version;
     return r;
   }
@@ -142,16 +139,43 @@ class Schedule {
     acknowledge(k, r->version, false, "put");
   }
 
-  void remove() {
-    const unsigned k = pick_key();
+  void remove() { remove_through(pick_key(), access()); }
+
+  // false: refused.
+  bool remove_through(unsigned k, std::shared_ptr<Node> via) {
     ++report_.deletes;
-    auto r = ring_.run(delete_key(access(), key_name(k)));
+    auto r = ring_.run(delete_key(via, key_name(k)));
     if (!r) {
       ++report_.refused;
       keys_[k].delete_in_doubt = true;
-      return;
+      return false;
     }
     acknowledge(k, r->version, true, "delete");
+    return true;
+  }
+
+  // A put or delete, through another node, of a key the leaving node owns (any key if it owns
+  // none): it meets the leave mid-way, the owner handing its keys on and its neighbours not yet
+  // told. Checked as any other write; the report counts how many were refused.
+  void write_during_leave(const Node& leaving) {
+    unsigned k = pick_key();
+    for (unsigned i = 0; i < o_.keys; ++i)
+      if (ring_.true_owner(ring_.ring().hash(key_name(i))).id == leaving.self().id) k = i;
+    auto others = ring_.live();
+    std::erase_if(others, [&](const std::shared_ptr<Node>& x) { return x.get() == &leaving; });
+    auto via = others[rng_() % others.size()];
+    ++report_.leave_writes;
+    bool taken = false;
+    if (rng_() % 3 == 0) {
+      taken = remove_through(k, via);
+    } else {
+      ++report_.puts;
+      auto r = write(k, std::nullopt, via);
+      if (r) acknowledge(k, r->version, false, "put");
+      else ++report_.refused;
+      taken = r.ok();
+    }
+    if (!taken) ++report_.leave_refused;
   }
 
   void acknowledge(unsigned k, const Version& v, bool deleted, const char* what) {
@@ -322,7 +346,9 @@ class Schedule {
     if (down() >= budget() || ring_.live().size() <= o_.replicas + 1) return;
     auto n = access();
     ++report_.leaves;
-    if (ring_.leave(*n)) left_.push_back(n.get());
+    const bool with_write = rng_() % 2 == 0;
+    auto r = with_write ? ring_.leave_during(*n, [&] { write_during_leave(*n); }) : ring_.leave(*n);
+    if (r) left_.push_back(n.get());
     else crashed_.push_back(n.get());
   }
 

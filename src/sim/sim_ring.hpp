@@ -78,6 +78,10 @@ class SimRing {
   std::size_t resume(Node& n, std::chrono::milliseconds paused_for);
   // Graceful leave, run to completion.
   Result<void> leave(Node& n);
+  // The same with other work meanwhile: `during` runs once the leave has begun (the ring runs
+  // the leave's calls among those its run() calls make), then the leave runs to completion.
+  template <class F>
+  Result<void> leave_during(Node& n, F during);
   // Graceful leaves of several nodes at the same moment (a process's virtual nodes, neighbours
   // sent SIGTERM together), run to completion; how many failed.
   std::size_t leave_together(const std::vector<Node*>& leaving);

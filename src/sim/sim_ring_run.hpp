@@ -26,4 +26,17 @@ T SimRing::run(boost::asio::awaitable<T> task) {
   }
 }
 
+template <class F>
+Result<void> SimRing::leave_during(Node& n, F during) {
+  std::optional<Result<void>> left;
+  boost::asio::co_spawn(io_, n.leave(), [&left](std::exception_ptr e, Result<void> r) {
+    if (e) left.emplace(make_error(Errc::internal, "the leave threw"));
+    else left.emplace(std::move(r));
+  });
+  during();
+  drain();
+  network_.kill(n.self().uri);
+  return std::move(*left);
+}
+
 }  // namespace chord::sim

@@ -463,3 +463,52 @@ TEST_CASE("a node named the owner of a key before its predecessor answers a read
   CHECK(tomb.reply->meta.version == d->version);
   CHECK(tomb.data.empty());
 }
+
+TEST_CASE("a put or delete sent to an owner while it leaves is taken by its successor once the leave is announced") {
+  KeyedRing k(8);
+  auto members = k.ring.sorted_live();
+  for (int round = 0; round < 4; ++round) {
+    members = k.ring.sorted_live();
+    const auto leaving_ref = members[static_cast<std::size_t>(round) % members.size()];
+    const auto successor = members[(static_cast<std::size_t>(round) + 1) % members.size()];
+    std::shared_ptr<Node> leaving, via;
+    for (const auto& n : k.ring.live()) {
+      if (n->self().id == leaving_ref.id) leaving = n;
+      else if (!via && n->self().id != successor.id) via = n;
+    }
+    REQUIRE(leaving);
+    // A key the leaving node owns, written through another node while the leave runs: the owner
+    // holds the write until its neighbours have heard, then refuses it, and the access node's
+    // next lookup names the successor.
+    std::string key;
+    for (int i = 0; !key.size() && i < 1000; ++i)
+      if (k.ring.true_owner(k.ring.ring().hash("leaving-" + std::to_string(i))).id == leaving_ref.id)
+        key = "leaving-" + std::to_string(i);
+    REQUIRE(!key.empty());
+    const std::string value = test::value_of(round + 1);
+    std::optional<Result<StoreReply>> put;
+    std::optional<Result<DeleteReply>> removed;
+    REQUIRE(k.ring.leave_during(*leaving, [&] {
+      if (round % 2 == 0) {
+        put = test::put(k.ring, *via, key, value);
+      } else {
+        removed = k.ring.run(sim::delete_key(via, key));
+      }
+    }));
+    if (put) {
+      INFO(key << ": " << (*put ? std::string("taken") : put->error().message));
+      REQUIRE(*put);
+      CHECK((*put)->owner.id == successor.id);
+    } else {
+      INFO(key << ": " << (*removed ? std::string("taken") : removed->error().message));
+      REQUIRE(*removed);
+      CHECK((*removed)->owner.id == successor.id);
+    }
+    REQUIRE(k.ring.stabilize(50, true));
+    for (const auto& n : k.ring.live()) {
+      auto got = test::get(k.ring, *n, key);
+      if (put) CHECK(got.value() == value);
+      else CHECK((!got && got.error().code == Errc::not_found));
+    }
+  }
+}

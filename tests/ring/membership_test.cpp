@@ -122,3 +122,34 @@ TEST_CASE("one missed ping keeps the predecessor, a few in a row drop it") {
   ring.run(node.check_predecessor());
   CHECK_FALSE(node.predecessor());
 }
+
+TEST_CASE("a lookup routes around a hop that is not part of a ring (it left, or restarted and has not joined)") {
+  sim::SimRing ring{sim::RingOptions{}};
+  std::mt19937_64 rng{31};
+  test::joined_ring(ring, 16, rng);
+  // Restarted at its address with nothing: every finger that named it now reaches a node that
+  // answers each step with not_ready, until stabilize and fix_fingers catch up.
+  auto out = ring.restart(*ring.live()[5], false);
+  const Id out_id = out->self().id;
+  std::size_t lookups = 0, pointed = 0;
+  for (const auto& n : ring.live()) {
+    if (n == out) continue;
+    auto fingers = n->fingers().distinct();
+    const bool had = std::any_of(fingers.begin(), fingers.end(), [&](const FingerEntry& f) { return f.node.id == out_id; });
+    pointed += had ? 1 : 0;
+    for (int k = 0; k < 32; ++k) {
+      auto r = test::lookup(ring, *n, ring.ring().hash("around-" + std::to_string(k)));
+      INFO("from " << n->self().uri << ": " << (r ? std::string("ok") : r.error().message));
+      REQUIRE(r);
+      CHECK(r->owner.id != out_id);
+      ++lookups;
+    }
+    // A node whose lookups met it keeps no finger to it.
+    if (had) {
+      fingers = n->fingers().distinct();
+      CHECK(std::none_of(fingers.begin(), fingers.end(), [&](const FingerEntry& f) { return f.node.id == out_id; }));
+    }
+  }
+  CHECK(lookups == 15 * 32);
+  CHECK(pointed >= 3);  // the node stood in several finger tables: lookups had it on their paths
+}
