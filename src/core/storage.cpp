@@ -130,8 +130,8 @@ asio::awaitable<Result<void>> Storage::answers(const NodeRef& node, Timeout time
 // A leaving node takes no writes: its keys are on their way to its successor. One sent to it as
 // their owner (the sender's view has not heard of the leave yet) is answered once the leave has
 // been announced, within a quarter of its deadline, so that the sender's next lookup names the
-// node that holds the key now and the write goes there (store() and remove() send it again once);
-// answered at once, the write was refused, as every lookup until then still named this node.
+// node that holds the key now and the write goes there (forward_write); answered at once, the
+// write was refused, as every lookup until then still named this node.
 asio::awaitable<Error> Storage::refused_while_leaving(Role role, Timeout timeout) {
   if (role != Role::primary) co_return ring_.leaving_error();
   co_await ring_.until_left(hand_on_budget(timeout));
