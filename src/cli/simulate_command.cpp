@@ -77,7 +77,8 @@ void add_simulate(CLI::App& app, int& exit_code) {
         std::cout << boost::json::serialize(boost::json::object{
                          {"schedules", r.schedules}, {"puts", r.puts}, {"deletes", r.deletes}, {"gets", r.gets},
                          {"conditional", r.conditional}, {"conflicts", r.conflicts}, {"leaves", r.leaves},
-                         {"leave_writes", r.leave_writes}, {"leave_refused", r.leave_refused}, {"suspicions", r.suspicions}, {"late_writes", r.late_writes},
+                         {"leave_writes", r.leave_writes}, {"leave_refused", r.leave_refused},
+                         {"join_writes", r.join_writes}, {"join_refused", r.join_refused}, {"suspicions", r.suspicions}, {"late_writes", r.late_writes},
                          {"range_reads", r.range_reads}, {"range_changes", r.range_changes}, {"refused", r.refused},
                          {"faults", r.faults}, {"violations", r.violation_count},
                          {"first_violations", v}})
@@ -86,10 +87,10 @@ void add_simulate(CLI::App& app, int& exit_code) {
         const std::string from = co.first ? fmt::format(", from schedule {}", co.first) : std::string();
         std::cout << fmt::format("consistency  {} schedules (seed {}{}), {} nodes, k = {}: {} puts, {} conditional puts "
                                  "({} conflicts), {} deletes, {} gets, {} refused (no quorum), {} crashes and pauses, {} leaves ({} writes during "
-                                 "them, {} refused), {} suspicions of live successors, {} writes delivered late, {} reads in ranges ({} "
+                                 "them, {} refused), {} rejoins with a write during them ({} refused), {} suspicions of live successors, {} writes delivered late, {} reads in ranges ({} "
                                  "ended as the key changed)\n",
                                  r.schedules, co.seed, from, co.nodes, co.replicas, r.puts, r.conditional, r.conflicts, r.deletes, r.gets,
-                                 r.refused, r.faults, r.leaves, r.leave_writes, r.leave_refused, r.suspicions, r.late_writes, r.range_reads, r.range_changes);
+                                 r.refused, r.faults, r.leaves, r.leave_writes, r.leave_refused, r.join_writes, r.join_refused, r.suspicions, r.late_writes, r.range_reads, r.range_changes);
         std::cout << fmt::format("violations   {}\n", r.violation_count);
         for (const auto& s : r.violations) std::cout << "  " << s << "\n";
       }

@@ -154,17 +154,17 @@ class Schedule {
     return true;
   }
 
-  // A put or delete, through another node, of a key the leaving node owns (any key if it owns
-  // none): it meets the leave mid-way, the owner handing its keys on and its neighbours not yet
-  // told. Checked as any other write; the report counts how many were refused.
-  void write_during_leave(const Node& leaving) {
+  // A put or delete, through another node, of a key node n owns or is about to own (any key if
+  // none): it meets n's leave or join mid-way (an owner handing its keys on and its neighbours not
+  // yet told; a node taking a range its successor still orders). Checked as any other write; the
+  // report counts how many were refused.
+  bool write_during(const Node& n) {
     unsigned k = pick_key();
     for (unsigned i = 0; i < o_.keys; ++i)
-      if (ring_.true_owner(ring_.ring().hash(key_name(i))).id == leaving.self().id) k = i;
+      if (ring_.true_owner(ring_.ring().hash(key_name(i))).id == n.self().id) k = i;
     auto others = ring_.live();
-    std::erase_if(others, [&](const std::shared_ptr<Node>& x) { return x.get() == &leaving; });
+    std::erase_if(others, [&](const std::shared_ptr<Node>& x) { return x.get() == &n; });
     auto via = others[rng_() % others.size()];
-    ++report_.leave_writes;
     bool taken = false;
     if (rng_() % 3 == 0) {
       taken = remove_through(k, via);
@@ -175,7 +175,7 @@ class Schedule {
       else ++report_.refused;
       taken = r.ok();
     }
-    if (!taken) ++report_.leave_refused;
+    return taken;
   }
 
   void acknowledge(unsigned k, const Version& v, bool deleted, const char* what) {
@@ -337,7 +337,13 @@ class Schedule {
   void bring_back(Node& n) {
     auto fresh = ring_.restart(n, true);
     const std::string via = access()->self().uri;
-    if (!ring_.run(fresh->join(via))) crashed_.push_back(fresh.get());
+    // Half of the time with a write of a key it will own, run while it joins.
+    auto joined = rng_() % 2 == 0 ? ring_.run_during(fresh->join(via), [&] {
+      ++report_.join_writes;
+      if (!write_during(*fresh)) ++report_.join_refused;
+    })
+                                  : ring_.run(fresh->join(via));
+    if (!joined) crashed_.push_back(fresh.get());
   }
 
   // A graceful leave: the node hands its keys to its successor and goes, to come back later from
@@ -347,7 +353,11 @@ class Schedule {
     auto n = access();
     ++report_.leaves;
     const bool with_write = rng_() % 2 == 0;
-    auto r = with_write ? ring_.leave_during(*n, [&] { write_during_leave(*n); }) : ring_.leave(*n);
+    auto r = with_write ? ring_.leave_during(*n, [&] {
+      ++report_.leave_writes;
+      if (!write_during(*n)) ++report_.leave_refused;
+    })
+                        : ring_.leave(*n);
     if (r) left_.push_back(n.get());
     else crashed_.push_back(n.get());
   }

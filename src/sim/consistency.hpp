@@ -32,6 +32,8 @@ struct ConsistencyReport {
   std::uint64_t leaves = 0;       // graceful leaves, each followed later by a rejoin
   std::uint64_t leave_writes = 0;   // writes through another node while a node left, of a key it owned
   std::uint64_t leave_refused = 0;  // ... of those, refused
+  std::uint64_t join_writes = 0;    // writes through another node while a node joined, of a key it will own
+  std::uint64_t join_refused = 0;   // ... of those, refused
   std::uint64_t suspicions = 0;   // live nodes made to suspect live successors (a failed call)
   std::uint64_t late_writes = 0;  // writes a paused node got when it resumed, after their senders gave up
   std::uint64_t range_reads = 0;    // reads in ranges, one per step, completed

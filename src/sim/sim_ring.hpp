@@ -78,8 +78,7 @@ class SimRing {
   std::size_t resume(Node& n, std::chrono::milliseconds paused_for);
   // Graceful leave, run to completion.
   Result<void> leave(Node& n);
-  // The same with other work meanwhile: `during` runs once the leave has begun (the ring runs
-  // the leave's calls among those its run() calls make), then the leave runs to completion.
+  // The same with other work meanwhile (see run_during).
   template <class F>
   Result<void> leave_during(Node& n, F during);
   // Graceful leaves of several nodes at the same moment (a process's virtual nodes, neighbours
@@ -95,6 +94,10 @@ class SimRing {
   // Runs a coroutine to completion on the ring's io_context.
   template <class T>
   T run(boost::asio::awaitable<T> task);
+  // The same with other work meanwhile: `during` runs once the task has begun (the ring runs the
+  // task's calls among those its run() calls make), then the task runs to completion.
+  template <class T, class F>
+  T run_during(boost::asio::awaitable<T> task, F during);
 
  private:
   // The live nodes, their ids in ring order, and where each live node stands in that order.

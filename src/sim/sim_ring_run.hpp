@@ -26,17 +26,25 @@ T SimRing::run(boost::asio::awaitable<T> task) {
   }
 }
 
-template <class F>
-Result<void> SimRing::leave_during(Node& n, F during) {
-  std::optional<Result<void>> left;
-  boost::asio::co_spawn(io_, n.leave(), [&left](std::exception_ptr e, Result<void> r) {
-    if (e) left.emplace(make_error(Errc::internal, "the leave threw"));
-    else left.emplace(std::move(r));
+template <class T, class F>
+T SimRing::run_during(boost::asio::awaitable<T> task, F during) {
+  std::exception_ptr error;
+  std::optional<T> out;
+  boost::asio::co_spawn(io_, std::move(task), [&](std::exception_ptr e, T v) {
+    error = e;
+    if (!e) out.emplace(std::move(v));
   });
   during();
   drain();
+  if (error) std::rethrow_exception(error);
+  return std::move(*out);
+}
+
+template <class F>
+Result<void> SimRing::leave_during(Node& n, F during) {
+  auto r = run_during(n.leave(), std::move(during));
   network_.kill(n.self().uri);
-  return std::move(*left);
+  return r;
 }
 
 }  // namespace chord::sim
