@@ -163,7 +163,8 @@ asio::awaitable<Result<void>> Node::leave(std::chrono::steady_clock::time_point 
     if (!r) spdlog::warn("[{}] leave: {} was not told: {}", tag_, n.uri, r.error().message);
   }
   joined_ = false;
-  if (left_) left_->cancel();
+  if (left_) left_->cancel();  // each waiter holds the timer until it wakes
+  left_.reset();
   spdlog::info("[{}] left the ring", tag_);
   co_return departure.outcome;
 }

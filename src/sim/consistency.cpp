@@ -231,7 +231,6 @@ class Schedule {
     FetchReply first;
     std::string data;
   };
-  std::optional<RangedRead> ranged_;
 
   void read_range() {
     if (!ranged_) {
@@ -412,6 +411,9 @@ class Schedule {
   std::map<unsigned, KeyState> keys_;
   std::vector<Node*> crashed_, paused_, left_;
   std::shared_ptr<Node> last_access_;  // see access()
+  // After ring_, so that it goes first: a node must not outlive the ring's io_context (its
+  // timers would be destroyed after their service).
+  std::optional<RangedRead> ranged_;  // see read_range()
   unsigned writes_ = 0;
 };
 
