@@ -40,7 +40,8 @@ class RouteCache {
     arc.until = until;
   }
 
-  // The owner of key_id and its successors as the lookup that found them named them; hops 0.
+  // The owner of key_id and its successors as the lookup that found them named them; hops 0,
+  // and no path, which tells a remembered answer from a routed one (whose path has the asker).
   std::optional<LookupReply> find(const Id& key_id, Clock::time_point now) const {
     if (arcs_.empty()) return std::nullopt;
     // The arc that holds key_id ends at the first owner at or after it, around the ring.

@@ -479,9 +479,10 @@ asio::awaitable<Result<void>> Storage::pull_value(const NodeRef& from, const Id&
 // A client's put or delete at an access node: the key's holders as a lookup names them, in
 // order. The owner dead or silent: its successor holds the key's range now, and so on down the
 // key's k holders (past them, a write would land where reads do not look), as long as the write
-// can be sent again (resend). The owner leaving or gone from the ring (see refused_while_leaving):
-// a new lookup, within what is left of the deadline, up to kLookupsPastLeaves times (neighbours
-// that leave together are met one after the other).
+// can be sent again (resend). The owner leaving or gone from the ring (see refused_while_leaving),
+// or every holder a remembered lookup named failing: a new lookup, within what is left of the
+// deadline, up to kLookupsPastLeaves times (neighbours that leave together are met one after the
+// other).
 template <class Reply, class Mine, class Send, class Resend>
 asio::awaitable<Result<Reply>> Storage::forward_write(const std::string& key, const Id& key_id, Timeout timeout,
                                                       Mine& mine, Send& send, Resend resend) {
@@ -504,7 +505,13 @@ asio::awaitable<Result<Reply>> Storage::forward_write(const std::string& key, co
       if (r || !is_peer_failure(r.error().code) || !resend()) co_return r;
       last = r.error();
     }
-    if (!left) co_return none_took(key, owners.size(), last);
+    // Holders remembered from an earlier lookup (route_cache.hpp: its answers name no path) that
+    // all failed may all have left since: a fresh lookup names the ones the ring knows now, as it
+    // would have without the cache. One that routed is final: past the k holders it names, a
+    // write would land where reads do not look.
+    const bool remembered = found->path.empty();
+    if (left || (remembered && round < kLookupsPastLeaves && resend())) continue;
+    co_return none_took(key, owners.size(), last);
   }
 }
 

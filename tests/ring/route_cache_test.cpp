@@ -5,6 +5,7 @@
 // `lookup` itself always routes.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <random>
@@ -110,4 +111,32 @@ TEST_CASE("an owner that answers it is leaving is forgotten: the next put routes
   const auto routed = c.calls_of([&] { r = test::put(c.ring, c.via(), keys.second, "refused again"); });
   REQUIRE_FALSE(r);
   CHECK(routed > on_entry);  // a lookup first: the leaving owner's arc was forgotten
+}
+
+TEST_CASE("a put on an arc whose holders all left together since goes to the node that holds it now") {
+  CacheCase c;
+  const auto keys = c.same_arc();
+  REQUIRE(test::put(c.ring, c.via(), keys.first, "cached"));
+  // The owner and its two successors, the key's k = 3 holders, leave at the same moment (a
+  // process's virtual nodes, or neighbours sent SIGTERM together) and are gone: the entry still
+  // names all three.
+  const auto sorted = c.ring.sorted_live();
+  const NodeRef owner = c.ring.true_owner(c.ring.ring().hash(keys.second));
+  const auto at = static_cast<std::size_t>(
+      std::find_if(sorted.begin(), sorted.end(), [&](const NodeRef& n) { return n.id == owner.id; }) - sorted.begin());
+  std::vector<NodeRef> holders;
+  for (std::size_t i = 0; i < 3; ++i) holders.push_back(sorted[(at + i) % sorted.size()]);
+  const NodeRef next = sorted[(at + 3) % sorted.size()];
+  std::vector<Node*> leaving;
+  for (auto& n : c.ring.nodes())
+    for (const auto& h : holders)
+      if (n->self().id == h.id && n.get() != &c.via()) leaving.push_back(n.get());
+  REQUIRE(leaving.size() == 3);  // the ring is the same every run: its access node is no holder
+  REQUIRE(c.ring.leave_together(leaving) == 0);
+  auto r = test::put(c.ring, c.via(), keys.second, "after they left");
+  INFO((r ? std::string() : r.error().message));
+  REQUIRE(r);  // a fresh lookup, where the remembered holders all failed
+  CHECK(r->owner.id == next.id);
+  REQUIRE(c.ring.stabilize(100, true));
+  for (auto& n : c.ring.live()) CHECK(c.read(*n, keys.second) == "after they left");
 }
