@@ -3,6 +3,7 @@
 #include <atomic>
 #include <mutex>
 
+#include <absl/synchronization/mutex.h>
 #include <grpc/grpc.h>
 
 namespace chord::grpc_transport {
@@ -14,6 +15,10 @@ std::atomic<bool> held{false};
 
 void hold_library() {
   std::call_once(once, [] {
+    // Debian builds abseil without NDEBUG, which leaves its mutexes' deadlock detection on: every
+    // lock of gRPC's internal mutexes updates a global lock graph under a global lock (2-3 % of a
+    // gRPC node's CPU under load, docs/BENCHMARKS.md). It only reports bugs of gRPC's own.
+    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
     grpc_init();
     held = true;
   });
