@@ -195,6 +195,7 @@ class Node final : public ChordService, public RingView, public std::enable_shar
   asio::awaitable<void> recover_successors();
   asio::awaitable<void> adopt_closer(NodeRef hint);
   void heard_from(const NodeRef& n);
+  void tell_too(std::vector<NodeRef>& tell) const;
   // Whether n's id is the hash of its URI (always true without config.authentic_ids).
   bool authentic(const NodeRef& n) const;
   // Leaves out of a list a peer sent the nodes whose ids are not the hash of their URIs.

@@ -156,6 +156,7 @@ asio::awaitable<Result<void>> Node::leave(std::chrono::steady_clock::time_point 
   std::vector<NodeRef> tell;
   if (!after.empty()) tell.push_back(after.front());
   if (predecessor_ && (tell.empty() || predecessor_->id != tell.front().id)) tell.push_back(*predecessor_);
+  tell_too(tell);
   for (const auto& n : tell) {
     auto client = peer(n);
     if (!client) continue;
@@ -167,6 +168,27 @@ asio::awaitable<Result<void>> Node::leave(std::chrono::steady_clock::time_point 
   left_.reset();
   spdlog::info("[{}] left the ring", tag_);
   co_return departure.outcome;
+}
+
+// A node that notified this one lately without being taken as its predecessor still has this
+// one as its successor: a node joined between them and it has not stabilized since. Told only
+// the predecessor, a leave left it naming this node as the owner of every key up to here, and
+// writes through it were refused after every new lookup ("has left the ring"; all of the data
+// checker's writes during leaves that were refused had this cause). Its notice names the
+// predecessor, which such a node takes as its successor (see below). The four nearest at most
+// (one or two in the checker's rings), so a leave stays a few calls.
+void Node::tell_too(std::vector<NodeRef>& tell) const {
+  const auto fresh = now() - 3 * config_.stabilize_interval;
+  std::vector<NodeRef> skipping;
+  for (const auto& h : heard_)
+    if (h.at > fresh && h.node.id != self_.id && !departed_.contains(h.node.id) &&
+        std::none_of(tell.begin(), tell.end(), [&](const NodeRef& n) { return n.id == h.node.id; }))
+      skipping.push_back(h.node);
+  // Nearest before this node first: ring order from this node, backwards.
+  std::sort(skipping.begin(), skipping.end(), [&](const NodeRef& a, const NodeRef& b) { return in_open(a.id, b.id, self_.id); });
+  constexpr std::size_t kMost = 4;
+  if (skipping.size() > kMost) skipping.resize(kMost);
+  tell.insert(tell.end(), skipping.begin(), skipping.end());
 }
 
 asio::awaitable<Result<Empty>> Node::leave(const LeaveRequest& req, Timeout) {
@@ -190,6 +212,11 @@ asio::awaitable<Result<Empty>> Node::leave(const LeaveRequest& req, Timeout) {
     successors_.remove(gone.id);
     if (was_first) {
       std::vector<NodeRef> list;
+      // Told as a node whose successor pointer skipped the leaver's predecessor (tell_too): that
+      // one is this node's successor now.
+      if (const auto& p = req.predecessor;
+          p && p->id != self_.id && in_open(p->id, self_.id, gone.id) && !departed_.contains(p->id) && authentic(*p))
+        list.push_back(*p);
       for (const auto& n : req.successors)
         if (!departed_.contains(n.id) && authentic(n)) list.push_back(n);
       list.insert(list.end(), successors_.nodes().begin(), successors_.nodes().end());

@@ -512,3 +512,41 @@ TEST_CASE("a put or delete sent to an owner while it leaves is taken by its succ
     }
   }
 }
+
+TEST_CASE("a node whose successor skips the leaver's predecessor is told of the leave and names that predecessor next") {
+  KeyedRing k(8);
+  const auto members = k.ring.sorted_live();
+  // x, p, l, s in ring order. x skips p, as a node does between p's join and its own next
+  // stabilize (or while p did not answer its hint), and notifies l, which keeps p.
+  const NodeRef x_ref = members[1], p_ref = members[2], l_ref = members[3], s_ref = members[4];
+  Node& x = k.by_id(x_ref.id);
+  Node& l = k.by_id(l_ref.id);
+  std::vector<NodeRef> skipping = x.successors().nodes();
+  std::erase_if(skipping, [&](const NodeRef& n) { return n.id == p_ref.id; });
+  REQUIRE(skipping.front().id == l_ref.id);
+  std::vector<NodeRef> fingers;  // p in none of them either
+  for (unsigned i = 1; i <= x.fingers().size(); ++i)
+    fingers.push_back(x.fingers().node(i).id == p_ref.id ? l_ref : x.fingers().node(i));
+  x.install_routing(x.predecessor(), skipping, fingers);
+  auto told = k.ring.run(l.notify(NotifyRequest{x_ref}, Timeout(1000)));
+  REQUIRE(told);
+  REQUIRE(l.predecessor()->id == p_ref.id);
+
+  // A key l owns, written through x while l leaves (l holds it until its neighbours have heard):
+  // x's next lookup names l's successor. Before, x was not told and named l each time, which
+  // answered "has left the ring".
+  std::string key;
+  for (int i = 0; key.empty() && i < 1000; ++i)
+    if (k.ring.true_owner(k.ring.ring().hash("skipped-" + std::to_string(i))).id == l_ref.id)
+      key = "skipped-" + std::to_string(i);
+  REQUIRE(!key.empty());
+  std::optional<Result<StoreReply>> put;
+  REQUIRE(k.ring.leave_during(l, [&] { put = test::put(k.ring, x, key, test::value_of(7)); }));
+  CHECK(x.successors().first().id == p_ref.id);
+  REQUIRE(put);
+  INFO(key << ": " << (*put ? std::string("taken") : put->error().message));
+  REQUIRE(*put);
+  CHECK((*put)->owner.id == s_ref.id);
+  REQUIRE(k.ring.stabilize(50, true));
+  for (const auto& n : k.ring.live()) CHECK(test::get(k.ring, *n, key).value() == test::value_of(7));
+}
