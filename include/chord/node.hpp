@@ -195,6 +195,9 @@ class Node final : public ChordService, public RingView, public std::enable_shar
   asio::awaitable<void> recover_successors();
   asio::awaitable<void> adopt_closer(NodeRef hint);
   void heard_from(const NodeRef& n);
+  // Nodes heard from since then still count (a minute by default): a node notifies every
+  // stabilize round while its successor pointer skips one, unless it is paused or busy.
+  std::chrono::steady_clock::time_point heard_since() const { return now() - 12 * config_.suspect_for; }
   void tell_too(std::vector<NodeRef>& tell) const;
   // Whether n's id is the hash of its URI (always true without config.authentic_ids).
   bool authentic(const NodeRef& n) const;

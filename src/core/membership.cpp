@@ -178,7 +178,7 @@ asio::awaitable<Result<void>> Node::leave(std::chrono::steady_clock::time_point 
 // predecessor, which such a node takes as its successor (see below). The four nearest at most
 // (one or two in the checker's rings), so a leave stays a few calls.
 void Node::tell_too(std::vector<NodeRef>& tell) const {
-  const auto fresh = now() - 3 * config_.stabilize_interval;
+  const auto fresh = heard_since();
   std::vector<NodeRef> skipping;
   for (const auto& h : heard_)
     if (h.at > fresh && h.node.id != self_.id && !departed_.contains(h.node.id) &&

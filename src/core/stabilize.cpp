@@ -237,7 +237,7 @@ std::optional<NodeRef> Node::closest_after(const Id& id) const {
       return;
     if (!best || in_open(n.id, id, best->id)) best = n;
   };
-  const auto fresh = now() - 12 * config_.suspect_for;  // a minute by default
+  const auto fresh = heard_since();
   for (const auto& h : heard_)
     if (h.at > fresh) consider(h.node);
   if (predecessor_) consider(*predecessor_);
