@@ -181,7 +181,7 @@ void Node::tell_too(std::vector<NodeRef>& tell) const {
   const auto fresh = heard_since();
   std::vector<NodeRef> skipping;
   for (const auto& h : heard_)
-    if (h.at > fresh && h.node.id != self_.id && !departed_.contains(h.node.id) &&
+    if (h.at > fresh && !departed_.contains(h.node.id) &&
         std::none_of(tell.begin(), tell.end(), [&](const NodeRef& n) { return n.id == h.node.id; }))
       skipping.push_back(h.node);
   // Nearest before this node first: ring order from this node, backwards.
@@ -215,7 +215,7 @@ asio::awaitable<Result<Empty>> Node::leave(const LeaveRequest& req, Timeout) {
       // Told as a node whose successor pointer skipped the leaver's predecessor (tell_too): that
       // one is this node's successor now.
       if (const auto& p = req.predecessor;
-          p && p->id != self_.id && in_open(p->id, self_.id, gone.id) && !departed_.contains(p->id) && authentic(*p))
+          p && in_open(p->id, self_.id, gone.id) && !departed_.contains(p->id) && authentic(*p))
         list.push_back(*p);
       for (const auto& n : req.successors)
         if (!departed_.contains(n.id) && authentic(n)) list.push_back(n);

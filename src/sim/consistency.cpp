@@ -128,18 +128,29 @@ class Schedule {
     return r;
   }
 
+  // Two draws of rng_, in this order: as arguments of one call their order would be the
+  // compiler's, and the g++ and clang trees would run other schedules for one seed.
   void put() {
     const unsigned k = pick_key();
-    ++report_.puts;
-    auto r = write(k);
-    if (!r) {
-      ++report_.refused;
-      return;
-    }
-    acknowledge(k, r->version, false, "put");
+    put_through(k, access());
   }
 
-  void remove() { remove_through(pick_key(), access()); }
+  void remove() {
+    const unsigned k = pick_key();
+    remove_through(k, access());
+  }
+
+  // false: refused.
+  bool put_through(unsigned k, std::shared_ptr<Node> via) {
+    ++report_.puts;
+    auto r = write(k, std::nullopt, std::move(via));
+    if (!r) {
+      ++report_.refused;
+      return false;
+    }
+    acknowledge(k, r->version, false, "put");
+    return true;
+  }
 
   // false: refused.
   bool remove_through(unsigned k, std::shared_ptr<Node> via) {
@@ -165,17 +176,8 @@ class Schedule {
     auto others = ring_.live();
     std::erase_if(others, [&](const std::shared_ptr<Node>& x) { return x.get() == &n; });
     auto via = others[rng_() % others.size()];
-    bool taken = false;
-    if (rng_() % 3 == 0) {
-      taken = remove_through(k, via);
-    } else {
-      ++report_.puts;
-      auto r = write(k, std::nullopt, via);
-      if (r) acknowledge(k, r->version, false, "put");
-      else ++report_.refused;
-      taken = r.ok();
-    }
-    return taken;
+    if (rng_() % 3 == 0) return remove_through(k, via);
+    return put_through(k, via);
   }
 
   void acknowledge(unsigned k, const Version& v, bool deleted, const char* what) {
