@@ -74,13 +74,11 @@ Result<void> Storage::check_meta(const ValueMeta& meta) const {
 // write, its copies would have gone to holders that a read of the key's true holders does not
 // ask: the data checker found deletes undone that way. So a node hands a primary write of a key
 // before its predecessor on to that predecessor. Each hand-on reaches a node closer before the
-// key, so the chain ends; a predecessor that fails the call is gone, and its keys are this node's.
-// A suspected one is asked too (within hand_on_budget): one that had restarted, still suspected
-// here, saw this node order a put of its key and write the copies past the key's holders, where
-// a read of the holders found the older delete (the data checker, seed 2, schedule 11129).
+// key, so the chain ends; a predecessor that is suspected, or fails the call, is gone, and its
+// keys are this node's.
 std::optional<NodeRef> Storage::owner_before(const Id& key_id) const {
   const auto& pred = ring_.predecessor();
-  if (!pred || pred->id == ring_.self().id) return std::nullopt;
+  if (!pred || pred->id == ring_.self().id || ring_.suspected(pred->id)) return std::nullopt;
   if (in_half_open(key_id, pred->id, ring_.self().id)) return std::nullopt;
   return *pred;
 }
